@@ -1,0 +1,155 @@
+"""The tape: accumulation, broadcasting undone, no_grad, detach, freeing, and error messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.tape import unbroadcast
+
+
+def test_readme_example(backend: str) -> None:
+    rng = np.random.default_rng(0)
+    W = tl.Tensor(rng.standard_normal((8, 4)), requires_grad=True)
+    x = tl.Tensor(rng.standard_normal((3, 8)))
+    y = (x @ W).sigmoid() * (x @ W).tanh()
+    y.sum().backward()
+    assert W.grad.numpy().shape == (8, 4)
+    # the same gradient written by hand
+    xs, Ws = x.numpy().astype(np.float64), W.numpy().astype(np.float64)
+    z = xs @ Ws
+    s, t = 1 / (1 + np.exp(-z)), np.tanh(z)
+    dz = s * (1 - s) * t + s * (1 - t ** 2)
+    np.testing.assert_allclose(W.grad.numpy(), xs.T @ dz, rtol=1e-4, atol=1e-5)
+    assert tl.gradcheck(lambda W: ((x @ W).tanh() ** 2).sum(), W)
+
+
+def test_tensor_used_twice_accumulates(backend: str) -> None:
+    x = tl.Tensor([1.0, 2.0, 3.0], requires_grad=True, dtype="float64")
+    (x * x + x).sum().backward()  # d/dx (x^2 + x) = 2x + 1
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 5.0, 7.0])
+
+
+def test_gradients_accumulate_across_backward_calls(backend: str) -> None:
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_leaf_grads_do_not_alias(backend: str) -> None:
+    """add's VJP hands the same array to both inputs; the leaves must not share it."""
+    a = tl.Tensor([1.0, 2.0], requires_grad=True)
+    b = tl.Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data[...] = 0
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_broadcasting_is_undone(backend: str) -> None:
+    a = tl.Tensor(np.ones((2, 3, 4)), requires_grad=True)
+    b = tl.Tensor(np.ones((3, 1)), requires_grad=True)
+    c = tl.Tensor(np.ones(()), requires_grad=True)
+    ((a * b + c) * 2).sum().backward()
+    assert a.grad.shape == (2, 3, 4) and b.grad.shape == (3, 1) and c.grad.shape == ()
+    np.testing.assert_allclose(b.grad.numpy(), np.full((3, 1), 16.0))
+    np.testing.assert_allclose(c.grad.numpy(), 48.0)
+
+
+def test_unbroadcast_directly() -> None:
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_allclose(unbroadcast(g, (3, 1)), g.sum(axis=(0, 2)).reshape(3, 1))
+    np.testing.assert_allclose(unbroadcast(g, (4,)), g.sum(axis=(0, 1)))
+    assert unbroadcast(g, (2, 3, 4)) is g
+    with pytest.raises(tl.ShapeError):
+        unbroadcast(np.ones(3), (2, 3))
+
+
+def test_requires_grad_propagates_and_no_grad_stops_it(backend: str) -> None:
+    w = tl.Tensor([1.0], requires_grad=True)
+    c = tl.Tensor([2.0])
+    assert (w * c).requires_grad and not (c * c).requires_grad
+    with tl.no_grad():
+        y = w * c
+        assert not tl.is_grad_enabled()
+        with tl.enable_grad():
+            assert (w * c).requires_grad
+    assert tl.is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+
+
+def test_detach_cuts_the_graph(backend: str) -> None:
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = y.detach()
+    assert not z.requires_grad and z.is_leaf
+    (y.detach() * x).sum().backward()  # only the direct path from x counts
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0])
+
+
+def test_second_backward_needs_retain_graph(backend: str) -> None:
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    y = (x.tanh() * 2).sum()
+    y.backward()
+    with pytest.raises(tl.GraphFreedError, match=r"'(mul|sum)'.*retain_graph=True"):
+        y.backward()
+    x.grad = None
+    y = (x.tanh() * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    expected = 2 * 2 * (1 - np.tanh(np.array([1.0, 2.0])) ** 2)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_graph_is_freed_after_backward(backend: str) -> None:
+    x = tl.Tensor([1.0], requires_grad=True)
+    y = x.exp()
+    loss = (y * 2).sum()
+    loss.backward()
+    assert loss._node.parents is None and y._node.parents is None
+
+
+def test_backward_on_non_scalar_needs_a_gradient(backend: str) -> None:
+    x = tl.Tensor(np.ones((3, 4)), requires_grad=True)
+    y = x * 2
+    with pytest.raises(tl.ShapeError, match=r"shape \(3, 4\) without a gradient"):
+        y.backward()
+    with pytest.raises(tl.ShapeError, match=r"gradient has shape \(4, 3\)"):
+        y.backward(np.ones((4, 3)))
+    y.backward(np.full((3, 4), 0.5))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((3, 4)))
+
+
+def test_backward_without_grad_is_an_error(backend: str) -> None:
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tl.Tensor([1.0]).sum().backward()
+
+
+def test_deep_graph_has_no_recursion_limit(backend: str) -> None:
+    """A chain of 20,000 ops (a long unrolled sequence) backpropagates without recursion."""
+    x = tl.Tensor([0.5], requires_grad=True, dtype="float64")
+    y = x
+    for _ in range(10_000):
+        y = (y * 1.0001).tanh() + 0.0
+    y.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_unused_split_pieces_are_fine(backend: str) -> None:
+    x = tl.Tensor(np.arange(6.0), requires_grad=True)
+    a, b, c = x.chunk(3)
+    (b * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 0, 2, 2, 0, 0])
+
+
+def test_mixed_precision_gradient_comes_back_in_the_leaf_dtype(backend: str) -> None:
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)  # float32
+    x = tl.Tensor([3.0, 4.0], dtype="float64")
+    y = w * x
+    assert y.dtype == np.float64  # like PyTorch: the wider dtype wins between tensors
+    y.sum().backward()
+    assert w.grad.dtype == np.float32

@@ -1,0 +1,44 @@
+"""tinygrad_lstm: recurrent cells written once, run on NumPy or CuPy, differentiated by a tape.
+
+>>> import numpy as np, tinygrad_lstm as tl
+>>> W = tl.Tensor(np.full((8, 4), 0.1), requires_grad=True)
+>>> x = tl.Tensor(np.ones((3, 8)))
+>>> y = (x @ W).sigmoid() * (x @ W).tanh()
+>>> y.sum().backward()
+>>> W.grad.numpy().shape
+(8, 4)
+"""
+
+from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
+from tinygrad_lstm.errors import (
+    BackendMismatchError,
+    BackendUnavailable,
+    DTypeError,
+    GradcheckError,
+    GraphFreedError,
+    ShapeError,
+)
+from tinygrad_lstm.gradcheck import gradcheck
+from tinygrad_lstm.primitives import PRIMITIVES, Primitive
+from tinygrad_lstm.tape import enable_grad, is_grad_enabled, no_grad
+from tinygrad_lstm.tensor import (
+    Tensor,
+    concat,
+    float32,
+    float64,
+    matmul,
+    maximum,
+    ones,
+    stack,
+    where,
+    zeros,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRIMITIVES", "BackendMismatchError", "BackendUnavailable", "DTypeError", "GradcheckError",
+    "GraphFreedError", "Primitive", "ShapeError", "Tensor", "backends_available", "concat",
+    "enable_grad", "float32", "float64", "get_backend", "gradcheck", "is_grad_enabled", "matmul",
+    "maximum", "no_grad", "ones", "set_backend", "stack", "use_backend", "where", "zeros",
+]

@@ -1,0 +1,330 @@
+"""The primitive table: every differentiable operation, one record each.
+
+Vocabulary, used the same way in every record:
+
+    xp      the backend's array namespace (``numpy`` or ``cupy``); primitives never import either
+    g       the incoming gradient d(loss)/d(out), shaped like ``out``
+    out     the primitive's result, as ``forward`` returned it
+    x, a, b the inputs (backend arrays), in order; ``params`` are keyword-only constants
+
+A record holds, side by side:
+
+    forward(xp, *inputs, **params) -> out
+    vjp(xp, g, out, *inputs, **params) -> one gradient per input (None: nothing flows there)
+    symbolic(*inputs, **params) -> the output as SymPy
+
+VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
+input's shape (``tape.unbroadcast``), in one place, for every edge. VJPs are written from ``out``
+where the math allows (tanh: ``g * (1 - out**2)``).
+
+Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
+every rule has NumPy's exact shape semantics) and return the same kind. ``tests/test_primitives``
+checks each rule by ``sympy.lambdify`` against ``forward``. SymPy is imported lazily, on first use
+of a rule, so importing the engine stays fast.
+
+Adding a primitive: add a record to ``PRIMITIVES`` (and a ``Tensor`` method that calls
+``apply``), then a spec to ``tests/primitive_specs.py``; a test fails until both tables agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One differentiable operation: its forward, its VJP and its symbolic rule."""
+
+    name: str
+    arity: int | None  # number of array inputs; None for variadic (concat)
+    forward: Callable[..., Any]
+    vjp: Callable[..., tuple[Any, ...]]
+    symbolic: Callable[..., Any]
+    doc: str
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+# --- symbolic helpers ------------------------------------------------------------------------
+
+def _sympy() -> Any:
+    import sympy
+
+    return sympy
+
+
+def _elementwise(fn: Callable[..., Any], *xs: Any) -> Any:
+    """Apply a scalar SymPy function entry by entry, with NumPy broadcasting."""
+    if not any(isinstance(x, np.ndarray) for x in xs):
+        return fn(*xs)
+    return np.frompyfunc(fn, len(xs), 1)(*xs)
+
+
+def _sym_sigmoid(x: Any) -> Any:
+    from tinygrad_lstm.symbolic.functions import sigmoid
+
+    return _elementwise(sigmoid, x)
+
+
+def _sym_relu(x: Any) -> Any:
+    return _elementwise(lambda v: _sympy().Max(v, 0), x)
+
+
+def _sym_max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    arr = np.asarray(x, dtype=object)
+    top = np.frompyfunc(lambda a, b: _sympy().Max(a, b), 2, 1)
+    axes = range(arr.ndim) if axis is None else np.atleast_1d(axis)
+    out = arr
+    for ax in sorted((a % arr.ndim for a in axes), reverse=True):
+        out = top.reduce(out, axis=ax, keepdims=keepdims)
+    return out
+
+
+def _sym_log_softmax(x: Any, axis: int = -1) -> Any:
+    # log softmax(x) = x - log(sum(exp(x))); the shift by max(x) is numerics, not mathematics.
+    sp = _sympy()
+    total = _elementwise(sp.exp, x).sum(axis=axis, keepdims=True)
+    return x - _elementwise(sp.log, total)
+
+
+def _sym_maximum(a: Any, b: Any) -> Any:
+    return _elementwise(lambda u, v: _sympy().Max(u, v), a, b)
+
+
+def _sym_where(a: Any, b: Any, cond: Any) -> Any:
+    return np.where(np.asarray(cond, dtype=bool), a, b)
+
+
+# --- forwards that are more than one expression ----------------------------------------------
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    e = xp.exp(-xp.abs(x))  # in (0, 1]: exp never overflows, whatever the sign of x
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r)  # e * r = e^x / (1 + e^x) for x < 0
+
+
+def _log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
+    shifted = x - x.max(axis=axis, keepdims=True)  # largest entry 0: exp cannot overflow
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+# --- VJPs that are more than one expression --------------------------------------------------
+
+def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if a.ndim == 1 and b.ndim == 1:  # an inner product
+        return g * b, g * a
+    # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = xp.expand_dims(g2, -2)
+    if b.ndim == 1:
+        g2 = xp.expand_dims(g2, -1)
+    ga = g2 @ xp.swapaxes(b2, -1, -2)  # out = a @ b  =>  da = g b^T
+    gb = xp.swapaxes(a2, -1, -2) @ g2  # db = a^T g
+    if a.ndim == 1:
+        ga = ga[..., 0, :]
+    if b.ndim == 1:
+        gb = gb[..., 0]
+    return ga, gb  # leading (batch) dims that were broadcast are summed by the tape
+
+
+def _transpose_vjp(xp: Any, g: Any, out: Any, x: Any, axes: Any = None) -> tuple[Any]:
+    if axes is None:
+        return (xp.transpose(g),)
+    return (xp.transpose(g, tuple(np.argsort(axes))),)
+
+
+def _concat_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any, ...]:
+    grads, start = [], 0
+    index = [slice(None)] * g.ndim
+    for x in xs:
+        index[axis] = slice(start, start + x.shape[axis])
+        grads.append(g[tuple(index)])
+        start += x.shape[axis]
+    return tuple(grads)
+
+
+def _getitem_vjp(xp: Any, g: Any, out: Any, x: Any, index: Any = ()) -> tuple[Any]:
+    gx = xp.zeros_like(x)
+    gx[index] = g  # basic indexing only (checked by Tensor.__getitem__): no repeated entries
+    return (gx,)
+
+
+def _restore_axes(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Give a reduced gradient back the reduced axes as size 1, ready to broadcast against x."""
+    if keepdims or axis is None and g.ndim == x.ndim:
+        return g
+    if axis is None:
+        return g.reshape((1,) * x.ndim)
+    return xp.expand_dims(g, axis)
+
+
+def _sum_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
+             keepdims: bool = False) -> tuple[Any]:
+    return (xp.broadcast_to(_restore_axes(xp, g, x, axis, keepdims), x.shape),)
+
+
+def _mean_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
+              keepdims: bool = False) -> tuple[Any]:
+    count = x.size // max(out.size, 1) if x.size else 1
+    return (xp.broadcast_to(_restore_axes(xp, g, x, axis, keepdims) / count, x.shape),)
+
+
+def _max_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
+             keepdims: bool = False) -> tuple[Any]:
+    # The gradient goes to the entries equal to the maximum, shared evenly among ties.
+    top = _restore_axes(xp, out, x, axis, keepdims)
+    hit = x == top
+    share = _restore_axes(xp, g, x, axis, keepdims) / hit.sum(axis=axis, keepdims=True)
+    return (xp.where(hit, share, 0),)
+
+
+def _log_softmax_vjp(xp: Any, g: Any, out: Any, x: Any, axis: int = -1) -> tuple[Any]:
+    return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)  # exp(out) = softmax(x)
+
+
+def _maximum_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    # Ties split the gradient in half, as PyTorch does.
+    half = xp.where(a == b, 0.5 * g, 0)
+    return xp.where(a > b, g, half), xp.where(b > a, g, half)
+
+
+def _where_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any, cond: Any = None) -> tuple[Any, Any]:
+    return xp.where(cond, g, 0), xp.where(cond, 0, g)
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def _p(name: str, arity: int | None, forward: Callable[..., Any], vjp: Callable[..., Any],
+       symbolic: Callable[..., Any], doc: str) -> Primitive:
+    return Primitive(name, arity, forward, vjp, symbolic, doc)
+
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
+    # elementwise, two inputs (broadcasting)
+    _p("add", 2,
+       lambda xp, a, b: a + b,
+       lambda xp, g, out, a, b: (g, g),
+       lambda a, b: a + b,
+       "a + b"),
+    _p("sub", 2,
+       lambda xp, a, b: a - b,
+       lambda xp, g, out, a, b: (g, -g),
+       lambda a, b: a - b,
+       "a - b"),
+    _p("mul", 2,
+       lambda xp, a, b: a * b,
+       lambda xp, g, out, a, b: (g * b, g * a),
+       lambda a, b: a * b,
+       "elementwise (Hadamard) product a ⊙ b"),
+    _p("div", 2,
+       lambda xp, a, b: a / b,
+       lambda xp, g, out, a, b: (g / b, -g * out / b),  # d(a/b)/db = -a/b^2 = -out/b
+       lambda a, b: a / b,
+       "a / b elementwise"),
+    _p("maximum", 2,
+       lambda xp, a, b: xp.maximum(a, b),
+       _maximum_vjp,
+       _sym_maximum,
+       "elementwise max(a, b); ties share the gradient"),
+    _p("where", 2,
+       lambda xp, a, b, cond=None: xp.where(cond, a, b),
+       _where_vjp,
+       _sym_where,
+       "a where cond else b; cond is a constant boolean array"),
+    # elementwise, one input
+    _p("neg", 1,
+       lambda xp, x: -x,
+       lambda xp, g, out, x: (-g,),
+       lambda x: -x,
+       "-x"),
+    _p("pow", 1,
+       lambda xp, x, exponent=1.0: x ** exponent,
+       lambda xp, g, out, x, exponent=1.0: (g * exponent * x ** (exponent - 1),),
+       lambda x, exponent=1.0: x ** exponent,
+       "x ** exponent for a constant exponent"),
+    _p("exp", 1,
+       lambda xp, x: xp.exp(x),
+       lambda xp, g, out, x: (g * out,),
+       lambda x: _elementwise(_sympy().exp, x),
+       "e ** x"),
+    _p("log", 1,
+       lambda xp, x: xp.log(x),
+       lambda xp, g, out, x: (g / x,),
+       lambda x: _elementwise(_sympy().log, x),
+       "natural logarithm"),
+    _p("sigmoid", 1,
+       _sigmoid,
+       lambda xp, g, out, x: (g * out * (1 - out),),
+       _sym_sigmoid,
+       "logistic σ(x) = 1 / (1 + e^-x), overflow-free"),
+    _p("tanh", 1,
+       lambda xp, x: xp.tanh(x),
+       lambda xp, g, out, x: (g * (1 - out * out),),
+       lambda x: _elementwise(_sympy().tanh, x),
+       "hyperbolic tangent"),
+    _p("relu", 1,
+       lambda xp, x: xp.maximum(x, 0),
+       lambda xp, g, out, x: (g * (out > 0),),
+       _sym_relu,
+       "max(x, 0)"),
+    _p("astype", 1,
+       lambda xp, x, dtype=None: x.astype(dtype),
+       lambda xp, g, out, x, dtype=None: (g.astype(x.dtype),),
+       lambda x, dtype=None: x,
+       "the same values in another float dtype (float32 <-> float64)"),
+    # linear algebra and shape
+    _p("matmul", 2,
+       lambda xp, a, b: a @ b,
+       _matmul_vjp,
+       lambda a, b: a @ b,
+       "matrix product; leading dims batch and broadcast"),
+    _p("transpose", 1,
+       lambda xp, x, axes=None: xp.transpose(x, axes),
+       _transpose_vjp,
+       lambda x, axes=None: np.transpose(x, axes),
+       "permute axes (reverse them when axes is None)"),
+    _p("reshape", 1,
+       lambda xp, x, shape=(): x.reshape(shape),
+       lambda xp, g, out, x, shape=(): (g.reshape(x.shape),),
+       lambda x, shape=(): np.reshape(x, shape),
+       "same entries, new shape (C order)"),
+    _p("concat", None,
+       lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis),
+       _concat_vjp,
+       lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+       "join along an existing axis: [h, x]"),
+    _p("getitem", 1,
+       lambda xp, x, index=(): x[index],
+       _getitem_vjp,
+       lambda x, index=(): x[index],
+       "basic indexing: ints, slices, None, Ellipsis"),
+    # reductions
+    _p("sum", 1,
+       lambda xp, x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
+       _sum_vjp,
+       lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+       "sum over axes"),
+    _p("mean", 1,
+       lambda xp, x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
+       _mean_vjp,
+       lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+       "mean over axes"),
+    _p("max", 1,
+       lambda xp, x, axis=None, keepdims=False: x.max(axis=axis, keepdims=keepdims),
+       _max_vjp,
+       _sym_max,
+       "maximum over axes; ties share the gradient"),
+    _p("log_softmax", 1,
+       _log_softmax,
+       _log_softmax_vjp,
+       _sym_log_softmax,
+       "x - log(sum(exp(x))) along an axis, shifted by max(x) so it never overflows"),
+]}

@@ -1,0 +1,163 @@
+"""The tape: reverse-mode differentiation over the graph the primitives recorded.
+
+Each tensor computed from a tensor that requires grad carries a ``Node``: the primitive, its
+inputs (tensors or Python scalars) and its constant params. ``backward`` sorts the tensors
+reachable from the root topologically, walks them from the root back to the leaves, calls each
+primitive's VJP, undoes broadcasting (``unbroadcast``, the only place that does), and sums the
+gradients of tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is
+freed unless ``retain_graph=True``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_lstm.errors import GraphFreedError, ShapeError
+
+if TYPE_CHECKING:
+    from tinygrad_lstm.primitives import Primitive
+    from tinygrad_lstm.tensor import Tensor
+
+
+class _GradMode(threading.local):
+    enabled: bool = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for backward()."""
+    return _mode.enabled
+
+
+@contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    previous = _mode.enabled
+    _mode.enabled = enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def no_grad() -> Any:
+    """Context manager: nothing computed inside is recorded (evaluation, parameter updates).
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> w = tl.Tensor(np.ones(3), requires_grad=True)
+    >>> with tl.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _grad_mode(False)
+
+
+def enable_grad() -> Any:
+    """Context manager: record operations again inside a ``no_grad`` block."""
+    return _grad_mode(True)
+
+
+class Node:
+    """How a tensor was made: primitive, inputs and params. ``parents`` is None once freed."""
+
+    __slots__ = ("prim", "parents", "params")
+
+    def __init__(self, prim: Primitive, parents: tuple[Any, ...], params: dict[str, Any]):
+        self.prim = prim
+        self.parents: tuple[Any, ...] | None = parents
+        self.params = params
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes broadcasting added or stretched, so it has ``shape`` again."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        raise ShapeError(f"backward: gradient of shape {g.shape} cannot reduce to {shape}")
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    axes = tuple(range(lead)) + stretched
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _freed_error(node: Node) -> GraphFreedError:
+    return GraphFreedError(
+        f"backward: the graph through '{node.prim.name}' was freed by an earlier backward(); "
+        "pass retain_graph=True to that first call to backward through it again")
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors that need a gradient, inputs before the tensors computed from them.
+
+    Iterative depth-first search: a graph unrolled over many time steps is deeper than
+    Python's recursion limit.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, done = stack.pop()
+        if done:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is None:
+            continue
+        if node.parents is None:
+            raise _freed_error(node)
+        for parent in node.parents:
+            if getattr(parent, "requires_grad", False) and id(parent) not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root))."""
+    from tinygrad_lstm.tensor import Tensor
+
+    order = _topological_order(root)
+    grads: dict[int, Any] = {id(root): gradient}
+    for tensor in reversed(order):
+        g = grads.pop(id(tensor), None)
+        node = tensor._node
+        if node is None:  # a leaf
+            if g is not None:
+                if tensor.grad is None:
+                    tensor.grad = Tensor._wrap(g.copy(), tensor.backend)
+                else:
+                    tensor.grad = Tensor._wrap(tensor.grad.data + g, tensor.backend)
+            continue
+        parents = node.parents
+        if parents is None:
+            raise _freed_error(node)
+        if not retain_graph:
+            node.parents = None
+        if g is None:  # nothing flowed here (e.g. an output of split() that was not used)
+            continue
+        inputs = [p.data if isinstance(p, Tensor) else p for p in parents]
+        in_grads = node.prim.vjp(tensor.backend.xp, g, tensor.data, *inputs, **node.params)
+        if len(in_grads) != len(parents):
+            raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
+                               f"for {len(parents)} inputs")
+        for parent, pg in zip(parents, in_grads, strict=True):
+            if pg is None or not getattr(parent, "requires_grad", False):
+                continue
+            data = parent.data
+            if pg.shape != data.shape:
+                pg = unbroadcast(pg, data.shape)
+            if pg.dtype != data.dtype:  # a float32 input mixed with float64 gets float32 back
+                pg = pg.astype(data.dtype)
+            key = id(parent)
+            seen = grads.get(key)
+            grads[key] = pg if seen is None else seen + pg

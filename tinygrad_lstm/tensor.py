@@ -1,0 +1,540 @@
+"""Tensor: a backend array plus a link into the tape. Every operator maps to one primitive.
+
+>>> import numpy as np, tinygrad_lstm as tl
+>>> W = tl.Tensor(np.ones((2, 3)), requires_grad=True)
+>>> x = tl.Tensor([[1.0, 2.0]])
+>>> ((x @ W).tanh() * 2).sum().backward()
+>>> W.grad.shape, W.dtype
+((2, 3), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from backends.base import Backend
+from tinygrad_lstm import tape
+from tinygrad_lstm.context import get_backend
+from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
+from tinygrad_lstm.primitives import PRIMITIVES, Primitive
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+DTYPES = (float32, float64)
+DEFAULT_DTYPE = float32
+
+_P = PRIMITIVES  # short name for the hot path below
+
+
+def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"{op}: {dtype!r} is not a dtype; use float32 or float64") from None
+    if dt not in DTYPES:
+        raise DTypeError(f"{op}: dtype {dt} is not supported; use float32 or float64")
+    return dt
+
+
+def _backend_of(data: Any) -> Backend | None:
+    """The backend an array natively belongs to, when it is not NumPy's (a CuPy array)."""
+    module = type(data).__module__
+    if module.startswith("cupy"):
+        import backends
+
+        return backends.get("cupy")
+    return None
+
+
+def _shapes(inputs: Sequence[Any]) -> str:
+    return " and ".join(str(tuple(x.shape)) if isinstance(x, Tensor) else repr(x) for x in inputs)
+
+
+def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
+    """Run ``prim`` forward on its inputs' backend and, if any input needs a gradient, record it.
+
+    Inputs are Tensors or Python numbers (constants: never differentiated, never upcasting).
+    """
+    backend = None
+    needs_grad = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if backend is None:
+                backend = x.backend
+            elif x.backend is not backend:
+                raise BackendMismatchError(
+                    f"{prim.name}: inputs live on different backends, '{backend.name}' and "
+                    f"'{x.backend.name}'; move one with .to('{backend.name}')")
+            needs_grad = needs_grad or x.requires_grad
+    if backend is None:
+        raise TypeError(f"{prim.name}: needs at least one Tensor input")
+    forward = backend.kernels.get(prim.name, prim.forward)
+    try:
+        out = forward(backend.xp, *[x.data if isinstance(x, Tensor) else x for x in inputs],
+                      **params)
+    except (ValueError, IndexError) as err:
+        raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
+    result = Tensor._wrap(out, backend)
+    if needs_grad and tape._mode.enabled:
+        result.requires_grad = True
+        result._node = tape.Node(prim, inputs, params)
+    return result
+
+
+def _operand(x: Any, like: Tensor, op: str) -> Any:
+    """A second operand for ``like``: Tensors pass, numbers stay Python numbers (weak dtype)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, bool | numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        return float(x)  # a NumPy float64 scalar would upcast a float32 tensor; a float won't
+    if isinstance(x, np.ndarray) or _backend_of(x) is not None or isinstance(x, list | tuple):
+        return Tensor(x, dtype=like.dtype, backend=like.backend)
+    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__} "
+                    "(expected a Tensor, a number or an array)")
+
+
+def _check_axis(op: str, axis: Any, ndim: int) -> Any:
+    """Validate ``axis`` (None, an int or a tuple of ints) against ``ndim``; normalise it."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, tuple | list) else (axis,)
+    out = []
+    for a in axes:
+        if not isinstance(a, numbers.Integral) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+    return tuple(out) if isinstance(axis, tuple | list) else out[0]
+
+
+_BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis))
+
+
+class Tensor:
+    """An n-dimensional float array on a backend, recorded on the tape when it needs a gradient.
+
+    ``Tensor(data, requires_grad=False, dtype=None, backend=None)``: ``data`` is anything NumPy
+    (or CuPy) can turn into an array. The dtype is float32 unless ``dtype=float64`` is asked for;
+    the backend is the current one (``tl.get_backend()``) unless named.
+    """
+
+    __slots__ = ("data", "backend", "requires_grad", "grad", "_node", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 backend: str | Backend | None = None) -> None:
+        if isinstance(data, Tensor):
+            source = data.backend
+            data = data.data
+        else:
+            source = _backend_of(data)
+        if backend is None:
+            target = source or get_backend()
+        else:
+            import backends
+
+            target = backend if isinstance(backend, Backend) else backends.get(backend)
+        dt = DEFAULT_DTYPE if dtype is None else _as_dtype(dtype)
+        kind = getattr(data, "dtype", None)
+        if kind is None:
+            try:
+                kind = np.asarray(data).dtype
+            except (ValueError, TypeError) as err:
+                raise TypeError(f"Tensor: cannot make an array from {type(data).__name__}: "
+                                f"{err}") from None
+        if np.dtype(kind).kind not in "biuf":
+            raise DTypeError(f"Tensor: data of dtype {kind} is not numeric (real); "
+                             "expected floats, ints or bools")
+        if source is not None and source is not target:
+            data = source.to_numpy(data)
+        self.data = target.asarray(data, dtype=dt)
+        self.backend = target
+        self.requires_grad = bool(requires_grad)
+        self.grad: Tensor | None = None
+        self._node: tape.Node | None = None
+
+    @classmethod
+    def _wrap(cls, data: Any, backend: Backend) -> Tensor:
+        """A tensor around an existing backend array, with no checks (the engine's own path)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.backend = backend
+        t.requires_grad = False
+        t.grad = None
+        t._node = None
+        return t
+
+    # --- what it is --------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not computed by a recorded operation)."""
+        return self._node is None
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, dtype={self.dtype}, backend={self.backend.name}{grad})"
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on the numpy backend)."""
+        return self.backend.to_numpy(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ShapeError(f"item: needs a tensor with one element, got shape {self.shape}")
+        return float(self.numpy().reshape(()))
+
+    # --- the tape ----------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` (shaped like ``self``) is required unless ``self`` has one element.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no input had "
+                               "requires_grad=True, or it was computed under no_grad())")
+        if gradient is None:
+            if self.data.size != 1:
+                raise ShapeError(f"backward: called on a tensor of shape {self.shape} without "
+                                 "a gradient; reduce it to a scalar (e.g. .sum()) or pass "
+                                 "gradient= of the same shape")
+            g = self.backend.xp.ones_like(self.data)
+        else:
+            g = Tensor(gradient, dtype=self.dtype, backend=self.backend).data
+            if g.shape != self.data.shape:
+                raise ShapeError(f"backward: gradient has shape {tuple(g.shape)}, the tensor "
+                                 f"has shape {self.shape}")
+        tape.backward(self, g, retain_graph=retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory), cut from the graph: no gradient flows through."""
+        return Tensor._wrap(self.data, self.backend)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if not self.is_leaf and not flag:
+            raise RuntimeError("requires_grad_: a computed tensor cannot stop requiring grad; "
+                               "use .detach()")
+        self.requires_grad = bool(flag)
+        return self
+
+    def to(self, target: str | Backend | Any) -> Tensor:
+        """This tensor on another backend (``"numpy"``, ``"cupy"``) or dtype; differentiable."""
+        import backends
+
+        if isinstance(target, str) and target in backends.names() or isinstance(target, Backend):
+            dst = target if isinstance(target, Backend) else backends.get(target)
+            if dst is self.backend:
+                return self
+            out = Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
+            if self.requires_grad and tape._mode.enabled:
+                out.requires_grad = True
+                out._node = tape.Node(TRANSFER, (self,), {"src": self.backend, "dst": dst})
+            return out
+        try:
+            dt = _as_dtype(target, "to")
+        except DTypeError:
+            raise ValueError(f"to: {target!r} is neither a backend ({', '.join(backends.names())})"
+                             " nor a dtype (float32, float64)") from None
+        return self if dt == self.dtype else apply(_P["astype"], self, dtype=dt)
+
+    # --- arithmetic: each operator is one primitive ------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return apply(_P["add"], self, _operand(other, self, "add"))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(_P["add"], _operand(other, self, "add"), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(_P["sub"], self, _operand(other, self, "sub"))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(_P["sub"], _operand(other, self, "sub"), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(_P["mul"], self, _operand(other, self, "mul"))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(_P["mul"], _operand(other, self, "mul"), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(_P["div"], self, _operand(other, self, "div"))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(_P["div"], _operand(other, self, "div"), self)
+
+    def __neg__(self) -> Tensor:
+        return apply(_P["neg"], self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, Tensor) or not isinstance(exponent, numbers.Real):
+            raise TypeError(f"pow: the exponent must be a constant number, got "
+                            f"{type(exponent).__name__}; for a tensor exponent use "
+                            "(exponent * x.log()).exp()")
+        exponent = int(exponent) if float(exponent).is_integer() else float(exponent)
+        return apply(_P["pow"], self, exponent=exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        if not isinstance(base, numbers.Real) or base <= 0:
+            raise ValueError(f"pow: a number raised to a tensor needs a positive base, "
+                             f"got {base!r}")
+        return (self * math.log(base)).exp()
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, _operand(other, self, "matmul"))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_operand(other, self, "matmul"), self)
+
+    def exp(self) -> Tensor:
+        return apply(_P["exp"], self)
+
+    def log(self) -> Tensor:
+        return apply(_P["log"], self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(_P["sigmoid"], self)
+
+    def tanh(self) -> Tensor:
+        return apply(_P["tanh"], self)
+
+    def relu(self) -> Tensor:
+        return apply(_P["relu"], self)
+
+    def sqrt(self) -> Tensor:
+        return self ** 0.5
+
+    def maximum(self, other: Any) -> Tensor:
+        return apply(_P["maximum"], self, _operand(other, self, "maximum"))
+
+    # --- shape -------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
+        shape = tuple(int(n) for n in shape)
+        known = math.prod(n for n in shape if n != -1)
+        unknown = shape.count(-1)
+        size = self.numel()
+        fits = unknown == 0 and known == size or unknown == 1 and known and size % known == 0
+        if unknown > 1 or any(n < -1 for n in shape) or not fits:
+            raise ShapeError(f"reshape: cannot reshape {self.shape} ({size} entries) into {shape}")
+        return apply(_P["reshape"], self, shape=shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        if not axes:
+            return apply(_P["transpose"], self, axes=None)
+        if sorted(_check_axis("transpose", a, self.ndim) for a in axes) != list(range(self.ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+                             f"{self.ndim} dims of {self.shape}")
+        return apply(_P["transpose"], self, axes=tuple(a % self.ndim for a in axes))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Tensor:
+        parts = index if isinstance(index, tuple) else (index,)
+        for part in parts:
+            if isinstance(part, bool) or not isinstance(part, _BASIC_INDEX):
+                raise TypeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
+                                f"supported, got {type(part).__name__} in a tensor of shape "
+                                f"{self.shape}")
+        try:
+            return apply(_P["getitem"], self, index=index)
+        except ShapeError as err:
+            raise IndexError(f"getitem: index {index!r} does not fit shape {self.shape}: "
+                             f"{str(err).rsplit(': ', 1)[-1]}") from None
+
+    def split(self, sizes: int | Sequence[int], axis: int = -1) -> list[Tensor]:
+        """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
+        (the last may be smaller), as in PyTorch. Each piece is a ``getitem`` slice."""
+        axis = _check_axis("split", axis, self.ndim)
+        n = self.shape[axis]
+        if isinstance(sizes, numbers.Integral):
+            if sizes <= 0:
+                raise ShapeError(f"split: piece size must be positive, got {sizes}")
+            sizes = [min(int(sizes), n - start) for start in range(0, n, int(sizes))]
+        sizes = list(sizes)
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the size of axis "
+                             f"{axis} of {self.shape}")
+        pieces, start = [], 0
+        for size in sizes:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            pieces.append(self[index])
+            start += size
+        return pieces
+
+    def chunk(self, chunks: int, axis: int = -1) -> list[Tensor]:
+        """Cut along ``axis`` into ``chunks`` equal pieces (e.g. stacked gates into 4)."""
+        axis = _check_axis("chunk", axis, self.ndim)
+        n = self.shape[axis]
+        if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
+            raise ShapeError(f"chunk: cannot cut axis {axis} of size {n} of {self.shape} into "
+                             f"{chunks!r} equal pieces")
+        return self.split(n // int(chunks), axis=axis)
+
+    # --- reductions --------------------------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return apply(_P["sum"], self, axis=_check_axis("sum", axis, self.ndim),
+                     keepdims=bool(keepdims))
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        axis = _check_axis("mean", axis, self.ndim)
+        if self.numel() == 0:
+            raise ShapeError(f"mean: the tensor of shape {self.shape} is empty")
+        return apply(_P["mean"], self, axis=axis, keepdims=bool(keepdims))
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        axis = _check_axis("max", axis, self.ndim)
+        if self.numel() == 0:
+            raise ShapeError(f"max: the tensor of shape {self.shape} is empty")
+        return apply(_P["max"], self, axis=axis, keepdims=bool(keepdims))
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        if self.ndim == 0:
+            raise ShapeError("log_softmax: needs at least one dim, got a 0-d tensor")
+        return apply(_P["log_softmax"], self, axis=_check_axis("log_softmax", axis, self.ndim))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return self.log_softmax(axis).exp()
+
+
+# The one engine-level operation outside the table: moving between backends. It is not
+# mathematics (the identity), so it has no symbolic rule and no place in PRIMITIVES.
+TRANSFER = Primitive(
+    "to", 1,
+    lambda xp, x, src=None, dst=None: dst.asarray(src.to_numpy(x)),
+    lambda xp, g, out, x, src=None, dst=None: (src.asarray(dst.to_numpy(g)),),
+    lambda x, src=None, dst=None: x,
+    "move between backends",
+)
+
+
+def _tensors(op: str, xs: Any) -> list[Tensor]:
+    xs = list(xs)
+    if not xs:
+        raise ValueError(f"{op}: needs at least one tensor")
+    for i, x in enumerate(xs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: item {i} is a {type(x).__name__}, expected a Tensor")
+    return xs
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product; leading dims are batch dims and broadcast, as in ``numpy.matmul``."""
+    a, b = _tensors("matmul", (a, b))
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: needs tensors with at least one dim, got shapes "
+                         f"{a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align "
+                         f"({k_a} != {k_b})")
+    return apply(_P["matmul"], a, b)
+
+
+def concat(tensors: Sequence[Tensor], axis: int = -1) -> Tensor:
+    """Join tensors along an existing axis (the essay's [h_{t-1}, x_t] is ``concat([h, x])``)."""
+    xs = _tensors("concat", tensors)
+    ndim = xs[0].ndim
+    if ndim == 0:
+        raise ShapeError("concat: cannot join 0-d tensors")
+    axis = _check_axis("concat", axis, ndim)
+    for x in xs[1:]:
+        same = x.ndim == ndim and all(
+            m == n for i, (m, n) in enumerate(zip(x.shape, xs[0].shape, strict=True)) if i != axis)
+        if not same:
+            raise ShapeError(f"concat: shapes {', '.join(str(t.shape) for t in xs)} differ "
+                             f"outside axis {axis}")
+    return apply(_P["concat"], *xs, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    xs = _tensors("stack", tensors)
+    axis = _check_axis("stack", axis, xs[0].ndim + 1)
+    for x in xs[1:]:
+        if x.shape != xs[0].shape:
+            raise ShapeError(f"stack: shapes {', '.join(str(t.shape) for t in xs)} differ")
+    index = (slice(None),) * axis + (None,)
+    return concat([x[index] for x in xs], axis=axis)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b``. ``cond`` is a constant (no gradient)."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("where: a or b must be a Tensor")
+    if isinstance(cond, Tensor):
+        mask = cond.data != 0
+        if cond.backend is not like.backend:
+            raise BackendMismatchError(f"where: cond lives on '{cond.backend.name}', the values "
+                                       f"on '{like.backend.name}'")
+    else:
+        mask = like.backend.asarray(np.asarray(cond) != 0 if not like.backend.is_array(cond)
+                                    else cond != 0)
+    return apply(_P["where"], _operand(a, like, "where"), _operand(b, like, "where"), cond=mask)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; where the two are equal the gradient is shared."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("maximum: a or b must be a Tensor")
+    return apply(_P["maximum"], _operand(a, like, "maximum"), _operand(b, like, "maximum"))
+
+
+def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
+            requires_grad: bool) -> Tensor:
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+        raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
+    return Tensor(np.full(shape, value), requires_grad=requires_grad, dtype=dtype,
+                  backend=backend)
+
+
+def zeros(shape: Any, dtype: Any = None, backend: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
+    return _filled("zeros", shape, 0.0, dtype, backend, requires_grad)
+
+
+def ones(shape: Any, dtype: Any = None, backend: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
+    return _filled("ones", shape, 1.0, dtype, backend, requires_grad)
