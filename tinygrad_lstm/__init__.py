@@ -9,6 +9,8 @@
 (8, 4)
 """
 
+from tinygrad_lstm import cells, nn  # noqa: E402  (after Tensor: they build on it)
+from tinygrad_lstm.cells import Cell  # noqa: E402
 from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
 from tinygrad_lstm.errors import (
     BackendMismatchError,
@@ -20,6 +22,7 @@ from tinygrad_lstm.errors import (
 )
 from tinygrad_lstm.gradcheck import gradcheck
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
+from tinygrad_lstm.random import manual_seed  # noqa: E402
 from tinygrad_lstm.tape import enable_grad, is_grad_enabled, no_grad
 from tinygrad_lstm.tensor import (
     Tensor,
@@ -37,8 +40,9 @@ from tinygrad_lstm.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRIMITIVES", "BackendMismatchError", "BackendUnavailable", "DTypeError", "GradcheckError",
-    "GraphFreedError", "Primitive", "ShapeError", "Tensor", "backends_available", "concat",
-    "enable_grad", "float32", "float64", "get_backend", "gradcheck", "is_grad_enabled", "matmul",
-    "maximum", "no_grad", "ones", "set_backend", "stack", "use_backend", "where", "zeros",
+    "BackendMismatchError", "BackendUnavailable", "Cell", "DTypeError", "GradcheckError",
+    "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor", "backends_available",
+    "cells", "concat", "enable_grad", "float32", "float64", "get_backend", "gradcheck",
+    "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "set_backend",
+    "stack", "use_backend", "where", "zeros",
 ]

@@ -14,8 +14,9 @@ A record holds, side by side:
     symbolic(*inputs, **params) -> the output as SymPy
 
 VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
-input's shape (``tape.unbroadcast``), in one place, for every edge. VJPs are written from ``out``
-where the math allows (tanh: ``g * (1 - out**2)``).
+input's shape (``tape.unbroadcast``), in one place, for every edge. getitem returns a
+``SliceGrad`` (the gradient of a slice), which the tape adds in place into one buffer. VJPs are
+written from ``out`` where the math allows (tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
 every rule has NumPy's exact shape semantics) and return the same kind. ``tests/test_primitives``
@@ -33,6 +34,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+
+class SliceGrad:
+    """A gradient that is zero except on ``x[index]``, where it is ``g``.
+
+    getitem's VJP returns this instead of a dense array, so that a tensor sliced many times (the
+    hoisted input projection of a sequence, read once per time step) costs O(slice) per slice
+    in backward: the tape adds each slice in place into one buffer for the whole tensor.
+    """
+
+    __slots__ = ("index", "g")
+
+    def __init__(self, index: Any, g: Any) -> None:
+        self.index = index
+        self.g = g
 
 
 @dataclass(frozen=True)
@@ -152,9 +168,8 @@ def _concat_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any
 
 
 def _getitem_vjp(xp: Any, g: Any, out: Any, x: Any, index: Any = ()) -> tuple[Any]:
-    gx = xp.zeros_like(x)
-    gx[index] = g  # basic indexing only (checked by Tensor.__getitem__): no repeated entries
-    return (gx,)
+    # basic indexing only (checked by Tensor.__getitem__): no entry is selected twice
+    return (SliceGrad(index, g),)
 
 
 def _restore_axes(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool) -> Any:

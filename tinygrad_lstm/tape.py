@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
+from tinygrad_lstm.primitives import SliceGrad
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -128,13 +129,21 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
 
     order = _topological_order(root)
     grads: dict[int, Any] = {id(root): gradient}
+    # ids of the arrays in ``grads`` that the tape allocated itself: only those may be added
+    # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
+    owned: set[int] = set()
     for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
+        if g is not None and id(g) in owned:
+            owned.discard(id(g))
+            fresh = True
+        else:
+            fresh = False
         node = tensor._node
         if node is None:  # a leaf
             if g is not None:
                 if tensor.grad is None:
-                    tensor.grad = Tensor._wrap(g.copy(), tensor.backend)
+                    tensor.grad = Tensor._wrap(g if fresh else g.copy(), tensor.backend)
                 else:
                     tensor.grad = Tensor._wrap(tensor.grad.data + g, tensor.backend)
             continue
@@ -153,11 +162,32 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         for parent, pg in zip(parents, in_grads, strict=True):
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue
-            data = parent.data
-            if pg.shape != data.shape:
-                pg = unbroadcast(pg, data.shape)
-            if pg.dtype != data.dtype:  # a float32 input mixed with float64 gets float32 back
-                pg = pg.astype(data.dtype)
-            key = id(parent)
-            seen = grads.get(key)
-            grads[key] = pg if seen is None else seen + pg
+            _accumulate(grads, owned, id(parent), pg, parent.data, parent.backend.xp)
+
+
+def _accumulate(grads: dict[int, Any], owned: set[int], key: int, pg: Any, data: Any,
+                xp: Any) -> None:
+    """Add the gradient ``pg`` for the input holding ``data`` into ``grads[key]``."""
+    seen = grads.get(key)
+    if isinstance(pg, SliceGrad):
+        if seen is None:
+            buf = xp.zeros_like(data)
+        elif id(seen) in owned:
+            buf = seen
+        else:
+            buf = seen.copy()
+        buf[pg.index] += pg.g
+    else:
+        if pg.shape != data.shape:
+            pg = unbroadcast(pg, data.shape)
+        if pg.dtype != data.dtype:  # a float32 input mixed with float64 gets float32 back
+            pg = pg.astype(data.dtype)
+        if seen is None:
+            grads[key] = pg
+            return
+        if id(seen) in owned:
+            seen += pg
+            return
+        buf = seen + pg
+    grads[key] = buf
+    owned.add(id(buf))

@@ -1,0 +1,326 @@
+"""The Cell base class: a recurrent cell is one ``step`` written from primitives.
+
+A cell declares the names of its state and writes ``step(x, *state) -> new state``. Its learned
+affine maps are ``self.gate(name, *inputs)``: W_name·[inputs] + b_name, a yellow box in the
+essay's diagrams. Gates are discovered by running ``step`` once (on zeros, batch 1) the first
+time the parameters are needed; each gate keeps one weight block per input, named after the
+gate and the input (``W_f_h``, ``W_f_x``, ``b_f``), so the sequence runner can stack the blocks
+of gates that share an input into one matmul and hoist every block that reads x_t out of the
+time loop (``tinygrad_lstm.cells.plan``). A custom cell gets that without doing anything.
+
+>>> import numpy as np, tinygrad_lstm as tl
+>>> class Elman(tl.Cell):
+...     state = ("h",)
+...     def step(self, x, h):
+...         return (self.gate("h", h, x).tanh(),)
+>>> cell = Elman(input_size=3, hidden_size=4)
+>>> [name for name, _ in cell.named_parameters()]
+['W_h_h', 'W_h_x', 'b_h']
+>>> h, state = cell(tl.Tensor(np.ones((2, 3))))
+>>> h.shape
+(2, 4)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.errors import ShapeError
+from tinygrad_lstm.module import Module, Parameter
+from tinygrad_lstm.tape import no_grad
+from tinygrad_lstm.tensor import Tensor, _as_dtype, concat, zeros
+
+INITS = ("uniform", "orthogonal")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """What ``step`` revealed about one gate when the cell was built."""
+
+    name: str
+    sources: tuple[str | None, ...]  # per input: the step argument it is (x, h, c) or None
+    weights: tuple[str, ...]  # per input: the name of its weight block
+    in_sizes: tuple[int, ...]
+    size: int
+    bias: str | None  # the bias parameter's name
+
+
+def _positive_int(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Cell(Module):
+    """Base class of every recurrent cell, built-in or custom.
+
+    Subclasses set ``state`` (the names of the state tensors, the output first) and write
+    ``step(self, x, *state)`` returning the new state as a tuple in the same order; inside it,
+    the state is known by the names in ``state`` and the input as ``x``. Options:
+
+    * ``bias``: give gates a bias (default True).
+    * ``init``: ``"uniform"`` (PyTorch's U(-1/√H, 1/√H) for every weight and bias) or
+      ``"orthogonal"`` for the recurrent blocks (those that read a state), uniform elsewhere.
+    * ``forget_bias``: if given, the bias of the gate named ``f`` starts at this value
+      (Jozefowicz et al. 2015 recommend 1.0).
+    * ``dtype``: of the parameters (float32 unless float64 is asked for).
+    """
+
+    state: tuple[str, ...] = ("h",)
+    #: names of extra per-step inputs the runner supplies, each mapped to the state name it is
+    #: read from in the layer below (e.g. ``{"c_below": "c"}`` for the depth-gated LSTM)
+    context: dict[str, str] = {}
+    description: str = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Cell:
+        obj = super().__new__(cls)
+        object.__setattr__(obj, "_init_args", (args, kwargs))  # for clone()
+        return obj
+
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
+                 init: str = "uniform", forget_bias: float | None = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.input_size = _positive_int(owner, "input_size", input_size)
+        self.hidden_size = _positive_int(owner, "hidden_size", hidden_size)
+        if init not in INITS:
+            raise ValueError(f"{owner}: init must be one of {INITS}, got {init!r}")
+        self.use_bias = bool(bias)
+        self.init = init
+        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
+        self.gates: dict[str, GateSpec] = {}
+        self._args: tuple[str, ...] = ()  # the step's argument names, in order
+        self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
+        self._plan: Any = None  # set by the runner while it runs a sequence
+        self._built = False
+
+    # --- what a cell declares ----------------------------------------------------------------
+    def state_size(self, name: str) -> int:
+        """The width of state ``name`` (``hidden_size`` unless a cell says otherwise)."""
+        return self.hidden_size
+
+    def output(self, state: tuple[Tensor, ...]) -> Tensor:
+        """What the cell emits at each step: its first state, h_t."""
+        return state[0]
+
+    def output_size(self) -> int:
+        """The width of ``output``: the first state's."""
+        return self.state_size(self.state[0])
+
+    def _state_index_below(self, name: str) -> int:
+        return self.state.index(self.context[name])
+
+    def step(self, x: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError(f"{type(self).__name__} must define step(x, *state)")
+
+    # --- gates -------------------------------------------------------------------------------
+    def gate(self, name: str, *inputs: Tensor, size: int | None = None, bias: bool = True,
+             names: Sequence[str] | None = None) -> Tensor:
+        """The learned affine map W_name·[inputs] + b_name, created the first time it is used.
+
+        ``size`` is its output width (``hidden_size`` by default); ``names`` names the weight
+        blocks of inputs that are not step arguments (else ``in0``, ``in1``, ...).
+        """
+        if not inputs:
+            raise ValueError(f"{type(self).__name__}.gate({name!r}): needs at least one input")
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{type(self).__name__}.gate({name!r}): input {i} is a "
+                                f"{type(t).__name__}, expected a Tensor")
+        sources = self._sources(inputs)
+        spec = self.gates.get(name)
+        if spec is None:
+            if self._built:
+                raise RuntimeError(f"{type(self).__name__}: gate {name!r} was not used when the "
+                                   "cell was built; every gate must run on every step")
+            spec = self._new_gate(name, inputs, sources, size, bias, names)
+        if self._plan is not None:
+            out = self._plan.gate(spec, inputs, sources)
+            if out is not None:
+                return out
+        return self._affine(spec, inputs)
+
+    def param(self, name: str, shape: tuple[int, ...], init: float | None = None) -> Parameter:
+        """A learned tensor other than a gate (a peephole vector, a gain), made on first use.
+
+        Initialised like the gates (uniform) unless ``init`` gives a constant.
+        """
+        p = self._parameters.get(name)
+        if p is None:
+            if self._built:
+                raise RuntimeError(f"{type(self).__name__}: parameter {name!r} was not used "
+                                   "when the cell was built")
+            if init is None:
+                k = 1 / math.sqrt(self.hidden_size)
+                value = tl_random.generator().uniform(-k, k, shape)
+            else:
+                value = np.full(shape, float(init))
+            p = self.register_parameter(name, Parameter(value, dtype=self.dtype))
+        return p
+
+    def _sources(self, inputs: Sequence[Tensor]) -> tuple[str | None, ...]:
+        current = self._current
+        found = []
+        for t in inputs:
+            src = None
+            for arg, value in zip(self._args, current, strict=False):
+                if value is t:
+                    src = arg
+                    break
+            found.append(src)
+        return tuple(found)
+
+    def _affine(self, spec: GateSpec, inputs: Sequence[Tensor]) -> Tensor:
+        """W·[inputs] + b written as the essay writes it: one matrix over the concatenation."""
+        for t, n, w in zip(inputs, spec.in_sizes, spec.weights, strict=True):
+            if t.shape[-1] != n:
+                raise ShapeError(f"{type(self).__name__}.gate({spec.name!r}): input for {w} has "
+                                 f"{t.shape[-1]} features, expected {n}")
+        blocks = [self._parameters[w] for w in spec.weights]
+        if len(inputs) == 1:
+            out = inputs[0] @ blocks[0].T
+        else:
+            out = concat(list(inputs), axis=-1) @ concat(blocks, axis=1).T
+        return out if spec.bias is None else out + self._parameters[spec.bias]
+
+    def _new_gate(self, name: str, inputs: Sequence[Tensor], sources: tuple[str | None, ...],
+                  size: int | None, bias: bool, names: Sequence[str] | None) -> GateSpec:
+        owner = f"{type(self).__name__}.gate({name!r})"
+        size = self.hidden_size if size is None else _positive_int(owner, "size", size)
+        if names is not None and len(names) != len(inputs):
+            raise ValueError(f"{owner}: {len(names)} names for {len(inputs)} inputs")
+        weights = []
+        for k, (t, src) in enumerate(zip(inputs, sources, strict=True)):
+            label = names[k] if names is not None else src or f"in{k}"
+            weight = f"W_{name}_{label}"
+            if weight in self._parameters or weight in weights:
+                raise ValueError(f"{owner}: two inputs would both be named {weight!r}; "
+                                 "pass names=")
+            recurrent = src is not None and src != self._args[0]
+            self.register_parameter(weight, Parameter(
+                self._init_block(size, t.shape[-1], recurrent), dtype=self.dtype))
+            weights.append(weight)
+        bias_name = None
+        if bias and self.use_bias:
+            bias_name = f"b_{name}"
+            k = 1 / math.sqrt(self.hidden_size)
+            value = tl_random.generator().uniform(-k, k, size)
+            if name == "f" and self.forget_bias is not None:
+                value = np.full(size, self.forget_bias)
+            self.register_parameter(bias_name, Parameter(value, dtype=self.dtype))
+        spec = GateSpec(name, sources, tuple(weights), tuple(t.shape[-1] for t in inputs), size,
+                        bias_name)
+        self.gates[name] = spec
+        return spec
+
+    def _init_block(self, rows: int, cols: int, recurrent: bool) -> np.ndarray:
+        rng = tl_random.generator()
+        if recurrent and self.init == "orthogonal":
+            q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+            q = q * np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
+            return q if rows >= cols else q.T
+        k = 1 / math.sqrt(self.hidden_size)
+        return rng.uniform(-k, k, (rows, cols))
+
+    # --- building and calling ----------------------------------------------------------------
+    def _ensure_built(self) -> None:
+        if self._built:
+            return
+        names = ("x", *self.state, *self.context)
+        try:
+            inspect.signature(self.step).bind(*names)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.step must take {len(names)} arguments: x, "
+                            f"then the state {self.state}"
+                            + (f", then {tuple(self.context)}" if self.context else "")
+                            ) from None
+        self._args = names
+        with no_grad():
+            x = zeros((1, self.input_size), dtype=self.dtype)
+            self.run_step(x, self.init_state(1), self._zero_context(1))
+        self._built = True
+
+    def _zero_context(self, batch: int) -> tuple[Tensor, ...]:
+        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype)
+                     for s in self.context.values())
+
+    def _own_parameters(self) -> dict[str, Parameter]:
+        self._ensure_built()
+        return self._parameters
+
+    def init_state(self, batch: int) -> tuple[Tensor, ...]:
+        """Zeros for every state, on the current backend."""
+        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype) for s in self.state)
+
+    def run_step(self, x: Tensor, state: Sequence[Tensor],
+                 context: Sequence[Tensor] = ()) -> tuple[Tensor, ...]:
+        """One step with the state checked on the way in and out (the runner's entry point)."""
+        self._current = (x, *state, *context)
+        try:
+            new = self.step(x, *state, *context)
+        finally:
+            self._current = ()
+        if not isinstance(new, tuple | list) or len(new) != len(self.state):
+            got = len(new) if isinstance(new, tuple | list) else type(new).__name__
+            raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "
+                            f"{len(self.state)} tensors {self.state}")
+        return tuple(new)
+
+    def check_state(self, state: Sequence[Any], batch: int) -> tuple[Tensor, ...]:
+        """Validate a user-given state (a tuple of tensors, one per state name)."""
+        owner = type(self).__name__
+        if isinstance(state, Tensor):
+            state = (state,)
+        if not isinstance(state, tuple | list) or len(state) != len(self.state):
+            raise ValueError(f"{owner}: state must be a tuple of {len(self.state)} tensors "
+                             f"{self.state}, got {type(state).__name__}"
+                             + (f" of length {len(state)}" if hasattr(state, "__len__") else ""))
+        for name, s in zip(self.state, state, strict=True):
+            want = (batch, self.state_size(name))
+            if not isinstance(s, Tensor) or s.shape != want:
+                got = s.shape if isinstance(s, Tensor) else type(s).__name__
+                raise ShapeError(f"{owner}: state {name!r} has shape {got}, expected {want}")
+        return tuple(state)
+
+    def check_input(self, x: Any, where: str) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{where}: input must be a Tensor, got {type(x).__name__}")
+        if x.shape[-1:] != (self.input_size,):
+            raise ShapeError(f"{where}: input has shape {x.shape}: {x.shape[-1:] and x.shape[-1]}"
+                             f" features, but {type(self).__name__} expects input_size="
+                             f"{self.input_size}")
+
+    def __call__(self, x: Tensor, state: Sequence[Tensor] | None = None
+                 ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One step: ``h, state = cell(x_t, state)``; ``state=None`` means zeros."""
+        self._ensure_built()
+        self.check_input(x, type(self).__name__)
+        if x.ndim != 2:
+            raise ShapeError(f"{type(self).__name__}: one step takes x of shape (batch, "
+                             f"{self.input_size}), got {x.shape}")
+        batch = x.shape[0]
+        state = self.init_state(batch) if state is None else self.check_state(state, batch)
+        new = self.run_step(x, state, self._zero_context(batch))
+        return self.output(new), new
+
+    def clone(self, input_size: int | None = None) -> Cell:
+        """A new cell of the same kind and options, freshly initialised (maybe another width)."""
+        args, kwargs = self._init_args
+        bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        bound.arguments.pop("self")
+        if input_size is not None:
+            bound.arguments["input_size"] = input_size
+        return type(self)(*bound.args, **bound.kwargs)
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"

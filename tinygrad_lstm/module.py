@@ -1,0 +1,151 @@
+"""Module and Parameter: named, nested collections of learned tensors (PyTorch's shape).
+
+>>> import numpy as np, tinygrad_lstm as tl
+>>> class Affine(tl.nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.W = tl.nn.Parameter(np.ones((2, 3)))
+>>> [name for name, _ in Affine().named_parameters()]
+['W']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_lstm.errors import DTypeError, ShapeError
+from tinygrad_lstm.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor a module learns: ``requires_grad=True`` and found by ``Module.parameters()``."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None, backend: Any = None) -> None:
+        super().__init__(data, requires_grad=True, dtype=dtype, backend=backend)
+
+
+class Module:
+    """Base class: parameters and sub-modules assigned as attributes are found by name.
+
+    ``named_parameters()`` walks them in the order they were assigned; ``state_dict()`` and
+    ``load_state_dict()`` use those dotted names; ``train()`` / ``eval()`` set ``training`` on
+    the whole tree (dropout reads it).
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before "
+                               "assigning attributes")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_parameter(self, name: str, param: Parameter) -> Parameter:
+        """Add ``param`` under ``name`` (which may be any string, e.g. ``W_f_h``)."""
+        if not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter, got "
+                            f"{type(param).__name__}")
+        self._parameters[name] = param
+        if name.isidentifier():
+            object.__setattr__(self, name, param)
+        return param
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for name, p in self._own_parameters().items():
+            yield prefix + name, p
+        for name, m in self._modules.items():
+            yield from m.named_parameters(prefix + name + ".")
+
+    def _own_parameters(self) -> dict[str, Parameter]:
+        return self._parameters
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix.rstrip("."), self
+        for name, m in self._modules.items():
+            yield from m.named_modules(prefix + name + ".")
+
+    def train(self, mode: bool = True) -> Module:
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, target: Any) -> Module:
+        """Move (or cast) every parameter in place, keeping the Parameter objects."""
+        for p in self.parameters():
+            moved = p.to(target)
+            p.data, p.backend, p.grad = moved.data, moved.backend, None
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter as a NumPy copy, keyed by its dotted name."""
+        return {name: np.array(p.numpy(), copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy values into the parameters, checking names, shapes and dtypes first.
+
+        Nothing is changed unless every entry fits: a failed load leaves the module as it was.
+        """
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if strict and (missing or extra):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if extra:
+                parts.append(f"unexpected keys {extra}")
+            raise KeyError(f"load_state_dict: {type(self).__name__}: {'; '.join(parts)}")
+        staged = {}
+        for name, value in state.items():
+            if name not in own:
+                continue
+            array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+            if array.dtype.kind != "f":
+                raise DTypeError(f"load_state_dict: {name!r} has dtype {array.dtype}, expected "
+                                 "floats")
+            if array.shape != own[name].shape:
+                raise ShapeError(f"load_state_dict: {name!r} has shape {array.shape}, expected "
+                                 f"{own[name].shape}")
+            staged[name] = array
+        for name, array in staged.items():
+            p = own[name]
+            p.data = p.backend.asarray(array, dtype=p.dtype)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, m in self._modules.items():
+            lines.append(f"  ({name}): " + repr(m).replace("\n", "\n  "))
+        return "\n".join(lines) + ")" if len(lines) > 1 else lines[0] + ")"
