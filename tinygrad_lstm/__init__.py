@@ -9,8 +9,8 @@
 (8, 4)
 """
 
-from tinygrad_lstm import cells, nn  # noqa: E402  (after Tensor: they build on it)
-from tinygrad_lstm.cells import Cell  # noqa: E402
+from tinygrad_lstm import cells, nn
+from tinygrad_lstm.cells import Cell
 from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
 from tinygrad_lstm.errors import (
     BackendMismatchError,
@@ -22,7 +22,7 @@ from tinygrad_lstm.errors import (
 )
 from tinygrad_lstm.gradcheck import gradcheck
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.random import manual_seed  # noqa: E402
+from tinygrad_lstm.random import manual_seed
 from tinygrad_lstm.tape import enable_grad, is_grad_enabled, no_grad
 from tinygrad_lstm.tensor import (
     Tensor,
