@@ -11,6 +11,7 @@
 
 from tinygrad_lstm import cells, nn
 from tinygrad_lstm.cells import Cell
+from tinygrad_lstm.checkpoint import CheckpointError, load, save
 from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
 from tinygrad_lstm.errors import (
     BackendMismatchError,
@@ -40,9 +41,9 @@ from tinygrad_lstm.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendMismatchError", "BackendUnavailable", "Cell", "DTypeError", "GradcheckError",
-    "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor", "backends_available",
-    "cells", "concat", "enable_grad", "float32", "float64", "get_backend", "gradcheck",
-    "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "set_backend",
-    "stack", "use_backend", "where", "zeros",
+    "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError", "DTypeError",
+    "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
+    "backends_available", "cells", "concat", "enable_grad", "float32", "float64", "get_backend",
+    "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul", "maximum", "nn", "no_grad",
+    "ones", "save", "set_backend", "stack", "use_backend", "where", "zeros",
 ]

@@ -167,6 +167,11 @@ def _concat_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any
     return tuple(grads)
 
 
+def _stack_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any, ...]:
+    lead = (slice(None),) * axis
+    return tuple(g[lead + (k,)] for k in range(len(xs)))
+
+
 def _getitem_vjp(xp: Any, g: Any, out: Any, x: Any, index: Any = ()) -> tuple[Any]:
     # basic indexing only (checked by Tensor.__getitem__): no entry is selected twice
     return (SliceGrad(index, g),)
@@ -316,6 +321,11 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        _concat_vjp,
        lambda *xs, axis=0: np.concatenate(xs, axis=axis),
        "join along an existing axis: [h, x]"),
+    _p("stack", None,
+       lambda xp, *xs, axis=0: xp.stack(xs, axis=axis),
+       _stack_vjp,
+       lambda *xs, axis=0: np.stack(xs, axis=axis),
+       "join same-shaped arrays along a new axis (a sequence of steps)"),
     _p("getitem", 1,
        lambda xp, x, index=(): x[index],
        _getitem_vjp,

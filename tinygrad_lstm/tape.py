@@ -134,14 +134,11 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     owned: set[int] = set()
     for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
-        if g is not None and id(g) in owned:
-            owned.discard(id(g))
-            fresh = True
-        else:
-            fresh = False
         node = tensor._node
         if node is None:  # a leaf
             if g is not None:
+                fresh = id(g) in owned
+                owned.discard(id(g))
                 if tensor.grad is None:
                     tensor.grad = Tensor._wrap(g if fresh else g.copy(), tensor.backend)
                 else:
@@ -154,40 +151,39 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             node.parents = None
         if g is None:  # nothing flowed here (e.g. an output of split() that was not used)
             continue
-        inputs = [p.data if isinstance(p, Tensor) else p for p in parents]
-        in_grads = node.prim.vjp(tensor.backend.xp, g, tensor.data, *inputs, **node.params)
+        owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+        xp = tensor.backend.xp
+        in_grads = node.prim.vjp(xp, g, tensor.data,
+                                 *[p.data if isinstance(p, Tensor) else p for p in parents],
+                                 **node.params)
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
                                f"for {len(parents)} inputs")
         for parent, pg in zip(parents, in_grads, strict=True):
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue
-            _accumulate(grads, owned, id(parent), pg, parent.data, parent.backend.xp)
-
-
-def _accumulate(grads: dict[int, Any], owned: set[int], key: int, pg: Any, data: Any,
-                xp: Any) -> None:
-    """Add the gradient ``pg`` for the input holding ``data`` into ``grads[key]``."""
-    seen = grads.get(key)
-    if isinstance(pg, SliceGrad):
-        if seen is None:
-            buf = xp.zeros_like(data)
-        elif id(seen) in owned:
-            buf = seen
-        else:
-            buf = seen.copy()
-        buf[pg.index] += pg.g
-    else:
-        if pg.shape != data.shape:
-            pg = unbroadcast(pg, data.shape)
-        if pg.dtype != data.dtype:  # a float32 input mixed with float64 gets float32 back
-            pg = pg.astype(data.dtype)
-        if seen is None:
-            grads[key] = pg
-            return
-        if id(seen) in owned:
-            seen += pg
-            return
-        buf = seen + pg
-    grads[key] = buf
-    owned.add(id(buf))
+            key = id(parent)
+            seen = grads.get(key)
+            data = parent.data
+            if pg.__class__ is SliceGrad:  # add the slice into one buffer, in place
+                if seen is None:
+                    buf = xp.zeros_like(data)
+                elif id(seen) in owned:
+                    buf = seen
+                else:
+                    buf = seen.copy()
+                buf[pg.index] += pg.g
+            else:
+                if pg.shape != data.shape:
+                    pg = unbroadcast(pg, data.shape)
+                if pg.dtype != data.dtype:  # float32 inputs mixed with float64 get float32
+                    pg = pg.astype(data.dtype)
+                if seen is None:
+                    grads[key] = pg
+                    continue
+                if id(seen) in owned:
+                    seen += pg
+                    continue
+                buf = seen + pg
+            grads[key] = buf
+            owned.add(id(buf))

@@ -485,14 +485,13 @@ def concat(tensors: Sequence[Tensor], axis: int = -1) -> Tensor:
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+    """Join same-shaped tensors along a new axis (the outputs of a sequence's steps)."""
     xs = _tensors("stack", tensors)
     axis = _check_axis("stack", axis, xs[0].ndim + 1)
     for x in xs[1:]:
         if x.shape != xs[0].shape:
             raise ShapeError(f"stack: shapes {', '.join(str(t.shape) for t in xs)} differ")
-    index = (slice(None),) * axis + (None,)
-    return concat([x[index] for x in xs], axis=axis)
+    return apply(_P["stack"], *xs, axis=axis)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:

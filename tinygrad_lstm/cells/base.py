@@ -265,11 +265,12 @@ class Cell(Module):
     def run_step(self, x: Tensor, state: Sequence[Tensor],
                  context: Sequence[Tensor] = ()) -> tuple[Tensor, ...]:
         """One step with the state checked on the way in and out (the runner's entry point)."""
-        self._current = (x, *state, *context)
+        # plain attribute writes (not Module.__setattr__): this runs at every step
+        object.__setattr__(self, "_current", (x, *state, *context))
         try:
             new = self.step(x, *state, *context)
         finally:
-            self._current = ()
+            object.__setattr__(self, "_current", ())
         if not isinstance(new, tuple | list) or len(new) != len(self.state):
             got = len(new) if isinstance(new, tuple | list) else type(new).__name__
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "

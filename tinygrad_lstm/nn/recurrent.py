@@ -189,7 +189,7 @@ class Recurrent(Module):
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps
         trail: list[tuple[Tensor, ...]] = [()] * steps
-        cell._plan = plan
+        object.__setattr__(cell, "_plan", plan)
         try:
             for t in range(steps - 1, -1, -1) if reverse else range(steps):
                 if plan is not None:
@@ -204,5 +204,5 @@ class Recurrent(Module):
                 outputs[t] = out if masks is None else where(masks[t], out, 0.0)
                 trail[t] = state
         finally:
-            cell._plan = None
+            object.__setattr__(cell, "_plan", None)
         return stack(outputs), state, trail
