@@ -145,3 +145,11 @@ def test_requires_grad_cannot_be_dropped_on_computed_tensors() -> None:
     with pytest.raises(RuntimeError, match="detach"):
         (x * 2).requires_grad_(False)
     assert tl.Tensor([1.0]).requires_grad_().requires_grad
+
+
+def test_tensor_copies_its_data(backend: str) -> None:
+    """Like torch.tensor: updating a parameter in place never changes the array it came from."""
+    source = np.ones(3, dtype=np.float32)
+    p = tl.nn.Parameter(source)
+    p.data *= 2
+    np.testing.assert_array_equal(source, np.ones(3, dtype=np.float32))

@@ -133,7 +133,7 @@ class Module:
             staged[name] = array
         for name, array in staged.items():
             p = own[name]
-            p.data = p.backend.asarray(array, dtype=p.dtype)
+            p.data = p.backend.xp.array(array, dtype=p.dtype)  # a copy: never the caller's
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)

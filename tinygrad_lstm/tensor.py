@@ -157,7 +157,7 @@ class Tensor:
                              "expected floats, ints or bools")
         if source is not None and source is not target:
             data = source.to_numpy(data)
-        self.data = target.asarray(data, dtype=dt)
+        self.data = target.xp.array(data, dtype=dt)  # a copy, as torch.tensor makes
         self.backend = target
         self.requires_grad = bool(requires_grad)
         self.grad: Tensor | None = None

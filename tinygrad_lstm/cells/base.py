@@ -70,7 +70,7 @@ class Cell(Module):
     * ``init``: ``"uniform"`` (PyTorch's U(-1/√H, 1/√H) for every weight and bias) or
       ``"orthogonal"`` for the recurrent blocks (those that read a state), uniform elsewhere.
     * ``forget_bias``: if given, the bias of the gate named ``f`` starts at this value
-      (Jozefowicz et al. 2015 recommend 1.0).
+      (Jozefowicz et al. 2015 recommend 1.0); a cell without such a gate refuses it.
     * ``dtype``: of the parameters (float32 unless float64 is asked for).
     """
 
@@ -103,6 +103,7 @@ class Cell(Module):
         self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
         self._plan: Any = None  # set by the runner while it runs a sequence
         self._built = False
+        self._forget_bias_used = False
 
     # --- what a cell declares ----------------------------------------------------------------
     def state_size(self, name: str) -> int:
@@ -206,7 +207,7 @@ class Cell(Module):
             if weight in self._parameters or weight in weights:
                 raise ValueError(f"{owner}: two inputs would both be named {weight!r}; "
                                  "pass names=")
-            recurrent = src is not None and src != self._args[0]
+            recurrent = src != self._args[0]  # everything but x itself: h, c, r ⊙ h, tanh(h)
             self.register_parameter(weight, Parameter(
                 self._init_block(size, t.shape[-1], recurrent), dtype=self.dtype))
             weights.append(weight)
@@ -217,6 +218,7 @@ class Cell(Module):
             value = tl_random.generator().uniform(-k, k, size)
             if name == "f" and self.forget_bias is not None:
                 value = np.full(size, self.forget_bias)
+                self._forget_bias_used = True
             self.register_parameter(bias_name, Parameter(value, dtype=self.dtype))
         spec = GateSpec(name, sources, tuple(weights), tuple(t.shape[-1] for t in inputs), size,
                         bias_name)
@@ -248,6 +250,9 @@ class Cell(Module):
         with no_grad():
             x = zeros((1, self.input_size), dtype=self.dtype)
             self.run_step(x, self.init_state(1), self._zero_context(1))
+        if self.forget_bias is not None and not self._forget_bias_used:
+            raise ValueError(f"{type(self).__name__}: forget_bias sets the bias of a forget gate "
+                             "named 'f', and this cell has none")
         self._built = True
 
     def _zero_context(self, batch: int) -> tuple[Tensor, ...]:

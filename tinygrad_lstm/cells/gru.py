@@ -55,6 +55,8 @@ class MGU(Cell):
 
     f_t = σ(W_f·[h_{t-1}, x_t] + b_f);  h̃_t = tanh(W_h·[f_t ⊙ h_{t-1}, x_t] + b_h)
     h_t = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t
+    The paper calls f a forget gate, but it admits the new state: a positive ``forget_bias``
+    (which sets b_f) makes the unit forget faster at first.
     """
 
     state = ("h",)

@@ -126,7 +126,7 @@ class PeepholeLSTM(Cell):
             f = 1 - i
         else:
             f = self._gate("f", c, h, x, previous) if self.forget_gate else 1
-        z = self.gate("C", h, x, *previous)
+        z = self.gate("C", h, x)  # the block input reads h and x only (Greff: 9 extra matrices)
         z = z.tanh() if self.input_activation else z
         c = f * c + i * z
         o = self._gate("o", c, h, x, previous) if self.output_gate else 1
@@ -170,8 +170,9 @@ class LayerNormLSTM(Cell):
     """The LSTM with layer normalisation (Ba et al. 2016) of each gate and of the cell state.
 
     Each gate is σ or tanh of LN(W_g·[h_{t-1}, x_t]); LN(a) = γ ⊙ (a - mean a)/std a + β with a
-    learned gain γ (starting at 1) and shift β (which replaces the bias); the output reads
-    h_t = o_t ⊙ tanh(LN(C_t)). This is TF's LayerNormBasicLSTMCell.
+    learned gain γ (starting at 1) and shift β (which replaces the bias, and so starts at
+    ``forget_bias`` for f when that is given); the output reads h_t = o_t ⊙ tanh(LN(C_t)), and
+    the un-normalised C_t is carried forward, as in Ba et al.
     """
 
     state = ("h", "c")
@@ -179,8 +180,12 @@ class LayerNormLSTM(Cell):
 
     def _normed(self, name: str, a: Tensor) -> Tensor:
         size = (self.hidden_size,)
+        shift = 0.0
+        if name == "f" and self.forget_bias is not None:
+            shift = self.forget_bias
+            self._forget_bias_used = True
         return _layer_norm(a, self.param(f"gamma_{name}", size, init=1.0),
-                           self.param(f"beta_{name}", size, init=0.0))
+                           self.param(f"beta_{name}", size, init=shift))
 
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         f = self._normed("f", self.gate("f", h, x, bias=False)).sigmoid()

@@ -69,5 +69,7 @@ class ClockworkRNN(Cell):
         W_h = self.param("W_h_h", (self.hidden_size, self.hidden_size))
         mask = Tensor(self._recurrence_mask, dtype=W_h.dtype, backend=W_h.backend)
         candidate = (self.gate("h", x) + h @ (W_h * mask).T).tanh()
-        ticks = t.numpy()[:, :1].astype(np.int64) % self._unit_period[None, :] == 0
+        xp = t.backend.xp  # the tick mask is computed where t lives: no copy to the host
+        period = xp.asarray(self._unit_period[None, :])
+        ticks = t.data[:, :1].astype(np.int64) % period == 0
         return where(ticks, candidate, h), t + 1

@@ -78,6 +78,8 @@ class _TorchShaped(Recurrent):
     # --- PyTorch's keys ----------------------------------------------------------------------
     def _torch_keys(self) -> list[tuple[str, Cell, str, tuple[str, ...]]]:
         """(torch key, cell, kind, our parameter names in its gate order) for every tensor."""
+        for cell in self.cells:
+            cell._ensure_built()
         rows = []
         kinds = [("weight_ih", self.weight_ih), ("weight_hh", self.weight_hh)]
         if self.bias:
@@ -113,11 +115,13 @@ class _TorchShaped(Recurrent):
         if layout == "native":
             return super().load_state_dict(state, strict=strict)
         rows = self._torch_keys()
-        expected = {key for key, *_ in rows}
-        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        shapes = {key: (sum(cell._parameters[n].shape[0] for n in names),
+                        *cell._parameters[names[0]].shape[1:]) for key, cell, _, names in rows}
+        missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
         if missing or extra:
+            wanted = ", ".join(f"{k!r} {shapes[k]}" for k in missing)
             raise KeyError(f"load_state_dict(layout='torch'): {type(self).__name__}: "
-                           + "; ".join(([f"missing keys {missing}"] if missing else [])
+                           + "; ".join(([f"missing keys [{wanted}]"] if missing else [])
                                        + ([f"unexpected keys {extra}"] if extra else [])))
         native: dict[str, np.ndarray] = {}
         prefix = {id(c): name + "." for name, c in self._modules.items()}
@@ -125,7 +129,7 @@ class _TorchShaped(Recurrent):
             value = state[key]
             array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
             sizes = [cell._parameters[n].shape[0] for n in names]
-            want = (sum(sizes), *cell._parameters[names[0]].shape[1:])
+            want = shapes[key]
             if array.shape != want:
                 raise ShapeError(f"load_state_dict(layout='torch'): {key!r} has shape "
                                  f"{array.shape}, expected {want}")

@@ -1,0 +1,47 @@
+"""Linear: y = x W^T + b, PyTorch's layout and default initialisation."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.errors import ShapeError
+from tinygrad_lstm.module import Module, Parameter
+from tinygrad_lstm.tensor import Tensor
+
+
+class Linear(Module):
+    """An affine map over the last axis, W (out, in) and b (out,) ~ U(-1/√in, 1/√in).
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> tl.nn.Linear(3, 2)(tl.Tensor(np.ones((5, 3)))).shape
+    (5, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        k = 1 / math.sqrt(self.in_features)
+        rng = tl_random.generator()
+        self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)),
+                                dtype=dtype)
+        self.bias = Parameter(rng.uniform(-k, k, self.out_features), dtype=dtype) if bias \
+            else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Linear: input must be a Tensor, got {type(x).__name__}")
+        if x.shape[-1:] != (self.in_features,):
+            raise ShapeError(f"Linear: input of shape {x.shape} has {x.shape[-1:] or 'no'} "
+                             f"features, expected {self.in_features}")
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"

@@ -1,0 +1,364 @@
+"""Training a cell on a task: batches, evaluation, early stop, checkpoints, exact resume.
+
+A run lives in one folder:
+
+    config.json      what was asked for (cell, task, sizes, optimiser, seed, ...)
+    metrics.jsonl    one JSON object per evaluation: step, train loss, held-out metric, time
+    checkpoint.npz   parameters, optimiser state, both RNG states and the step (tl.save format)
+
+``train(config)`` starts a run; ``resume(folder)`` continues one exactly where its checkpoint
+left it: the same parameters, optimiser moments, data and dropout RNG states and step, so an
+interrupted run ends with bit-identical parameters to one that never stopped. Ctrl-C or SIGTERM
+saves a checkpoint before returning. Nothing already saved is overwritten by a new run.
+
+>>> import tempfile, tinygrad_lstm as tl
+>>> cfg = tl.train.TrainConfig(cell="lstm", task="france", task_options={"gap": 2}, hidden=8,
+...                            steps=3, batch_size=4, eval_every=3, eval_size=16)
+>>> result = tl.train.train(cfg, tempfile.mkdtemp(), progress=False)
+>>> result.step
+3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_lstm import cells, optim, tasks
+from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.checkpoint import CheckpointError, load, save
+from tinygrad_lstm.context import get_backend, set_backend
+from tinygrad_lstm.module import Module
+from tinygrad_lstm.nn.linear import Linear
+from tinygrad_lstm.nn.losses import cross_entropy, mse_loss
+from tinygrad_lstm.nn.recurrent import Recurrent
+from tinygrad_lstm.tape import no_grad
+from tinygrad_lstm.tensor import Tensor
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+CONFIG, METRICS, CHECKPOINT = "config.json", "metrics.jsonl", "checkpoint.npz"
+
+
+class RunError(ValueError):
+    """A run cannot start or resume: the message says why (the CLI exits with code 2)."""
+
+
+class TrainingInterrupted(Exception):  # noqa: N818 - mirrors KeyboardInterrupt
+    """SIGTERM arrived during training (SIGINT arrives as KeyboardInterrupt)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Saved as ``config.json`` in the run's folder."""
+
+    cell: str = "lstm"
+    task: str = "adding"
+    task_options: dict[str, Any] = field(default_factory=dict)
+    cell_options: dict[str, Any] = field(default_factory=dict)
+    hidden: int = 64
+    layers: int = 1
+    steps: int = 1000
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    clip: float | None = 1.0
+    seed: int = 0
+    backend: str | None = None
+    eval_every: int = 100
+    eval_size: int = 512
+    checkpoint_every: int = 500
+    early_stop: bool = True
+
+    def validate(self) -> None:
+        if self.cell not in cells.available():
+            raise RunError(f"unknown cell {self.cell!r}; choose from "
+                           f"{', '.join(cells.available())}")
+        if self.task not in tasks.available():
+            raise RunError(f"unknown task {self.task!r}; choose from "
+                           f"{', '.join(tasks.available())}")
+        for name in ("hidden", "layers", "steps", "batch_size", "eval_every", "eval_size",
+                     "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise RunError(f"{name} must be a positive int, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise RunError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise RunError(f"lr must be a positive number, got {self.lr!r}")
+        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
+            raise RunError(f"clip must be a positive number or None, got {self.clip!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise RunError(f"seed must be a non-negative int, got {self.seed!r}")
+
+
+class SequenceModel(Module):
+    """A recurrent stack and a linear readout: every step's output (per-step tasks) or the
+    final state, which with ``lengths`` is each sequence's last valid step (end-only tasks)."""
+
+    def __init__(self, cell: cells.Cell, layers: int, output_size: int, per_step: bool) -> None:
+        super().__init__()
+        self.rnn = Recurrent(cell, num_layers=layers)
+        self.readout = Linear(cell.output_size(), output_size)
+        self.per_step = per_step
+
+    def forward(self, x: Tensor, lengths: Any = None) -> Tensor:
+        out, state = self.rnn(x, lengths=lengths)
+        return self.readout(out if self.per_step else state[-1][0])
+
+
+@dataclass
+class Result:
+    """How a run ended."""
+
+    step: int
+    metric: float | None
+    solved: bool
+    seconds: float
+    status: str  # "finished", "solved" (early stop) or "interrupted"
+    history: list[dict[str, Any]]
+
+
+def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimizer]:
+    try:
+        task = tasks.create(config.task, **config.task_options)
+        cell = cells.create(config.cell, task.input_size, config.hidden, **config.cell_options)
+    except (ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    model = SequenceModel(cell, config.layers, task.output_size, task.per_step)
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        opt: optim.Optimizer = optim.SGD(params, lr=config.lr, momentum=0.9)
+    elif config.optimizer == "adamw":
+        opt = optim.AdamW(params, lr=config.lr)
+    else:
+        opt = optim.Adam(params, lr=config.lr)
+    return task, model, opt
+
+
+def _loss(task: tasks.Task, prediction: Tensor, batch: tasks.Batch) -> Tensor:
+    if task.kind == "regression":
+        return mse_loss(prediction, batch.y, mask=batch.mask if task.per_step else None)
+    return cross_entropy(prediction, batch.y, mask=batch.mask if task.per_step else None)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (temporary file, fsync, rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Within the block SIGTERM raises TrainingInterrupted (main thread only)."""
+    def handler(signum: int, frame: Any) -> None:
+        raise TrainingInterrupted()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Trainer:
+    """One run: the task, the model, the optimiser, the RNG and where it all is saved."""
+
+    def __init__(self, config: TrainConfig, folder: str | os.PathLike) -> None:
+        config.validate()
+        self.config = config
+        self.folder = Path(folder)
+        if config.backend:
+            set_backend(config.backend)
+        tl_random.manual_seed(config.seed)
+        self.task, self.model, self.opt = _build(config)
+        self.data_rng = np.random.default_rng(config.seed)
+        # the held-out set: fixed, drawn from its own seed, never seen in training
+        self.eval_batch = self.task.batch(config.eval_size, np.random.default_rng(
+            [config.seed, 2**31 - 1]))
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+
+    # --- saving ------------------------------------------------------------------------------
+    def save(self) -> None:
+        extra = {"config": dataclasses.asdict(self.config),
+                 "data_rng": self.data_rng.bit_generator.state,
+                 "tl_rng": tl_random.get_state(), "backend": get_backend().name}
+        save(self.model, self.folder / CHECKPOINT, optimizer=self.opt, step=self.step,
+             extra=extra)
+
+    def restore(self) -> None:
+        path = self.folder / CHECKPOINT
+        try:
+            meta = load(self.model, path, optimizer=self.opt)
+        except CheckpointError as err:
+            raise RunError(str(err)) from None
+        self.step = int(meta["step"])
+        self.data_rng.bit_generator.state = meta["data_rng"]
+        tl_random.set_state(meta["tl_rng"])
+        metrics = self.folder / METRICS
+        if metrics.exists():  # entries after the checkpoint will be logged again
+            lines = [json.loads(line) for line in metrics.read_text().splitlines() if line]
+            self.history = [m for m in lines if m["step"] <= self.step]
+            with open(metrics, "w") as f:
+                f.writelines(json.dumps(m) + "\n" for m in self.history)
+
+    # --- training ----------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        batch = self.eval_batch
+        with no_grad():
+            pred = self.model(Tensor(batch.x), lengths=batch.lengths)
+            loss = float(_loss(self.task, pred, batch).item())
+        self.model.train()
+        return {"eval_loss": loss, "metric": self.task.metric(pred.numpy(), batch)}
+
+    def train_step(self) -> float:
+        batch = self.task.batch(self.config.batch_size, self.data_rng)
+        pred = self.model(Tensor(batch.x), lengths=batch.lengths)
+        loss = _loss(self.task, pred, batch)
+        self.opt.zero_grad()
+        loss.backward()
+        if self.config.clip is not None:
+            optim.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.opt.step()
+        return float(loss.item())
+
+    def run(self, progress: bool = True, label: str | None = None) -> Result:
+        cfg = self.config
+        start = time.perf_counter()
+        log = open(self.folder / METRICS, "a")  # noqa: SIM115 - closed in finally
+        bar = _progress(cfg.steps, self.step, label or f"{cfg.cell} on {cfg.task}", progress)
+        status, last, losses = "finished", None, []
+        try:
+            with _sigterm_raises():
+                while self.step < cfg.steps:
+                    losses.append(self.train_step())
+                    self.step += 1
+                    bar.update(1)
+                    if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                        last = self._log(log, losses, start)
+                        losses = []
+                        bar.set_postfix(loss=f"{last['train_loss']:.4f}",
+                                        **{self.task.metric_name: f"{last['metric']:.3f}"})
+                        if cfg.early_stop and self.task.solved(last["metric"]):
+                            status = "solved"
+                            break
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save()
+        except (KeyboardInterrupt, TrainingInterrupted):
+            status = "interrupted"
+        finally:
+            bar.close()
+            log.close()
+        self.save()
+        metric = None if last is None else last["metric"]
+        return Result(self.step, metric, metric is not None and self.task.solved(metric),
+                      time.perf_counter() - start, status, self.history)
+
+    def _log(self, log: Any, losses: list[float], start: float) -> dict[str, Any]:
+        entry = {"step": self.step, "train_loss": float(np.mean(losses)) if losses else None,
+                 **self.evaluate(), "seconds": round(time.perf_counter() - start, 3)}
+        self.history.append(entry)
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+        return entry
+
+
+class _PlainBar:
+    """What the progress bar falls back to without tqdm: a line per evaluation."""
+
+    def __init__(self, total: int, initial: int, label: str, enabled: bool) -> None:
+        self.total, self.n, self.label, self.enabled = total, initial, label, enabled
+
+    def update(self, n: int) -> None:
+        self.n += n
+
+    def set_postfix(self, **values: str) -> None:
+        if self.enabled:
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            print(f"{self.label}: step {self.n}/{self.total}, {shown}", flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, label: str, enabled: bool) -> Any:
+    if enabled:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm(total=total, initial=initial, desc=label, unit="step", leave=True,
+                        dynamic_ncols=True)
+    return _PlainBar(total, initial, label, enabled)
+
+
+# --- the two entry points ----------------------------------------------------------------------
+
+def train(config: TrainConfig, folder: str | os.PathLike, progress: bool = True,
+          label: str | None = None) -> Result:
+    """Start a new run in ``folder`` (created if needed; refused if it already holds a run)."""
+    folder = Path(folder)
+    config.validate()
+    if (folder / CONFIG).exists() or (folder / CHECKPOINT).exists():
+        raise RunError(f"{folder} already holds a run; resume it, or choose another folder "
+                       "(nothing was changed)")
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(config, folder)
+    _write_json(folder / CONFIG, dataclasses.asdict(config))
+    return trainer.run(progress=progress, label=label)
+
+
+def resume(folder: str | os.PathLike, steps: int | None = None,
+           progress: bool = True) -> Result:
+    """Continue the run in ``folder`` from its checkpoint (optionally to a new step count)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"cannot resume: {folder} is not a folder")
+    try:
+        raw = json.loads((folder / CONFIG).read_text())
+    except FileNotFoundError:
+        raise RunError(f"cannot resume: {folder} holds no {CONFIG}") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise RunError(f"cannot resume: {folder / CONFIG} is unreadable: {err}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    if not isinstance(raw, dict) or set(raw) - known:
+        raise RunError(f"cannot resume: {folder / CONFIG} is not a run configuration")
+    config = TrainConfig(**raw)
+    if steps is not None:
+        config.steps = steps
+    if not (folder / CHECKPOINT).exists():
+        raise RunError(f"cannot resume: {folder} holds no {CHECKPOINT}")
+    trainer = Trainer(config, folder)
+    trainer.restore()
+    if steps is not None:
+        _write_json(folder / CONFIG, dataclasses.asdict(config))
+    return trainer.run(progress=progress)
