@@ -44,10 +44,7 @@ def _make(kind: str, layers: int, bidirectional: bool, bias: bool, dtype: str = 
         m = tl.nn.GRU(input_size, H, **common)
     else:
         m = tl.nn.RNN(input_size, H, nonlinearity=kind[4:], **common)
-    # Build the cells now. state_dict(layout="torch") / load_state_dict(layout="torch") should do
-    # this themselves; on a fresh module they raise KeyError (see test_fresh_module_* below).
-    m.parameters()
-    return m
+    return m  # fresh: the torch-layout methods build the cells themselves
 
 
 def _torch_shapes(kind: str, layers: int, bidirectional: bool, bias: bool,
@@ -261,7 +258,6 @@ def test_batch_first_matches_reference() -> None:
     x = rng.uniform(-1, 1, (T, B, IN))
     hx = _random_hx("lstm", 2, True, rng)
     m = tl.nn.LSTM(IN, H, num_layers=2, bidirectional=True, batch_first=True, dtype="float64")
-    m.parameters()
     m.load_state_dict(sd, layout="torch")
     out, (h_n, c_n) = m(tl.Tensor(x.transpose(1, 0, 2), dtype="float64"),
                         tuple(tl.Tensor(s, dtype="float64") for s in hx))

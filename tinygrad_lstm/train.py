@@ -9,7 +9,8 @@ A run lives in one folder:
 ``train(config)`` starts a run; ``resume(folder)`` continues one exactly where its checkpoint
 left it: the same parameters, optimiser moments, data and dropout RNG states and step, so an
 interrupted run ends with bit-identical parameters to one that never stopped. Ctrl-C or SIGTERM
-saves a checkpoint before returning. Nothing already saved is overwritten by a new run.
+finishes the step in progress, saves a checkpoint and returns (a second Ctrl-C stops at once,
+leaving the last checkpoint as it was). Nothing already saved is overwritten by a new run.
 
 >>> import tempfile, tinygrad_lstm as tl
 >>> cfg = tl.train.TrainConfig(cell="lstm", task="france", task_options={"gap": 2}, hidden=8,
@@ -28,8 +29,6 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,10 +54,6 @@ class RunError(ValueError):
     """A run cannot start or resume: the message says why (the CLI exits with code 2)."""
 
 
-class TrainingInterrupted(Exception):  # noqa: N818 - mirrors KeyboardInterrupt
-    """SIGTERM arrived during training (SIGINT arrives as KeyboardInterrupt)."""
-
-
 @dataclass
 class TrainConfig:
     """Everything that defines a run. Saved as ``config.json`` in the run's folder."""
@@ -69,6 +64,7 @@ class TrainConfig:
     cell_options: dict[str, Any] = field(default_factory=dict)
     hidden: int = 64
     layers: int = 1
+    dropout: float = 0.0  # between stacked layers, in training only
     steps: int = 1000
     batch_size: int = 32
     optimizer: str = "adam"
@@ -97,6 +93,8 @@ class TrainConfig:
             raise RunError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise RunError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
+            raise RunError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
             raise RunError(f"clip must be a positive number or None, got {self.clip!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -107,9 +105,10 @@ class SequenceModel(Module):
     """A recurrent stack and a linear readout: every step's output (per-step tasks) or the
     final state, which with ``lengths`` is each sequence's last valid step (end-only tasks)."""
 
-    def __init__(self, cell: cells.Cell, layers: int, output_size: int, per_step: bool) -> None:
+    def __init__(self, cell: cells.Cell, layers: int, output_size: int, per_step: bool,
+                 dropout: float = 0.0) -> None:
         super().__init__()
-        self.rnn = Recurrent(cell, num_layers=layers)
+        self.rnn = Recurrent(cell, num_layers=layers, dropout=dropout)
         self.readout = Linear(cell.output_size(), output_size)
         self.per_step = per_step
 
@@ -136,7 +135,7 @@ def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimi
         cell = cells.create(config.cell, task.input_size, config.hidden, **config.cell_options)
     except (ValueError, TypeError) as err:
         raise RunError(str(err)) from None
-    model = SequenceModel(cell, config.layers, task.output_size, task.per_step)
+    model = SequenceModel(cell, config.layers, task.output_size, task.per_step, config.dropout)
     params = model.parameters()
     if config.optimizer == "sgd":
         opt: optim.Optimizer = optim.SGD(params, lr=config.lr, momentum=0.9)
@@ -168,21 +167,30 @@ def _write_json(path: Path, obj: Any) -> None:
         raise
 
 
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Within the block SIGTERM raises TrainingInterrupted (main thread only)."""
-    def handler(signum: int, frame: Any) -> None:
-        raise TrainingInterrupted()
+class _StopRequests:
+    """SIGINT and SIGTERM ask training to stop after the step in progress (so a checkpoint never
+    holds half an optimiser update); a second SIGINT stops at once, saving nothing."""
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signum
+
+    def __enter__(self) -> _StopRequests:
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread: signals stay as they are
+            self._previous.clear()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 class Trainer:
@@ -255,8 +263,8 @@ class Trainer:
         bar = _progress(cfg.steps, self.step, label or f"{cfg.cell} on {cfg.task}", progress)
         status, last, losses = "finished", None, []
         try:
-            with _sigterm_raises():
-                while self.step < cfg.steps:
+            with _StopRequests() as stop:
+                while self.step < cfg.steps and stop.requested is None:
                     losses.append(self.train_step())
                     self.step += 1
                     bar.update(1)
@@ -270,8 +278,8 @@ class Trainer:
                             break
                     if self.step % cfg.checkpoint_every == 0:
                         self.save()
-        except (KeyboardInterrupt, TrainingInterrupted):
-            status = "interrupted"
+                if stop.requested is not None:
+                    status = "interrupted"
         finally:
             bar.close()
             log.close()
