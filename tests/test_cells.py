@@ -506,3 +506,12 @@ def test_gate_and_param_errors() -> None:
 def test_forget_bias_without_a_forget_gate_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="forget_bias .* named 'f', and this cell has none"):
         make(key, 3, 4, forget_bias=1.0).parameters()
+
+
+def test_gate_bias_sets_named_biases_and_refuses_unknown_gates() -> None:
+    cell = tl.cells.GRU(3, 4, gate_bias={"z": -2.0, "r": 0.5})
+    values = dict(cell.named_parameters())
+    np.testing.assert_array_equal(values["b_z"].numpy(), np.full(4, -2.0, dtype=np.float32))
+    np.testing.assert_array_equal(values["b_r"].numpy(), np.full(4, 0.5, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"gate_bias names \['q'\], but the gates with a bias"):
+        tl.cells.LSTM(3, 4, gate_bias={"q": 1.0}).parameters()

@@ -21,9 +21,11 @@ from tinygrad_lstm.train import TrainConfig, train
 
 #: The gap and budget where, on 2 CPU cores in a few minutes, the LSTM and the GRU learn the
 #: dependency and the vanilla RNN stays at chance (see docs/reproducing.md for the sweep).
-DEFAULT_GAP = 30
-DEFAULT_STEPS = 400
+DEFAULT_GAP = 50
+DEFAULT_STEPS = 1500
 CELLS = ("rnn", "lstm", "gru")
+CELL_OPTIONS: dict[str, dict[str, Any]] = {"lstm": {"forget_bias": 2.0},
+                                           "gru": {"gate_bias": {"z": -2.0}}}
 
 
 def _new_folder(out: str | Path) -> Path:
@@ -41,12 +43,13 @@ def _new_folder(out: str | Path) -> Path:
 
 def _config(cell: str, gap: int, steps: int, hidden: int, seed: int, backend: str
             ) -> TrainConfig:
-    # forget_bias=1 (Gers 2000, Jozefowicz 2015): the LSTM starts out remembering; the GRU and
-    # the RNN have no forget gate to bias, and use their defaults.
-    options = {"forget_bias": 1.0} if cell == "lstm" else {}
+    # The gated cells start out remembering: the LSTM's forget gate open (bias +2; Gers 2000,
+    # Jozefowicz 2015), the GRU's update gate closed (bias -2: its z admits the new state).
+    # The vanilla RNN has no gate to bias.
+    options = CELL_OPTIONS.get(cell, {})
     return TrainConfig(cell=cell, task="france", task_options={"gap": gap}, cell_options=options,
                        hidden=hidden, layers=1, steps=steps, batch_size=32, optimizer="adam",
-                       lr=1e-2, clip=1.0, seed=seed, backend=backend, eval_every=25,
+                       lr=1e-2, clip=1.0, seed=seed, backend=backend, eval_every=50,
                        eval_size=512, checkpoint_every=steps, early_stop=True)
 
 
@@ -61,14 +64,14 @@ def _plot(histories: dict[str, list[dict[str, Any]]], baseline: float, gap: int,
         return False
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for cell, history in histories.items():
-        ax.plot([0] + [h["step"] for h in history], [baseline] + [h["metric"] for h in history],
+        ax.plot([h["step"] for h in history], [h["metric"] for h in history],
                 marker="o", markersize=3, label=cell.upper())
     ax.axhline(baseline, color="grey", linestyle="--", label="chance (no memory)")
     ax.set_xlabel("training step")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1.02)
     ax.set_title(f'"I grew up in France ... I speak fluent French", gap = {gap} words')
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

@@ -71,6 +71,8 @@ class Cell(Module):
       ``"orthogonal"`` for the recurrent blocks (those that read a state), uniform elsewhere.
     * ``forget_bias``: if given, the bias of the gate named ``f`` starts at this value
       (Jozefowicz et al. 2015 recommend 1.0); a cell without such a gate refuses it.
+    * ``gate_bias``: starting biases by gate name, e.g. ``{"z": -2.0}`` for a GRU whose update
+      gate should start out keeping the old state.
     * ``dtype``: of the parameters (float32 unless float64 is asked for).
     """
 
@@ -87,7 +89,7 @@ class Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
                  init: str = "uniform", forget_bias: float | None = None,
-                 dtype: Any = None) -> None:
+                 gate_bias: dict[str, float] | None = None, dtype: Any = None) -> None:
         super().__init__()
         owner = type(self).__name__
         self.input_size = _positive_int(owner, "input_size", input_size)
@@ -97,6 +99,7 @@ class Cell(Module):
         self.use_bias = bool(bias)
         self.init = init
         self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.gate_bias = {str(k): float(v) for k, v in (gate_bias or {}).items()}
         self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order
@@ -219,6 +222,8 @@ class Cell(Module):
             if name == "f" and self.forget_bias is not None:
                 value = np.full(size, self.forget_bias)
                 self._forget_bias_used = True
+            if name in self.gate_bias:
+                value = np.full(size, self.gate_bias[name])
             self.register_parameter(bias_name, Parameter(value, dtype=self.dtype))
         spec = GateSpec(name, sources, tuple(weights), tuple(t.shape[-1] for t in inputs), size,
                         bias_name)
@@ -253,6 +258,10 @@ class Cell(Module):
         if self.forget_bias is not None and not self._forget_bias_used:
             raise ValueError(f"{type(self).__name__}: forget_bias sets the bias of a forget gate "
                              "named 'f', and this cell has none")
+        unknown = sorted(set(self.gate_bias) - {g for g, spec in self.gates.items() if spec.bias})
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: gate_bias names {unknown}, but the gates "
+                             f"with a bias are {[g for g, s in self.gates.items() if s.bias]}")
         self._built = True
 
     def _zero_context(self, batch: int) -> tuple[Tensor, ...]:
