@@ -14,9 +14,11 @@ A record holds, side by side:
     symbolic(*inputs, **params) -> the output as SymPy
 
 VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
-input's shape (``tape.unbroadcast``), in one place, for every edge. getitem returns a
-``SliceGrad`` (the gradient of a slice), which the tape adds in place into one buffer. VJPs are
-written from ``out`` where the math allows (tanh: ``g * (1 - out**2)``).
+input's shape (``tape.unbroadcast``), in one place, for every edge. Two VJPs return a
+gradient in a form the tape accumulates cheaply: getitem a ``SliceGrad`` (added in place into
+one buffer) and matmul, for its right operand, a ``MatmulGrad`` (the products of a weight used
+at every step, multiplied as one GEMM). VJPs are written from ``out`` where the math allows
+(tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
 every rule has NumPy's exact shape semantics) and return the same kind. ``tests/test_primitives``
@@ -49,6 +51,24 @@ class SliceGrad:
     def __init__(self, index: Any, g: Any) -> None:
         self.index = index
         self.g = g
+
+
+class MatmulGrad:
+    """The gradient a^T g of the right operand of a matrix product, not yet multiplied.
+
+    A weight read at every time step is the right operand of T products. Its gradient is the
+    sum of T small products a_t^T g_t; the tape collects the pairs and multiplies once,
+    [a_1; ...; a_T]^T [g_1; ...; g_T]: one large GEMM instead of T small ones and T additions.
+    """
+
+    __slots__ = ("a", "g")
+
+    def __init__(self, a: Any, g: Any) -> None:
+        self.a = a
+        self.g = g
+
+    def product(self, xp: Any) -> Any:
+        return xp.dot(self.a.T, self.g)
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,8 @@ def _matmul(xp: Any, a: Any, b: Any) -> Any:
 
 
 def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if a.ndim == 2 and b.ndim == 2:  # out = a b  =>  da = g b^T, db = a^T g (deferred)
+        return xp.dot(g, b.T), MatmulGrad(a, g)
     if a.ndim == 1 and b.ndim == 1:  # an inner product
         return g * b, g * a
     # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
-from tinygrad_lstm.primitives import SliceGrad
+from tinygrad_lstm.primitives import MatmulGrad, SliceGrad
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -123,6 +123,27 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+class _Products:
+    """Pending ``MatmulGrad`` pairs of one tensor, multiplied together when first needed."""
+
+    __slots__ = ("a", "g")
+
+    def __init__(self) -> None:
+        self.a: list[Any] = []
+        self.g: list[Any] = []
+
+    def add(self, grad: MatmulGrad) -> None:
+        self.a.append(grad.a)
+        self.g.append(grad.g)
+
+    def total(self, xp: Any, dtype: Any) -> Any:
+        if len(self.a) == 1:
+            out = xp.dot(self.a[0].T, self.g[0])
+        else:
+            out = xp.dot(xp.concatenate(self.a, axis=0).T, xp.concatenate(self.g, axis=0))
+        return out if out.dtype == dtype else out.astype(dtype)
+
+
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root))."""
     from tinygrad_lstm.tensor import Tensor
@@ -134,6 +155,9 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     owned: set[int] = set()
     for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
+        if g.__class__ is _Products:
+            g = g.total(tensor.backend.xp, tensor.data.dtype)
+            owned.add(id(g))
         node = tensor._node
         if node is None:  # a leaf
             if g is not None:
@@ -165,6 +189,16 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             key = id(parent)
             seen = grads.get(key)
             data = parent.data
+            if pg.__class__ is MatmulGrad:  # collect: multiplied once, when first needed
+                if seen is None or seen.__class__ is _Products:
+                    if seen is None:
+                        seen = grads[key] = _Products()
+                    seen.add(pg)
+                    continue
+                pg = pg.product(xp)
+            elif seen.__class__ is _Products:  # a gradient of another kind: settle them first
+                seen = grads[key] = seen.total(xp, data.dtype)
+                owned.add(id(seen))
             if pg.__class__ is SliceGrad:  # add the slice into one buffer, in place
                 if seen is None:
                     buf = xp.zeros_like(data)
@@ -176,7 +210,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             else:
                 if pg.shape != data.shape:
                     pg = unbroadcast(pg, data.shape)
-                if pg.dtype != data.dtype:  # float32 inputs mixed with float64 get float32
+                if pg.dtype is not data.dtype and pg.dtype != data.dtype:  # mixed precision
                     pg = pg.astype(data.dtype)
                 if seen is None:
                     grads[key] = pg

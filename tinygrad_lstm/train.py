@@ -3,7 +3,8 @@
 A run lives in one folder:
 
     config.json      what was asked for (cell, task, sizes, optimiser, seed, ...)
-    metrics.jsonl    one JSON object per evaluation: step, train loss, held-out metric, time
+    metrics.jsonl    one JSON object per evaluation: step, train loss, held-out loss and metric,
+                     training seconds so far (across resumes)
     checkpoint.npz   parameters, optimiser state, both RNG states and the step (tl.save format)
 
 ``train(config)`` starts a run; ``resume(folder)`` continues one exactly where its checkpoint
@@ -209,13 +210,20 @@ class Trainer:
         self.eval_batch = self.task.batch(config.eval_size, np.random.default_rng(
             [config.seed, 2**31 - 1]))
         self.step = 0
+        self.seconds_before = 0.0  # training time of earlier sessions of this run
+        self._started = time.perf_counter()
         self.history: list[dict[str, Any]] = []
+
+    def seconds(self) -> float:
+        """Training time of this run so far, across resumes."""
+        return self.seconds_before + time.perf_counter() - self._started
 
     # --- saving ------------------------------------------------------------------------------
     def save(self) -> None:
         extra = {"config": dataclasses.asdict(self.config),
                  "data_rng": self.data_rng.bit_generator.state,
-                 "tl_rng": tl_random.get_state(), "backend": get_backend().name}
+                 "tl_rng": tl_random.get_state(), "backend": get_backend().name,
+                 "seconds": self.seconds()}
         save(self.model, self.folder / CHECKPOINT, optimizer=self.opt, step=self.step,
              extra=extra)
 
@@ -226,6 +234,7 @@ class Trainer:
         except CheckpointError as err:
             raise RunError(str(err)) from None
         self.step = int(meta["step"])
+        self.seconds_before = float(meta.get("seconds", 0.0))
         self.data_rng.bit_generator.state = meta["data_rng"]
         tl_random.set_state(meta["tl_rng"])
         metrics = self.folder / METRICS
@@ -259,6 +268,7 @@ class Trainer:
     def run(self, progress: bool = True, label: str | None = None) -> Result:
         cfg = self.config
         start = time.perf_counter()
+        self._started = start
         log = open(self.folder / METRICS, "a")  # noqa: SIM115 - closed in finally
         bar = _progress(cfg.steps, self.step, label or f"{cfg.cell} on {cfg.task}", progress)
         status, last, losses = "finished", None, []
@@ -269,7 +279,7 @@ class Trainer:
                     self.step += 1
                     bar.update(1)
                     if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                        last = self._log(log, losses, start)
+                        last = self._log(log, losses)
                         losses = []
                         bar.set_postfix(loss=f"{last['train_loss']:.4f}",
                                         **{self.task.metric_name: f"{last['metric']:.3f}"})
@@ -288,9 +298,9 @@ class Trainer:
         return Result(self.step, metric, metric is not None and self.task.solved(metric),
                       time.perf_counter() - start, status, self.history)
 
-    def _log(self, log: Any, losses: list[float], start: float) -> dict[str, Any]:
+    def _log(self, log: Any, losses: list[float]) -> dict[str, Any]:
         entry = {"step": self.step, "train_loss": float(np.mean(losses)) if losses else None,
-                 **self.evaluate(), "seconds": round(time.perf_counter() - start, 3)}
+                 **self.evaluate(), "seconds": round(self.seconds(), 3)}
         self.history.append(entry)
         log.write(json.dumps(entry) + "\n")
         log.flush()

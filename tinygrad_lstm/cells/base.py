@@ -104,6 +104,7 @@ class Cell(Module):
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order
         self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
+        self._current_names: dict[int, str] = {}  # id of each of those tensors -> its name
         self._plan: Any = None  # set by the runner while it runs a sequence
         self._built = False
         self._forget_bias_used = False
@@ -173,16 +174,8 @@ class Cell(Module):
         return p
 
     def _sources(self, inputs: Sequence[Tensor]) -> tuple[str | None, ...]:
-        current = self._current
-        found = []
-        for t in inputs:
-            src = None
-            for arg, value in zip(self._args, current, strict=False):
-                if value is t:
-                    src = arg
-                    break
-            found.append(src)
-        return tuple(found)
+        names = self._current_names
+        return tuple(names.get(id(t)) for t in inputs)
 
     def _affine(self, spec: GateSpec, inputs: Sequence[Tensor]) -> Tensor:
         """W·[inputs] + b written as the essay writes it: one matrix over the concatenation."""
@@ -280,11 +273,18 @@ class Cell(Module):
                  context: Sequence[Tensor] = ()) -> tuple[Tensor, ...]:
         """One step with the state checked on the way in and out (the runner's entry point)."""
         # plain attribute writes (not Module.__setattr__): this runs at every step
-        object.__setattr__(self, "_current", (x, *state, *context))
+        current = (x, *state, *context)
+        object.__setattr__(self, "_current", current)
+        # the first name wins when one tensor is passed as two arguments, as before
+        names = {}
+        for name, value in zip(reversed(self._args), reversed(current), strict=False):
+            names[id(value)] = name
+        object.__setattr__(self, "_current_names", names)
         try:
             new = self.step(x, *state, *context)
         finally:
             object.__setattr__(self, "_current", ())
+            object.__setattr__(self, "_current_names", {})
         if not isinstance(new, tuple | list) or len(new) != len(self.state):
             got = len(new) if isinstance(new, tuple | list) else type(new).__name__
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "
