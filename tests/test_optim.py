@@ -495,7 +495,7 @@ def test_hyperparameter_validation(make: Callable[[list[Parameter]], Any], error
 
 
 @pytest.mark.parametrize(("make", "match"), [
-    (lambda o: optim.StepLR(o, step_size=0), r"StepLR: step_size must be an int >= 1"),
+    (lambda o: optim.StepLR(o, step_size=0), r"StepLR: step_size must be a positive int"),
     (lambda o: optim.StepLR(o, step_size=2, gamma=-0.5), r"StepLR: gamma"),
     (lambda o: optim.CosineAnnealingLR(o, T_max=0), r"CosineAnnealingLR: T_max"),
     (lambda o: optim.CosineAnnealingLR(o, T_max=3, eta_min=-1), r"eta_min"),

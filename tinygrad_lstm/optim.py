@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import enable_grad, no_grad
@@ -59,12 +60,6 @@ def _at_least(owner: str, name: str, value: Any, low: float = 0.0) -> float:
     if value < low:
         raise ValueError(f"{owner}: {name} must be >= {low}, got {value}")
     return value
-
-
-def _positive_int(owner: str, name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{owner}: {name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _writable(p: Parameter) -> Any:
@@ -624,7 +619,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _positive_int("StepLR", "step_size", step_size)
+        self.step_size = check_int("StepLR", "step_size", step_size)
         self.gamma = _at_least("StepLR", "gamma", gamma)
         super().__init__(optimizer)
 
@@ -650,7 +645,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = _at_least("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer)
 
@@ -688,7 +683,7 @@ class LinearLR(LRScheduler):
             raise ValueError(f"{name}: start_factor must be in (0, 1], got {self.start_factor}")
         if not 0 <= self.end_factor <= 1:
             raise ValueError(f"{name}: end_factor must be in [0, 1], got {self.end_factor}")
-        self.total_iters = _positive_int(name, "total_iters", total_iters, low=0)
+        self.total_iters = check_int(name, "total_iters", total_iters, minimum=0)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -722,6 +717,6 @@ class LinearWarmup(LinearLR):
     """
 
     def __init__(self, optimizer: Optimizer, warmup_steps: int) -> None:
-        self.warmup_steps = _positive_int("LinearWarmup", "warmup_steps", warmup_steps)
+        self.warmup_steps = check_int("LinearWarmup", "warmup_steps", warmup_steps)
         super().__init__(optimizer, start_factor=1.0 / self.warmup_steps, end_factor=1.0,
                          total_iters=self.warmup_steps - 1)

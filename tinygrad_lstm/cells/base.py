@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import no_grad
@@ -51,12 +51,6 @@ class GateSpec:
     in_sizes: tuple[int, ...]
     size: int
     bias: str | None  # the bias parameter's name
-
-
-def _positive_int(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Cell(Module):
@@ -92,8 +86,8 @@ class Cell(Module):
                  gate_bias: dict[str, float] | None = None, dtype: Any = None) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.input_size = _positive_int(owner, "input_size", input_size)
-        self.hidden_size = _positive_int(owner, "hidden_size", hidden_size)
+        self.input_size = check_int(owner, "input_size", input_size)
+        self.hidden_size = check_int(owner, "hidden_size", hidden_size)
         if init not in INITS:
             raise ValueError(f"{owner}: init must be one of {INITS}, got {init!r}")
         self.use_bias = bool(bias)
@@ -193,7 +187,7 @@ class Cell(Module):
     def _new_gate(self, name: str, inputs: Sequence[Tensor], sources: tuple[str | None, ...],
                   size: int | None, bias: bool, names: Sequence[str] | None) -> GateSpec:
         owner = f"{type(self).__name__}.gate({name!r})"
-        size = self.hidden_size if size is None else _positive_int(owner, "size", size)
+        size = self.hidden_size if size is None else check_int(owner, "size", size)
         if names is not None and len(names) != len(inputs):
             raise ValueError(f"{owner}: {len(names)} names for {len(inputs)} inputs")
         weights = []

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tensor import Tensor
@@ -23,10 +23,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_int("Linear", "in_features", in_features)
+        self.out_features = check_int("Linear", "out_features", out_features)
         k = 1 / math.sqrt(self.in_features)
         rng = tl_random.generator()
         self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)),

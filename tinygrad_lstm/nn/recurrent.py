@@ -17,6 +17,7 @@ import numpy as np
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.cells.plan import StepPlan
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.tensor import Tensor, concat, stack, where
@@ -62,10 +63,7 @@ class Recurrent(Module):
         super().__init__()
         if not isinstance(cell, Cell):
             raise TypeError(f"Recurrent: cell must be a tl.Cell, got {type(cell).__name__}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) \
-                or num_layers < 1:
-            raise ValueError(f"Recurrent: num_layers must be a positive int, got {num_layers!r}")
-        self.num_layers = int(num_layers)
+        self.num_layers = check_int("Recurrent", "num_layers", num_layers)
         self.directions = 2 if bidirectional else 1
         self.batch_first = bool(batch_first)
         self.dropout = _rate("dropout", dropout)

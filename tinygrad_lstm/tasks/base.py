@@ -38,6 +38,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 
 Kind = Literal["regression", "classification"]
@@ -65,13 +66,6 @@ class Batch:
     def size(self) -> int:
         """B, the number of sequences."""
         return int(self.x.shape[1])
-
-
-def check_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError naming the argument when it is not an int >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
