@@ -24,7 +24,7 @@ from tinygrad_lstm.errors import (
 from tinygrad_lstm.gradcheck import gradcheck
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.random import manual_seed
-from tinygrad_lstm.tape import enable_grad, is_grad_enabled, no_grad
+from tinygrad_lstm.tape import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygrad_lstm.tensor import (
     Tensor,
     concat,
@@ -43,8 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError", "DTypeError",
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
-    "backends_available", "cells", "concat", "enable_grad", "float32", "float64", "get_backend",
-    "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul", "maximum", "nn", "no_grad",
-    "ones", "optim", "save", "set_backend", "stack", "tasks", "train", "use_backend", "where",
-    "zeros",
+    "backends_available", "cells", "concat", "detect_anomaly", "enable_grad", "float32", "float64",
+    "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul", "maximum",
+    "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "tasks", "train",
+    "use_backend", "where", "zeros",
 ]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class _GradMode(threading.local):
     enabled: bool = True
+    anomaly: bool = False  # check every primitive's output for NaN and Inf (detect_anomaly)
 
 
 _mode = _GradMode()
@@ -61,6 +62,26 @@ def no_grad() -> Any:
 def enable_grad() -> Any:
     """Context manager: record operations again inside a ``no_grad`` block."""
     return _grad_mode(True)
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Within the block, the first primitive whose output holds a NaN or an Inf raises
+    ``FloatingPointError`` naming it and its inputs' shapes (slower: every output is checked).
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> with tl.detect_anomaly():
+    ...     tl.Tensor([0.0, 1.0]).log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: log produced -inf (1 of 2 entries not finite) from an input of shape (2,)
+    """
+    previous = _mode.anomaly
+    _mode.anomaly = True
+    try:
+        yield
+    finally:
+        _mode.anomaly = previous
 
 
 class Node:

@@ -79,11 +79,26 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
                       **params)
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
+    if tape._mode.anomaly:
+        _check_finite(prim, inputs, out, backend)
     result = Tensor._wrap(out, backend)
     if needs_grad and tape._mode.enabled:
         result.requires_grad = True
         result._node = tape.Node(prim, inputs, params)
     return result
+
+
+def _check_finite(prim: Primitive, inputs: Sequence[Any], out: Any, backend: Backend) -> None:
+    xp = backend.xp
+    bad = ~xp.isfinite(out)
+    count = int(bad.sum())
+    if count:
+        first = backend.to_numpy(out[bad][:1])[0]
+        shapes = [tuple(x.shape) for x in inputs if isinstance(x, Tensor)]
+        what = "an input of shape" if len(shapes) == 1 else "inputs of shapes"
+        raise FloatingPointError(
+            f"{prim.name} produced {first} ({count} of {out.size} entries not finite) from "
+            f"{what} {', '.join(map(str, shapes))}")
 
 
 def _operand(x: Any, like: Tensor, op: str) -> Any:
