@@ -71,10 +71,10 @@ def detect_anomaly() -> Iterator[None]:
 
     >>> import numpy as np, tinygrad_lstm as tl
     >>> with tl.detect_anomaly():
-    ...     tl.Tensor([0.0, 1.0]).log()
+    ...     tl.Tensor([1.0, float("inf")]).exp()
     Traceback (most recent call last):
     ...
-    FloatingPointError: log produced -inf (1 of 2 entries not finite) from an input of shape (2,)
+    FloatingPointError: exp produced inf (1 of 2 entries not finite) from an input of shape (2,)
     """
     previous = _mode.anomaly
     _mode.anomaly = True
