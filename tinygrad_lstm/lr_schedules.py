@@ -1,0 +1,205 @@
+"""Learning-rate schedules with PyTorch's formulas: StepLR, CosineAnnealingLR, LinearLR,
+LinearWarmup. They are also importable from ``tinygrad_lstm.optim``.
+
+>>> import numpy as np, tinygrad_lstm as tl
+>>> opt = tl.optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+>>> warmup = tl.optim.LinearWarmup(opt, warmup_steps=4)
+>>> rates = []
+>>> for _ in range(5):
+...     rates.append(round(warmup.get_last_lr()[0], 2))
+...     warmup.step()
+>>> rates
+[0.25, 0.5, 0.75, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.optim import Optimizer, _at_least, _real
+
+__all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup", "StepLR"]
+
+
+class LRScheduler:
+    """Base class of the schedules: PyTorch's ``LRScheduler`` protocol, chainable form.
+
+    Construction records each group's ``initial_lr`` (kept if already there: schedules stack)
+    and takes the first ``step()`` (``last_epoch`` becomes 0). Call ``step()`` after each
+    ``optimizer.step()`` (or once per epoch); it sets every group's ``lr``. ``get_lr()`` computes
+    the next rates from the current ones, as PyTorch does, so two schedulers stepped together
+    compose multiplicatively (e.g. ``LinearWarmup`` with ``CosineAnnealingLR``).
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: optimizer must be an Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = -1
+        self._step_count = 0
+        self._is_initial = True
+        self.step()
+        self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The learning rates for ``last_epoch`` (already advanced), one per group."""
+        raise NotImplementedError
+
+    def _current(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def step(self) -> None:
+        """Advance one epoch/step and write the new rates into the optimiser's groups."""
+        self._step_count += 1
+        self.last_epoch += 1
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = self._current()
+
+    def get_last_lr(self) -> list[float]:
+        """The rates the last ``step()`` set, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimiser (which has its own ``state_dict``)."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore ``state_dict()``'s output (the optimiser's rates come from its own state)."""
+        own = set(self.state_dict())
+        keys = set(state_dict)
+        if keys != own:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys "
+                           f"{sorted(own - keys)}, unexpected keys {sorted(keys - own)}")
+        if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has "
+                             f"{len(state_dict['base_lrs'])} groups, the optimiser "
+                             f"{len(self.optimizer.param_groups)}")
+        self.__dict__.update(copy.deepcopy(dict(state_dict)))
+
+
+class StepLR(LRScheduler):
+    """Multiply the rate by ``gamma`` every ``step_size`` steps:
+    ``lr = base_lr * gamma ** (last_epoch // step_size)``.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> from tinygrad_lstm import optim
+    >>> opt = optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.StepLR(opt, step_size=2, gamma=0.5)
+    >>> rates = []
+    >>> for _ in range(5):
+    ...     rates.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> rates
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        self.step_size = check_int("StepLR", "step_size", step_size)
+        self.gamma = _at_least("StepLR", "gamma", gamma)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current()
+        return [lr * self.gamma for lr in self._current()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine decay from ``base_lr`` to ``eta_min`` over ``T_max`` steps (then back up, as
+    PyTorch does if stepped past ``T_max``):
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2``.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> from tinygrad_lstm import optim
+    >>> opt = optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.CosineAnnealingLR(opt, T_max=4)
+    >>> for _ in range(2):
+    ...     opt.step(); sched.step()
+    >>> round(sched.get_last_lr()[0], 12)
+    0.5
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = _at_least("CosineAnnealingLR", "eta_min", eta_min)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        current = self._current()
+        if self._is_initial:
+            return current
+        t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if (t - 1 - T) % (2 * T) == 0:
+            return [lr + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                    for base, lr in zip(self.base_lrs, current, strict=True)]
+        return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
+                * (lr - eta_min) + eta_min for lr in current]
+
+
+class LinearLR(LRScheduler):
+    """Scale the rate by a factor going linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` steps, then constant:
+    ``lr = base_lr * (start + (end - start) * min(last_epoch, total_iters) / total_iters)``.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> from tinygrad_lstm import optim
+    >>> opt = optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5) -> None:
+        name = type(self).__name__
+        self.start_factor = _real(name, "start_factor", start_factor)
+        self.end_factor = _real(name, "end_factor", end_factor)
+        if not 0 < self.start_factor <= 1:
+            raise ValueError(f"{name}: start_factor must be in (0, 1], got {self.start_factor}")
+        if not 0 <= self.end_factor <= 1:
+            raise ValueError(f"{name}: end_factor must be in [0, 1], got {self.end_factor}")
+        self.total_iters = check_int(name, "total_iters", total_iters, minimum=0)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        current = self._current()
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in current]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return current
+        start, end = self.start_factor, self.end_factor
+        ratio = 1.0 + (end - start) / (self.total_iters * start
+                                       + (self.last_epoch - 1) * (end - start))
+        return [lr * ratio for lr in current]
+
+
+class LinearWarmup(LinearLR):
+    """Linear warmup over ``warmup_steps`` optimiser steps, then the base rate.
+
+    The ``k``-th optimiser step (``k = 1, 2, ...``) runs at ``base_lr * min(1, k / warmup_steps)``:
+    PyTorch's ``LinearLR(start_factor=1/warmup_steps, end_factor=1, total_iters=warmup_steps-1)``.
+    Stepped together with ``CosineAnnealingLR`` on the same optimiser, the two multiply.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> from tinygrad_lstm import optim
+    >>> opt = optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.LinearWarmup(opt, warmup_steps=4)
+    >>> rates = []
+    >>> for _ in range(6):
+    ...     rates.append(round(sched.get_last_lr()[0], 12)); opt.step(); sched.step()
+    >>> rates
+    [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int) -> None:
+        self.warmup_steps = check_int("LinearWarmup", "warmup_steps", warmup_steps)
+        super().__init__(optimizer, start_factor=1.0 / self.warmup_steps, end_factor=1.0,
+                         total_iters=self.warmup_steps - 1)
