@@ -28,6 +28,7 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -326,7 +327,8 @@ class _PlainBar:
 
 
 def _progress(total: int, initial: int, label: str, enabled: bool) -> Any:
-    if enabled:
+    # a live bar on a terminal; a line per evaluation in a pipe or a log file
+    if enabled and sys.stderr.isatty():
         try:
             from tqdm.auto import tqdm
         except ImportError:
