@@ -40,6 +40,7 @@ import numpy as np
 from tinygrad_lstm import cells, optim, tasks
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
+from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.context import get_backend, set_backend
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.nn.linear import Linear
@@ -88,9 +89,10 @@ class TrainConfig:
                            f"{', '.join(tasks.available())}")
         for name in ("hidden", "layers", "steps", "batch_size", "eval_every", "eval_size",
                      "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise RunError(f"{name} must be a positive int, got {value!r}")
+            try:
+                check_int("TrainConfig", name, getattr(self, name))
+            except ValueError as err:
+                raise RunError(str(err)) from None
         if self.optimizer not in OPTIMIZERS:
             raise RunError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
