@@ -198,8 +198,13 @@ class Cell(Module):
                 raise ValueError(f"{owner}: two inputs would both be named {weight!r}; "
                                  "pass names=")
             recurrent = src != self._args[0]  # everything but x itself: h, c, r ⊙ h, tanh(h)
-            self.register_parameter(weight, Parameter(
-                self._init_block(size, t.shape[-1], recurrent), dtype=self.dtype))
+            try:
+                block = self._init_block(size, t.shape[-1], recurrent)
+            except MemoryError:
+                raise MemoryError(f"{owner}: its weight {weight} would be {size} x "
+                                  f"{t.shape[-1]}, more than this machine can hold; choose a "
+                                  "smaller hidden_size or input_size") from None
+            self.register_parameter(weight, Parameter(block, dtype=self.dtype))
             weights.append(weight)
         bias_name = None
         if bias and self.use_bias:

@@ -36,8 +36,9 @@ class Linear(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"Linear: input must be a Tensor, got {type(x).__name__}")
         if x.shape[-1:] != (self.in_features,):
-            raise ShapeError(f"Linear: input of shape {x.shape} has {x.shape[-1:] or 'no'} "
-                             f"features, expected {self.in_features}")
+            got = x.shape[-1] if x.ndim else "no"
+            raise ShapeError(f"Linear: input of shape {x.shape} has {got} features, expected "
+                             f"{self.in_features}")
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 
