@@ -515,3 +515,9 @@ def test_gate_bias_sets_named_biases_and_refuses_unknown_gates() -> None:
     np.testing.assert_array_equal(values["b_r"].numpy(), np.full(4, 0.5, dtype=np.float32))
     with pytest.raises(ValueError, match=r"gate_bias names \['q'\], but the gates with a bias"):
         tl.cells.LSTM(3, 4, gate_bias={"q": 1.0}).parameters()
+
+
+def test_absurd_sizes_fail_early_and_say_why() -> None:
+    with pytest.raises(MemoryError, match=r"W_f_h would be 10000000 x 10000000.*smaller "
+                                          r"hidden_size"):
+        tl.cells.LSTM(3, 10**7).parameters()
