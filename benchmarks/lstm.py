@@ -82,6 +82,9 @@ import numpy as np
 if importlib.util.find_spec("tinygrad_lstm") is None:  # run from a checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _timing import run_loop as _run_loop  # noqa: E402
+from _timing import time_round_robin as _time_round_robin  # noqa: E402
+
 import tinygrad_lstm as tl  # noqa: E402
 
 SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -388,38 +391,6 @@ def _scalar(loss: Any, backend: Any) -> float:
 
 
 # --- timing ------------------------------------------------------------------------------------
-
-def _run_loop(step: Step, number: int, sync: Callable[[], None]) -> float:
-    """Seconds per iteration over ``number`` back-to-back iterations."""
-    sync()
-    start = time.perf_counter()
-    for _ in range(number):
-        step()
-    sync()
-    return (time.perf_counter() - start) / number
-
-
-def _calibrate(step: Step, sync: Callable[[], None], target_s: float) -> int:
-    """Warm up, then pick a loop count so that one repeat lasts about ``target_s``."""
-    for _ in range(2):
-        step()
-    per_iter = _run_loop(step, 1, sync)
-    if per_iter < target_s / 8:
-        per_iter = _run_loop(step, max(1, round(target_s / 4 / per_iter)), sync)
-    return max(1, round(target_s / max(per_iter, 1e-9)))
-
-
-def _time_round_robin(steps: dict[str, Step], sync: Callable[[], None], repeats: int,
-                      target_s: float) -> dict[str, dict[str, Any]]:
-    numbers = {name: _calibrate(step, sync, target_s) for name, step in steps.items()}
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():  # take turns: drift and noise hit every column
-            samples[name].append(_run_loop(step, numbers[name], sync))
-    return {name: {"number": numbers[name], "samples_s_per_iter": samples[name],
-                   "median_s_per_iter": statistics.median(samples[name])}
-            for name in steps}
-
 
 def _paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     """Repeat-by-repeat ratios a/b (the columns ran back to back): median and quartiles."""

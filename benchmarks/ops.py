@@ -51,7 +51,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,8 @@ import numpy as np
 
 if importlib.util.find_spec("tinygrad_lstm") is None:  # run from a checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _timing import time_round_robin as _time_round_robin  # noqa: E402 - shared, beside this file
 
 import tinygrad_lstm as tl  # noqa: E402
 
@@ -254,40 +255,6 @@ def _matmul_workload() -> Workload:
 
 
 # --- timing ----------------------------------------------------------------------------------
-
-def _run_loop(step: Step, number: int, sync: Callable[[], None]) -> float:
-    """Seconds per iteration over ``number`` back-to-back iterations."""
-    sync()
-    start = time.perf_counter()
-    for _ in range(number):
-        step()
-    sync()
-    return (time.perf_counter() - start) / number
-
-
-def _calibrate(step: Step, sync: Callable[[], None], target_s: float) -> int:
-    """Warm up, then pick a loop count so that one repeat lasts about ``target_s``."""
-    for _ in range(3):
-        step()
-    number = 1
-    while True:
-        per_iter = _run_loop(step, number, sync)
-        if per_iter * number >= target_s / 4 or number >= 1 << 20:
-            return max(1, round(target_s / max(per_iter, 1e-9)))
-        number *= 4
-
-
-def _time_round_robin(steps: dict[str, Step], sync: Callable[[], None], repeats: int,
-                      target_s: float) -> dict[str, dict[str, Any]]:
-    numbers = {name: _calibrate(step, sync, target_s) for name, step in steps.items()}
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():  # take turns: drift and noise hit every column
-            samples[name].append(_run_loop(step, numbers[name], sync))
-    return {name: {"number": numbers[name], "samples_s_per_iter": samples[name],
-                   "median_s_per_iter": statistics.median(samples[name])}
-            for name in steps}
-
 
 def _to_numpy(array: Any, backend: Any) -> np.ndarray:
     if hasattr(array, "detach"):  # a torch tensor

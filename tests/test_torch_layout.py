@@ -451,13 +451,13 @@ def _zeros(*shape: int) -> tl.Tensor:
 
 
 @pytest.mark.parametrize("hx, error, pattern", [
-    pytest.param((_zeros(3, B, H), _zeros(4, B, H)), ShapeError, r"\(4, batch, 4\)",
-                 id="h0-wrong-count"),
-    pytest.param((_zeros(4, B, H), _zeros(4, B + 1, H)), ShapeError, r"\(3, 4\)",
-                 id="c0-wrong-batch"),
-    pytest.param((_zeros(4, B, H + 1), _zeros(4, B, H)), ShapeError, r"\(3, 4\)",
-                 id="h0-wrong-width"),
-    pytest.param((_zeros(B, H), _zeros(B, H)), ShapeError, r"\(4, batch, 4\)",
+    pytest.param((_zeros(3, B, H), _zeros(4, B, H)), ShapeError,
+                 r"h_0 must have shape .* = \(4, 3, 4\), got \(3, 3, 4\)", id="h0-wrong-count"),
+    pytest.param((_zeros(4, B, H), _zeros(4, B + 1, H)), ShapeError,
+                 r"c_0 must have shape .* = \(4, 3, 4\), got \(4, 4, 4\)", id="c0-wrong-batch"),
+    pytest.param((_zeros(4, B, H + 1), _zeros(4, B, H)), ShapeError,
+                 r"h_0 must have shape .* = \(4, 3, 4\), got \(4, 3, 5\)", id="h0-wrong-width"),
+    pytest.param((_zeros(B, H), _zeros(B, H)), ShapeError, r"= \(4, 3, 4\), got \(3, 4\)",
                  id="2d-state"),
     pytest.param(_zeros(4, B, H), ValueError, r"\(h_0, c_0\)", id="h0-only"),
     pytest.param((_zeros(4, B, H),) * 3, ValueError, r"\(h_0, c_0\)", id="three-tensors"),
@@ -473,7 +473,7 @@ def test_bad_hx_lstm(hx, error: type, pattern: str) -> None:
 @pytest.mark.parametrize("kind", ["gru", "rnn_tanh"])
 def test_bad_hx_single_state(kind: str) -> None:
     m = _make(kind, 1, False, True)
-    with pytest.raises(ShapeError, match=r"\(1, batch, 4\)"):
+    with pytest.raises(ShapeError, match=r"= \(1, 3, 4\), got \(2, 3, 4\)"):
         m(_zeros(T, B, IN), _zeros(2, B, H))
     with pytest.raises(ValueError, match="h_0"):
         m(_zeros(T, B, IN), (_zeros(1, B, H), _zeros(1, B, H)))

@@ -51,27 +51,34 @@ class _TorchShaped(Recurrent):
         self.bias = bool(bias)
 
     # --- state in PyTorch's shape ------------------------------------------------------------
-    def _split_state(self, hx: Any) -> Any:
+    def _split_state(self, hx: Any, batch: int) -> Any:
         if hx is None:
             return None
         parts = hx if isinstance(hx, tuple | list) else (hx,)
         names = self.cells[0].state
         if len(parts) != len(names):
             raise ValueError(f"{type(self).__name__}: hx must be {self._state_doc()}")
-        count = self.num_layers * self.directions
+        want = (self.num_layers * self.directions, batch, self.hidden_size)
         for name, p in zip(names, parts, strict=True):
-            if not isinstance(p, Tensor) or p.ndim != 3 or p.shape[0] != count:
+            if not isinstance(p, Tensor) or p.shape != want:
                 got = p.shape if isinstance(p, Tensor) else type(p).__name__
                 raise ShapeError(f"{type(self).__name__}: {name}_0 must have shape "
-                                 f"({count}, batch, {self.hidden_size}), got {got}")
-        return [tuple(p[k] for p in parts) for k in range(count)]
+                                 f"(num_layers * directions, batch, hidden_size) = {want}, "
+                                 f"got {got}")
+        return [tuple(p[k] for p in parts) for k in range(want[0])]
 
     def _state_doc(self) -> str:
         return "(h_0, c_0)" if len(self.cells[0].state) == 2 else "h_0"
 
     def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple[Tensor, Any]:
         """``output, h_n`` (RNN, GRU) or ``output, (h_n, c_n)`` (LSTM), as in PyTorch."""
-        out, finals = super().forward(x, self._split_state(hx), lengths)
+        state = None
+        if hx is not None:
+            self.cells[0].check_input(x, type(self).__name__)
+            if x.ndim != 3:
+                raise ShapeError(f"{type(self).__name__}: input must be 3-D, got {x.shape}")
+            state = self._split_state(hx, x.shape[0 if self.batch_first else 1])
+        out, finals = super().forward(x, state, lengths)
         stacked = tuple(stack([f[k] for f in finals]) for k in range(len(finals[0])))
         return out, stacked if len(stacked) > 1 else stacked[0]
 
