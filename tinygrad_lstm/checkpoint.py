@@ -100,6 +100,8 @@ def write(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
 def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read and verify a checkpoint: (arrays, meta). Executes nothing from the file."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
@@ -216,9 +218,17 @@ def _join_arrays(obj: Any, arrays: Mapping[str, np.ndarray], where: str) -> Any:
     return obj
 
 
+def _check_target(op: str, module: Any, path: Any) -> None:
+    if not hasattr(module, "named_parameters"):
+        raise TypeError(f"{op}: module must be a tl.nn.Module, got {type(module).__name__}")
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{op}: path must be a str or a path, got {type(path).__name__}")
+
+
 def save(module: Any, path: str | os.PathLike, *, optimizer: Any = None, step: int | None = None,
          extra: Mapping[str, Any] | None = None) -> None:
     """Save ``module``'s parameters (and an optimiser's state) to ``path``, atomically."""
+    _check_target("save", module, path)
     arrays = {f"param/{name}": np.asarray(p.numpy()) for name, p in module.named_parameters()}
     meta: dict[str, Any] = {"model": describe(module), "step": step, **(extra or {})}
     if optimizer is not None:
@@ -232,6 +242,7 @@ def load(module: Any, path: str | os.PathLike, *, optimizer: Any = None) -> dict
     Names, shapes and dtypes are checked against the module first, and the message says
     exactly what differs; nothing is changed unless everything fits.
     """
+    _check_target("load", module, path)
     arrays, meta = read(path)
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     own = dict(module.named_parameters())

@@ -56,6 +56,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     >>> tl.gradcheck(lambda W: ((x @ W).tanh() ** 2).sum(), W)
     True
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     if not tensors:
         raise TypeError("gradcheck: give at least one Tensor input")

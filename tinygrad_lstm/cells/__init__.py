@@ -79,4 +79,7 @@ def create(name: str, input_size: int, hidden_size: int, **options: Any) -> Cell
     """A built-in cell by its name in ``available()``."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown cell {name!r}; available: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name][0](input_size, hidden_size, **options)
+    try:
+        return _REGISTRY[name][0](input_size, hidden_size, **options)
+    except TypeError as err:  # an option the cell does not have
+        raise TypeError(f"cell {name!r}: {err}") from None

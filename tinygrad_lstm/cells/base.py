@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,8 +93,16 @@ class Cell(Module):
             raise ValueError(f"{owner}: init must be one of {INITS}, got {init!r}")
         self.use_bias = bool(bias)
         self.init = init
+        if forget_bias is not None and (isinstance(forget_bias, bool)
+                                        or not isinstance(forget_bias, numbers.Real)):
+            raise TypeError(f"{owner}: forget_bias must be a number, got {forget_bias!r}")
         self.forget_bias = None if forget_bias is None else float(forget_bias)
-        self.gate_bias = {str(k): float(v) for k, v in (gate_bias or {}).items()}
+        if gate_bias is not None and not (
+                isinstance(gate_bias, dict) and all(isinstance(k, str) and isinstance(
+                    v, numbers.Real) and not isinstance(v, bool) for k, v in gate_bias.items())):
+            raise TypeError(f"{owner}: gate_bias must be a dict of gate name -> number, got "
+                            f"{gate_bias!r}")
+        self.gate_bias = {k: float(v) for k, v in (gate_bias or {}).items()}
         self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order

@@ -45,4 +45,7 @@ def create(name: str, **options: Any) -> Task:
     ``gap``); bad option values raise ValueError naming the option."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown task {name!r}; available: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name](**options)
+    try:
+        return _REGISTRY[name](**options)
+    except TypeError as err:  # an option the task does not have
+        raise TypeError(f"task {name!r}: {err}") from None
