@@ -58,6 +58,11 @@ def test_round_trip_and_what_is_recorded(tmp_path) -> None:
     arrays, meta = checkpoint.read(tmp_path / "model.npz")
     assert meta["step"] == 3 and meta["format"] == checkpoint.FORMAT
     assert meta["model"]["cell"] == "LSTM" and meta["model"]["hidden_size"] == 4
+    assert meta["model"]["cell_options"] == {"bias": True}
+    peep = tl.nn.Recurrent(tl.cells.PeepholeLSTM(3, 4, peepholes=("f",), coupled=True))
+    tl.save(peep, tmp_path / "peep.npz")
+    options = checkpoint.read(tmp_path / "peep.npz")[1]["model"]["cell_options"]
+    assert options == {"peepholes": ["f"], "coupled": True}
     twin = tl.nn.LSTM(3, 4)
     tl.load(twin, tmp_path / "model.npz")
     for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters(),

@@ -177,6 +177,27 @@ def _entry(archive: zipfile.ZipFile, key: str, where: str,
 
 # --- modules -----------------------------------------------------------------------------------
 
+def _json_options(cell: Any) -> dict[str, Any]:
+    """The cell's constructor arguments, as far as JSON can hold them (for the record)."""
+    import inspect
+
+    args, kwargs = getattr(cell, "_init_args", ((), {}))
+    try:
+        bound = inspect.signature(type(cell).__init__).bind(cell, *args, **kwargs)
+    except TypeError:
+        return {}
+    out = {}
+    for name, value in bound.arguments.items():
+        if name in ("self", "input_size", "hidden_size"):
+            continue
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = repr(value)
+        out[name] = value
+    return out
+
+
 def describe(module: Any) -> dict[str, Any]:
     """What a checkpoint records about the model: its class and its parameters' shapes."""
     info: dict[str, Any] = {"class": type(module).__name__}
@@ -185,6 +206,7 @@ def describe(module: Any) -> dict[str, Any]:
         cell = cells[0]
         info["cell"] = type(cell).__name__
         info["input_size"], info["hidden_size"] = cell.input_size, cell.hidden_size
+        info["cell_options"] = _json_options(cell)
         info["num_layers"] = getattr(module, "num_layers", 1)
         info["directions"] = getattr(module, "directions", 1)
     info["parameters"] = {name: list(p.shape) for name, p in module.named_parameters()}
