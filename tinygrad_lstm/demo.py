@@ -3,7 +3,7 @@
 "I grew up in France ... I speak fluent French": the language at the end depends on the country
 named ``gap`` words earlier. A vanilla RNN, an LSTM and a GRU train on the same batches; the
 demo prints a table, and writes the learning curves (PNG), the metrics (JSON) and the LSTM's
-update equations (LaTeX, generated from the cell that ran) into a new folder.
+equations (LaTeX, read off the graph of its step) into a new folder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from tinygrad_lstm import tasks
 from tinygrad_lstm.cells import LSTM
 from tinygrad_lstm.context import backends_available, set_backend
-from tinygrad_lstm.symbolic.trace import latex_scalar
+from tinygrad_lstm.symbolic.printer import latex
 from tinygrad_lstm.train import TrainConfig, train
 
 #: The gap and budget where, on 2 CPU cores in a few minutes, the LSTM and the GRU learn the
@@ -112,11 +112,11 @@ def run_demo(out: str | Path = "tinygrad-lstm-demo", gap: int | None = None,
     (folder / "metrics.json").write_text(json.dumps(
         {"task": "france", "gap": gap, "backend": backend, "seed": seed, "results": rows,
          "histories": histories}, indent=2) + "\n")
-    equations = latex_scalar(LSTM(1, 1))
+    equations = latex(LSTM(task.input_size, hidden))
     (folder / "lstm_equations.tex").write_text(equations + "\n")
     plotted = _plot(histories, task.baseline, gap, folder / "learning_curves.png")
     print()
-    print("The LSTM's update, generated from the cell that ran (hidden size 1):")
+    print("The LSTM's equations, read off the graph of its step:")
     print(equations)
     print()
     print(f"wrote {folder}/: metrics.json, lstm_equations.tex, "

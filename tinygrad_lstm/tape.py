@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class _GradMode(threading.local):
     enabled: bool = True
     anomaly: bool = False  # check every primitive's output for NaN and Inf (detect_anomaly)
+    trace: list[Any] | None = None  # every tensor apply() makes, in order (symbolic tracing)
 
 
 _mode = _GradMode()
@@ -82,6 +83,19 @@ def detect_anomaly() -> Iterator[None]:
         yield
     finally:
         _mode.anomaly = previous
+
+
+@contextmanager
+def recording() -> Iterator[list[Any]]:
+    """Within the block, every tensor a primitive makes is appended to the yielded list, in
+    the order they are made (the symbolic printer orders equations by it)."""
+    previous = _mode.trace
+    made: list[Any] = []
+    _mode.trace = made
+    try:
+        yield made
+    finally:
+        _mode.trace = previous
 
 
 class Node:

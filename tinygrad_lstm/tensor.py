@@ -79,12 +79,15 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
                       **params)
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
-    if tape._mode.anomaly:
+    mode = tape._mode
+    if mode.anomaly:
         _check_finite(prim, inputs, out, backend)
     result = Tensor._wrap(out, backend)
-    if needs_grad and tape._mode.enabled:
+    if needs_grad and mode.enabled:
         result.requires_grad = True
         result._node = tape.Node(prim, inputs, params)
+    if mode.trace is not None:
+        mode.trace.append(result)
     return result
 
 

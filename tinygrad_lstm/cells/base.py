@@ -109,6 +109,7 @@ class Cell(Module):
         self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
         self._current_names: dict[int, str] = {}  # id of each of those tensors -> its name
         self._plan: Any = None  # set by the runner while it runs a sequence
+        self._gate_log: dict[int, Any] | None = None  # set by tl.symbolic while it traces
         self._built = False
         self._forget_bias_used = False
 
@@ -156,7 +157,10 @@ class Cell(Module):
             out = self._plan.gate(spec, inputs, sources)
             if out is not None:
                 return out
-        return self._affine(spec, inputs)
+        out = self._affine(spec, inputs)
+        if self._gate_log is not None:  # the symbolic printer is watching
+            self._gate_log[id(out)] = (spec, inputs)
+        return out
 
     def param(self, name: str, shape: tuple[int, ...], init: float | None = None) -> Parameter:
         """A learned tensor other than a gate (a peephole vector, a gain), made on first use.

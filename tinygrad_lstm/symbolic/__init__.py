@@ -1,5 +1,21 @@
-"""Symbolic views of the code that runs: SymPy functions used by the primitives' rules.
+"""Symbolic views of the code that runs: a cell's equations, printed as the essay prints them.
 
-The equation printer, Jacobians and diagrams are built on these (see the docs). Importing this
-package does not import SymPy; ``tinygrad_lstm.symbolic.functions`` does.
+``tl.symbolic.equations(cell)`` and ``tl.symbolic.latex(cell)`` trace the same ``step`` that
+runs (see ``printer.py``); ``trace.py`` evaluates a recorded graph with the primitives' own
+SymPy rules, entry by entry. SymPy is imported on first use, not with ``tinygrad_lstm``.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+_PRINTER_NAMES = ("Affine", "SymbolicError", "equations", "latex", "latex_expr")
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing tinygrad_lstm must not import SymPy (the engine does not need it).
+    if name in _PRINTER_NAMES:
+        from tinygrad_lstm.symbolic import printer
+
+        return getattr(printer, name)
+    raise AttributeError(f"module 'tinygrad_lstm.symbolic' has no attribute {name!r}")

@@ -2,8 +2,9 @@
 
 The step of a cell runs once on real tensors (width 1, so every quantity is a scalar), the
 tape records it, and walking that graph with each primitive's ``symbolic`` rule gives the
-cell's update as SymPy expressions: the same code that runs, printed. This is the scalar view;
-the matrix-level printer with per-gate equations is built on the same walk.
+cell's update as SymPy expressions, entry by entry: the primitive table's own rules, so the
+result can be compared number for number with the forward (``printer.py`` prints the
+vector-level equations).
 
 >>> import tinygrad_lstm as tl
 >>> from tinygrad_lstm.symbolic.trace import step_expressions
@@ -103,13 +104,3 @@ def step_expressions(cell: Cell) -> dict[str, Any]:
         arr = np.asarray(value, dtype=object)
         out[name] = arr.reshape(-1)[0] if arr.size == 1 else arr
     return out
-
-
-def latex_scalar(cell: Cell) -> str:
-    """An aligned LaTeX block of the width-1 cell's state update (plain SymPy printing)."""
-    sp = _sympy()
-    lines = []
-    for name, expr in step_expressions(cell).items():
-        lhs = f"{STATE_SYMBOLS.get(name, name)}_t"
-        lines.append(f"{lhs} &= {sp.latex(expr)}")
-    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"

@@ -1,0 +1,374 @@
+"""A cell's equations, read off the graph of the step that runs, printed as the essay prints them.
+
+The step runs once on real tensors while the tape records it. Walking that graph gives one
+SymPy expression per tensor, at the level of vectors: a gate is W_g·[inputs] + b_g, a product
+of two vectors is ⊙, and the order of terms is the order the code wrote them. The tensors that
+get a name, and so an equation of their own, are the gates' activations (f_t, i_t, C̃_t, o_t;
+z_t, r_t, h̃_t) and the new state (C_t, h_t), in the order the step computed them.
+
+>>> import tinygrad_lstm as tl
+>>> for eq in tl.symbolic.equations(tl.cells.GRU(3, 4)):
+...     print(tl.symbolic.latex_expr(eq.lhs), "=", tl.symbolic.latex_expr(eq.rhs))
+z_{t} = \\sigma\\left(W_{z} \\left[h_{t-1}, x_{t}\\right] + b_{z}\\right)
+r_{t} = \\sigma\\left(W_{r} \\left[h_{t-1}, x_{t}\\right] + b_{r}\\right)
+\\tilde{h}_{t} = \\tanh\\left(W_{h} \\left[r_{t} \\odot h_{t-1}, x_{t}\\right] + b_{h}\\right)
+h_{t} = \\left(1 - z_{t}\\right) \\odot h_{t-1} + z_{t} \\odot \\tilde{h}_{t}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+
+from tinygrad_lstm.cells.base import Cell
+from tinygrad_lstm.symbolic.functions import sigmoid
+from tinygrad_lstm.tape import recording
+from tinygrad_lstm.tensor import Tensor, zeros
+
+#: how a state is written (the essay writes the cell state as C)
+STATE_SYMBOLS = {"c": "C"}
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+class SymbolicError(ValueError):
+    """A cell's step could not be printed; the message names the cell and the operation."""
+
+
+def _name(base: str, time: str, tilde: bool = False) -> sympy.Symbol:
+    body = rf"\tilde{{{base}}}" if tilde else base
+    return sympy.Symbol(f"{body}_{{{time}}}")
+
+
+class Affine(sympy.Function):
+    """W_g·[inputs] + b_g, a gate: the essay's yellow box. args: (gate, has_bias, *inputs)."""
+
+    @property
+    def gate(self) -> str:
+        return str(self.args[0])
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        gate, has_bias, *inputs = self.args
+        weight = rf"W_{{{gate}}}"
+        if len(inputs) == 1:
+            text = printer._print(inputs[0])
+            if isinstance(inputs[0], sympy.Add | sympy.Mul):
+                text = rf"\left({text}\right)"
+            body = f"{weight} {text}"
+        else:
+            body = (weight + r" \left[" + ", ".join(printer._print(i) for i in inputs)
+                    + r"\right]")
+        return body + (rf" + b_{{{gate}}}" if has_bias else "")
+
+
+class _Where(sympy.Function):
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        cond, a, b = (printer._print(x) for x in self.args)
+        return (rf"\begin{{cases}} {a} & \text{{if }} {cond} \\ {b} & \text{{otherwise}}"
+                r" \end{cases}")
+
+
+class _T(sympy.Function):
+    """A transposed operand (only matrices are transposed in a step)."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return printer._print(self.args[0])
+
+
+class _MatMul(sympy.Function):
+    """A matrix product outside a gate; rows in the code (h W^T), written W h as in the essay."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        a, b = self.args
+        if isinstance(b, _T):
+            a, b = b.args[0], a
+        return " ".join(rf"\left({printer._print(x)}\right)"
+                        if isinstance(x, sympy.Add | sympy.Mul) else printer._print(x)
+                        for x in (a, b))
+
+
+class _Reduce(sympy.Function):
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        op, arg = self.args
+        return rf"\operatorname{{{op}}}\left({printer._print(arg)}\right)"
+
+
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX, plus ⊙ for elementwise products, the code's term order, σ and tanh as
+    the essay writes them."""
+
+    def __init__(self) -> None:
+        super().__init__({"order": "none"})
+
+    def _print_Mul(self, expr: Any) -> str:
+        args = list(expr.args)
+        if args and args[0] == -1:
+            rest = args[1:]
+            inner = rest[0] if len(rest) == 1 else sympy.Mul(*rest, evaluate=False)
+            return "-" + self._factor(inner)
+        numbers = [a for a in args if a.is_number]
+        others = [a for a in args if not a.is_number]
+        parts = [self._print(n) for n in numbers] + [self._factor(a) for a in others]
+        sep = r" \odot " if len(others) > 1 else " "
+        return sep.join(parts) if not numbers else " ".join(parts[:len(numbers)]) + " " + \
+            sep.join(parts[len(numbers):])
+
+    def _factor(self, expr: Any) -> str:
+        text = self._print(expr)
+        is_sum = isinstance(expr, sympy.Add) or isinstance(expr, Affine) and expr.args[1]
+        return rf"\left({text}\right)" if is_sum else text
+
+    def _print_Add(self, expr: Any, order: Any = None) -> str:
+        out = ""
+        for k, term in enumerate(expr.args):
+            text = self._print(term)
+            if k and not text.startswith("-"):
+                out += " + "
+            elif k:
+                out += " - "
+                text = text[1:]
+            out += text
+        return out
+
+    def _print_Pow(self, expr: Any) -> str:
+        base, exp = expr.args
+        if exp == -1:
+            return rf"\frac{{1}}{{{self._print(base)}}}"
+        return super()._print_Pow(expr)
+
+    def _print_tanh(self, expr: Any, exp: Any = None) -> str:
+        return rf"\tanh\left({self._print(expr.args[0])}\right)"
+
+
+_PRINTER = _Printer()
+
+
+def latex_expr(expr: Any) -> str:
+    """One expression in the essay's notation."""
+    return _PRINTER.doprint(expr)
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+def _mul(a: Any, b: Any) -> Any:
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    return sympy.Mul(a, b, evaluate=False)
+
+
+def _add(a: Any, b: Any) -> Any:
+    return sympy.Add(a, b, evaluate=False)
+
+
+def _neg(a: Any) -> Any:
+    return sympy.Mul(-1, a, evaluate=False)
+
+
+def _number(value: Any) -> Any:
+    v = float(value)
+    return sympy.Integer(int(v)) if v.is_integer() else sympy.Float(v, 4)
+
+
+def _rule(name: str, args: list[Any], params: dict[str, Any]) -> Any:
+    """The vector-level meaning of one primitive."""
+    if name == "add":
+        return _add(*args)
+    if name == "sub":
+        return _add(args[0], _neg(args[1]))
+    if name == "mul":
+        return _mul(*args)
+    if name == "div":
+        return _mul(args[0], sympy.Pow(args[1], -1, evaluate=False))
+    if name == "neg":
+        return _neg(args[0])
+    if name == "pow":
+        return sympy.Pow(args[0], params["exponent"], evaluate=False)
+    if name == "exp":
+        return sympy.exp(args[0], evaluate=False)
+    if name == "log":
+        return sympy.log(args[0], evaluate=False)
+    if name == "sigmoid":
+        return sigmoid(args[0], evaluate=False)
+    if name == "tanh":
+        return sympy.tanh(args[0], evaluate=False)
+    if name == "relu":
+        return sympy.Function("relu")(args[0])
+    if name == "maximum":
+        return sympy.Max(*args, evaluate=False)
+    if name == "where":
+        return _Where(sympy.Symbol("m_t"), *args)
+    if name == "matmul":
+        return _MatMul(*args)
+    if name == "transpose":
+        return _T(args[0])
+    if name in ("reshape", "astype", "getitem"):
+        return args[0]  # layout, not mathematics, at the level of the printed vectors
+    if name in ("sum", "mean", "max"):
+        return _Reduce(sympy.Symbol(name), args[0])
+    if name == "concat":
+        return sympy.Function("concat")(*args)
+    raise SymbolicError(f"no printable rule for the primitive {name!r}")
+
+
+class _Trace:
+    def __init__(self, cell: Cell) -> None:
+        cell._ensure_built()
+        self.cell = cell
+        self.values: dict[int, Any] = {}
+        self.gates: dict[int, Any] = {}
+        batch = 1
+        x = zeros((batch, cell.input_size), dtype=cell.dtype, requires_grad=True)
+        state = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype, requires_grad=True)
+                      for s in cell.state)
+        context = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype,
+                              requires_grad=True) for s in cell.context.values())
+        self.values[id(x)] = sympy.Symbol("x_{t}")
+        for s, t in zip(cell.state, state, strict=True):
+            self.values[id(t)] = _name(STATE_SYMBOLS.get(s, s), "t-1")
+        for s, t in zip(cell.context, context, strict=True):
+            self.values[id(t)] = sympy.Symbol(s.replace("_", r"^{") + "}" if "_" in s else s)
+        for name, p in cell.named_parameters():
+            self.values[id(p)] = sympy.Symbol(_param_symbol(name))
+        object.__setattr__(cell, "_gate_log", self.gates)
+        try:
+            with recording() as made:
+                self.new = cell.run_step(x, state, context)
+        finally:
+            object.__setattr__(cell, "_gate_log", None)
+        self.order = {id(t): k for k, t in enumerate(made)}
+
+    def gates_inside(self, tensor: Tensor, stop: set[int]) -> set[int]:
+        """The gates whose output feeds ``tensor`` without passing a named tensor."""
+        found, todo, seen = set(), [tensor], set()
+        while todo:
+            t = todo.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            if id(t) in self.gates:
+                found.add(id(t))
+                continue
+            if id(t) in stop or t._node is None or t._node.parents is None:
+                continue
+            todo.extend(p for p in t._node.parents if isinstance(p, Tensor))
+        return found
+
+    def value(self, tensor: Tensor) -> Any:
+        stack = [tensor]
+        while stack:
+            t = stack[-1]
+            if id(t) in self.values:
+                stack.pop()
+                continue
+            if id(t) in self.gates:
+                spec, inputs = self.gates[id(t)]
+                missing = [i for i in inputs if id(i) not in self.values]
+                if missing:
+                    stack.extend(missing)
+                    continue
+                self.values[id(t)] = Affine(sympy.Symbol(spec.name),
+                                            sympy.true if spec.bias else sympy.false,
+                                            *[self.values[id(i)] for i in inputs])
+                stack.pop()
+                continue
+            node = t._node
+            if node is None:
+                if t.requires_grad:
+                    raise SymbolicError(f"{type(self.cell).__name__}: a learned tensor of shape "
+                                        f"{t.shape} is not a parameter of the cell")
+                values = t.numpy().ravel()
+                # a constant made inside the step: a number, or a fixed matrix such as a mask
+                self.values[id(t)] = _number(values[0]) if (values == values[0]).all() else \
+                    sympy.Symbol("M")
+                stack.pop()
+                continue
+            parents = [p for p in node.parents if isinstance(p, Tensor)]
+            missing = [p for p in parents if id(p) not in self.values]
+            if missing:
+                stack.extend(missing)
+                continue
+            args = [self.values[id(p)] if isinstance(p, Tensor) else _number(p)
+                    for p in node.parents]
+            try:
+                self.values[id(t)] = _rule(node.prim.name, args, node.params)
+            except SymbolicError as err:
+                raise SymbolicError(f"{type(self.cell).__name__}: {err}") from None
+            stack.pop()
+        return self.values[id(tensor)]
+
+
+def _param_symbol(name: str) -> str:
+    kind, _, rest = name.partition("_")
+    greek = {"gamma": r"\gamma", "beta": r"\beta"}
+    kind = greek.get(kind, kind)
+    return f"{kind}_{{{rest.replace('_', ',')}}}" if rest else kind
+
+
+def equations(cell: Cell) -> list[sympy.Eq]:
+    """The cell's update as named equations, in the order the step computes them.
+
+    Names: a gate's activation is g_t (f_t, i_t, o_t, z_t, r_t), or h̃_t / C̃_t when the gate
+    shares its name with a state (a candidate value); the new state is C_t, h_t, ...
+    """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"equations: expected a tl.Cell, got {type(cell).__name__}")
+    trace = _Trace(cell)
+    states = {STATE_SYMBOLS.get(s, s) for s in cell.state}
+    named: dict[int, tuple[Any, Tensor]] = {}
+    for s, t in zip(cell.state, trace.new, strict=True):
+        named.setdefault(id(t), (_name(STATE_SYMBOLS.get(s, s), "t"), t))
+    candidates = [t for t in _made(trace) if t._node is not None
+                  and t._node.prim.name in ACTIVATIONS and id(t) not in named]
+    stop = set(named)
+    for t in candidates:
+        inside = trace.gates_inside(t, stop)
+        if len(inside) == 1:
+            spec = trace.gates[inside.pop()][0]
+            gate = STATE_SYMBOLS.get(spec.name, spec.name)
+            symbol = _name(gate, "t", tilde=gate in states)
+            if symbol not in {n for n, _ in named.values()}:
+                named[id(t)] = (symbol, t)
+                stop.add(id(t))
+    ordered = sorted(named.values(), key=lambda item: trace.order.get(id(item[1]), -1))
+    # compute each named tensor's expression with the other named tensors as symbols
+    result = []
+    for symbol, tensor in ordered:
+        rhs = trace.value(tensor)
+        trace.values[id(tensor)] = symbol
+        if rhs != symbol:
+            result.append(sympy.Eq(symbol, rhs, evaluate=False))
+    return result
+
+
+def _made(trace: _Trace) -> list[Tensor]:
+    found: dict[int, Tensor] = {}
+    todo = list(trace.new)
+    while todo:
+        t = todo.pop()
+        if id(t) in found:
+            continue
+        found[id(t)] = t
+        if t._node is not None and t._node.parents is not None:
+            todo.extend(p for p in t._node.parents if isinstance(p, Tensor))
+    return sorted(found.values(), key=lambda t: trace.order.get(id(t), -1))
+
+
+def latex(cell: Cell) -> str:
+    """The cell's equations as one aligned LaTeX block.
+
+    >>> import tinygrad_lstm as tl
+    >>> print(tl.symbolic.latex(tl.cells.LSTM(8, 16)))
+    \\begin{aligned}
+    f_{t} &= \\sigma\\left(W_{f} \\left[h_{t-1}, x_{t}\\right] + b_{f}\\right) \\\\
+    i_{t} &= \\sigma\\left(W_{i} \\left[h_{t-1}, x_{t}\\right] + b_{i}\\right) \\\\
+    \\tilde{C}_{t} &= \\tanh\\left(W_{C} \\left[h_{t-1}, x_{t}\\right] + b_{C}\\right) \\\\
+    C_{t} &= f_{t} \\odot C_{t-1} + i_{t} \\odot \\tilde{C}_{t} \\\\
+    o_{t} &= \\sigma\\left(W_{o} \\left[h_{t-1}, x_{t}\\right] + b_{o}\\right) \\\\
+    h_{t} &= o_{t} \\odot \\tanh\\left(C_{t}\\right)
+    \\end{aligned}
+    """
+    rows = [f"{latex_expr(eq.lhs)} &= {latex_expr(eq.rhs)}" for eq in equations(cell)]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
