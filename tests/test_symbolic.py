@@ -103,3 +103,67 @@ def test_importing_the_engine_does_not_import_sympy() -> None:
                          cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "False"
+
+
+def jac(cell: tl.Cell, output: str, wrt: str) -> str:
+    return tl.symbolic.latex_expr(tl.symbolic.jacobian(cell, output, wrt))
+
+
+def test_the_conveyor_belt_and_the_vanishing_gradient() -> None:
+    """The essay's point in two Jacobians: the LSTM's cell state passes through diag(f_t);
+    the vanilla RNN's state is multiplied by diag(1 - h_t^2) W_h at every step."""
+    assert jac(tl.cells.LSTM(3, 4), "c", "c_prev") == r"\operatorname{diag}\left(f_{t}\right)"
+    assert jac(tl.cells.CIFG(3, 4), "c", "c_prev") == r"\operatorname{diag}\left(f_{t}\right)"
+    assert jac(tl.cells.RNN(3, 4), "h", "h_prev") == (
+        r"\operatorname{diag}\left(1 - h_{t}^{2}\right) W_{h,h}")
+    peephole = jac(tl.cells.PeepholeLSTM(3, 4), "c", "c_prev")
+    assert r"\operatorname{diag}\left(f_{t}\right)" in peephole
+    assert r"\operatorname{diag}\left(p_{f}\right)" in peephole  # plus the peephole terms
+    gru = jac(tl.cells.GRU(3, 4), "h", "h_prev")
+    assert r"\operatorname{diag}\left(1 - z_{t}\right)" in gru and "W_{h,rh}" in gru
+
+
+def test_jacobian_names_what_is_wrong() -> None:
+    lstm = tl.cells.LSTM(3, 4)
+    with pytest.raises(ValueError, match=r"LSTM has no state 'q' \(its state is \('h', 'c'\)"):
+        tl.symbolic.jacobian(lstm, "q", wrt="c_prev")
+    with pytest.raises(ValueError, match=r"the wrt must be a previous state"):
+        tl.symbolic.jacobian(lstm, "c", wrt="c")
+    with pytest.raises(TypeError, match="jacobian: expected a tl.Cell"):
+        tl.symbolic.jacobian(None, "c", wrt="c_prev")
+
+
+def _numeric_jacobian(cell: tl.Cell, out_index: int, in_index: int, seed: int = 0):
+    """d new_state[out_index] / d state[in_index] from the tape, one row per output entry."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = tl.Tensor(rng.standard_normal((1, cell.input_size)), dtype="float64")
+    state = tuple(tl.Tensor(rng.standard_normal((1, cell.state_size(s))), dtype="float64",
+                            requires_grad=True) for s in cell.state)
+    _, new = cell(x, state)
+    rows = []
+    for k in range(new[out_index].shape[1]):
+        for s in state:
+            s.grad = None
+        seed_grad = np.zeros(new[out_index].shape)
+        seed_grad[0, k] = 1.0
+        new[out_index].backward(seed_grad, retain_graph=True)
+        rows.append(state[in_index].grad.numpy()[0])
+    return np.array(rows), x.numpy(), [s.numpy() for s in state]
+
+
+def test_the_symbolic_jacobians_equal_the_tapes() -> None:
+    import numpy as np
+
+    params = lambda cell: {n: p.numpy() for n, p in cell.named_parameters()}  # noqa: E731
+    lstm = tl.cells.LSTM(3, 4, dtype="float64")
+    numeric, x, (h, c) = _numeric_jacobian(lstm, 1, 1)
+    p = params(lstm)
+    f = 1 / (1 + np.exp(-(h @ p["W_f_h"].T + x @ p["W_f_x"].T + p["b_f"])))
+    np.testing.assert_allclose(numeric, np.diag(f[0]), atol=1e-12)  # diag(f_t)
+    rnn = tl.cells.RNN(3, 4, dtype="float64")
+    numeric, x, (h,) = _numeric_jacobian(rnn, 0, 0)
+    p = params(rnn)
+    h_t = np.tanh(h @ p["W_h_h"].T + x @ p["W_h_x"].T + p["b_h"])
+    np.testing.assert_allclose(numeric, np.diag(1 - h_t[0] ** 2) @ p["W_h_h"], atol=1e-12)

@@ -1,8 +1,9 @@
-"""Symbolic views of the code that runs: a cell's equations, printed as the essay prints them.
+"""Symbolic views of the code that runs: a cell's equations and Jacobians, as the essay writes.
 
 ``tl.symbolic.equations(cell)`` and ``tl.symbolic.latex(cell)`` trace the same ``step`` that
-runs (see ``printer.py``); ``trace.py`` evaluates a recorded graph with the primitives' own
-SymPy rules, entry by entry. SymPy is imported on first use, not with ``tinygrad_lstm``.
+runs (``printer.py``); ``tl.symbolic.jacobian`` derives Jacobians from those equations
+(``calculus.py``); ``trace.py`` evaluates a recorded graph with the primitives' own SymPy
+rules, entry by entry. SymPy is imported on first use, not with ``tinygrad_lstm``.
 """
 
 from __future__ import annotations
@@ -18,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from tinygrad_lstm.symbolic import printer
 
         return getattr(printer, name)
+    if name == "jacobian":
+        from tinygrad_lstm.symbolic.calculus import jacobian
+
+        return jacobian
     raise AttributeError(f"module 'tinygrad_lstm.symbolic' has no attribute {name!r}")

@@ -42,14 +42,17 @@ def _name(base: str, time: str, tilde: bool = False) -> sympy.Symbol:
 
 
 class Affine(sympy.Function):
-    """W_g·[inputs] + b_g, a gate: the essay's yellow box. args: (gate, has_bias, *inputs)."""
+    """W_g·[inputs] + b_g, a gate: the essay's yellow box.
+
+    args: (gate, has_bias, blocks, *inputs); ``blocks`` names each input's block of W_g.
+    """
 
     @property
     def gate(self) -> str:
         return str(self.args[0])
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
-        gate, has_bias, *inputs = self.args
+        gate, has_bias, _, *inputs = self.args
         weight = rf"W_{{{gate}}}"
         if len(inputs) == 1:
             text = printer._print(inputs[0])
@@ -138,7 +141,8 @@ class _Printer(LatexPrinter):
         return super()._print_Pow(expr)
 
     def _print_tanh(self, expr: Any, exp: Any = None) -> str:
-        return rf"\tanh\left({self._print(expr.args[0])}\right)"
+        power = f"^{{{exp}}}" if exp is not None else ""
+        return rf"\tanh{power}\left({self._print(expr.args[0])}\right)"
 
 
 _PRINTER = _Printer()
@@ -269,8 +273,9 @@ class _Trace:
                 if missing:
                     stack.extend(missing)
                     continue
+                blocks = sympy.Tuple(*[sympy.Symbol(_param_symbol(w)) for w in spec.weights])
                 self.values[id(t)] = Affine(sympy.Symbol(spec.name),
-                                            sympy.true if spec.bias else sympy.false,
+                                            sympy.true if spec.bias else sympy.false, blocks,
                                             *[self.values[id(i)] for i in inputs])
                 stack.pop()
                 continue

@@ -1,0 +1,195 @@
+"""Jacobians between state variables, derived from the same equations the printer reads off.
+
+Vector calculus on the printed equations: d(a ⊙ b) = diag(b) da + diag(a) db, dσ(u) =
+diag(σ ⊙ (1 - σ)) du, d tanh(u) = diag(1 - tanh²) du, and a gate W_g·[inputs] + b_g contributes
+its block W_{g,k} for each input k. Named intermediates (f_t, r_t, ...) are differentiated
+through their own equations (the chain rule), and written by their names.
+
+>>> import tinygrad_lstm as tl
+>>> tl.symbolic.latex_expr(tl.symbolic.jacobian(tl.cells.LSTM(8, 16), "c", wrt="c_prev"))
+'\\\\operatorname{diag}\\\\left(f_{t}\\\\right)'
+>>> tl.symbolic.latex_expr(tl.symbolic.jacobian(tl.cells.RNN(8, 16), "h", wrt="h_prev"))
+'\\\\operatorname{diag}\\\\left(1 - h_{t}^{2}\\\\right) W_{h,h}'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+
+from tinygrad_lstm.cells.base import Cell
+from tinygrad_lstm.symbolic.functions import sigmoid
+from tinygrad_lstm.symbolic.printer import (
+    _T,
+    STATE_SYMBOLS,
+    Affine,
+    SymbolicError,
+    _MatMul,
+    _name,
+    equations,
+)
+
+ZERO = sympy.Integer(0)
+
+
+class Diag(sympy.Function):
+    """diag(v): the elementwise product by v, as a matrix."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return rf"\operatorname{{diag}}\left({printer._print(self.args[0])}\right)"
+
+
+class Chain(sympy.Function):
+    """A product of matrices, left to right."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        parts = [rf"\left({printer._print(a)}\right)" if isinstance(a, Total)
+                 else printer._print(a) for a in self.args]
+        if parts and parts[0] == "-1":
+            return "-" + " ".join(parts[1:])
+        return " ".join(parts)
+
+
+class Total(sympy.Function):
+    """A sum of matrices."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        out = printer._print(self.args[0])
+        for a in self.args[1:]:
+            text = printer._print(a)
+            out += f" - {text[1:]}" if text.startswith("-") else f" + {text}"
+        return out
+
+
+IDENTITY = sympy.Symbol("I")
+
+
+def _chain(*factors: Any) -> Any:
+    if any(f == ZERO for f in factors):
+        return ZERO
+    flat: list[Any] = []
+    for f in factors:
+        flat.extend(f.args if isinstance(f, Chain) else [f])
+    scale = sympy.Mul(*[f for f in flat if f.is_number])  # scalars commute: put them first
+    kept = [f for f in flat if not f.is_number and f != IDENTITY]
+    if scale != 1:
+        kept.insert(0, scale)
+    if not kept:
+        return IDENTITY
+    return kept[0] if len(kept) == 1 else Chain(*kept)
+
+
+def _total(*terms: Any) -> Any:
+    kept = [t for t in terms if t != ZERO]
+    if not kept:
+        return ZERO
+    return kept[0] if len(kept) == 1 else Total(*kept)
+
+
+def _diag(v: Any) -> Any:
+    if v == 1:
+        return IDENTITY
+    return v if v.is_number else Diag(v)  # a number is a scalar multiple, not a diag
+
+
+class _Derivative:
+    def __init__(self, cell: Cell, wrt: sympy.Symbol) -> None:
+        self.cell = cell
+        self.wrt = wrt
+        self.named = {eq.lhs: eq.rhs for eq in equations(cell)}
+        self.cache: dict[Any, Any] = {}
+
+    def depends(self, expr: Any, seen: frozenset = frozenset()) -> bool:
+        for s in expr.free_symbols:
+            if s == self.wrt:
+                return True
+            if s in self.named and s not in seen and self.depends(self.named[s], seen | {s}):
+                return True
+        return False
+
+    def d(self, expr: Any) -> Any:
+        if expr in self.cache:
+            return self.cache[expr]
+        out = self._d(expr)
+        self.cache[expr] = out
+        return out
+
+    def _d(self, e: Any) -> Any:
+        if e == self.wrt:
+            return IDENTITY
+        if not self.depends(e):
+            return ZERO
+        if isinstance(e, sympy.Symbol):  # a named intermediate: differentiate its equation
+            rhs = self.named[e]
+            if isinstance(rhs, sigmoid):
+                return _chain(_diag(sympy.Mul(e, 1 - e, evaluate=False)), self.d(rhs.args[0]))
+            if isinstance(rhs, sympy.tanh):
+                return _chain(_diag(1 - e ** 2), self.d(rhs.args[0]))
+            return self.d(rhs)
+        if isinstance(e, sympy.Add):
+            return _total(*[self.d(a) for a in e.args])
+        if isinstance(e, sympy.Mul):
+            args = list(e.args)
+            terms = []
+            for k, a in enumerate(args):
+                da = self.d(a)
+                if da == ZERO:
+                    continue
+                others = args[:k] + args[k + 1:]
+                numbers = [o for o in others if o.is_number]
+                vectors = [o for o in others if not o.is_number]
+                scale = sympy.Mul(*numbers) if numbers else sympy.Integer(1)
+                vec = vectors[0] if len(vectors) == 1 else (
+                    sympy.Mul(*vectors, evaluate=False) if vectors else sympy.Integer(1))
+                factor = _diag(vec) if scale == 1 else _diag(sympy.Mul(scale, vec,
+                                                                        evaluate=False))
+                terms.append(_chain(factor, da))
+            return _total(*terms)
+        if isinstance(e, sigmoid):
+            s = e
+            return _chain(_diag(sympy.Mul(s, 1 - s, evaluate=False)), self.d(e.args[0]))
+        if isinstance(e, sympy.tanh):
+            return _chain(_diag(1 - e ** 2), self.d(e.args[0]))
+        if isinstance(e, sympy.Pow) and e.args[1].is_number:
+            base, p = e.args
+            return _chain(_diag(sympy.Mul(p, sympy.Pow(base, p - 1), evaluate=False)),
+                          self.d(base))
+        if isinstance(e, Affine):
+            _, _, blocks, *inputs = e.args
+            return _total(*[_chain(block, self.d(i)) for block, i in zip(blocks, inputs,
+                                                                          strict=True)])
+        if isinstance(e, _MatMul):
+            a, b = e.args
+            if isinstance(b, _T) and not self.depends(b):
+                return _chain(b.args[0], self.d(a))
+        raise SymbolicError(f"{type(self.cell).__name__}: jacobian: no rule for "
+                            f"{type(e).__name__} on the way from {self.wrt}")
+
+
+def _symbol(cell: Cell, name: str, role: str) -> sympy.Symbol:
+    base, prev = (name[:-5], True) if name.endswith("_prev") else (name, False)
+    if base == "x" and not prev:
+        return sympy.Symbol("x_{t}")
+    if base not in cell.state:
+        raise ValueError(f"jacobian: {type(cell).__name__} has no state {base!r} (its state is "
+                         f"{cell.state}; write e.g. {cell.state[0]!r} or "
+                         f"'{cell.state[0]}_prev', or 'x' for the input) for {role}")
+    if prev == (role == "output"):
+        raise ValueError(f"jacobian: the {role} must be "
+                         + ("a new state such as 'c'" if role == "output" else
+                            "a previous state such as 'c_prev', or 'x'") + f", got {name!r}")
+    return _name(STATE_SYMBOLS.get(base, base), "t-1" if prev else "t")
+
+
+def jacobian(cell: Cell, output: str, wrt: str) -> Any:
+    """∂ output / ∂ wrt for one step of ``cell``, e.g. ``jacobian(lstm, "c", wrt="c_prev")``.
+
+    ``output`` names a state (``"h"``, ``"c"``); ``wrt`` a previous state (``"c_prev"``) or
+    ``"x"``. The result prints with ``tl.symbolic.latex_expr``.
+    """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"jacobian: expected a tl.Cell, got {type(cell).__name__}")
+    target = _symbol(cell, output, "output")
+    source = _symbol(cell, wrt, "wrt")
+    return _Derivative(cell, source).d(target)
