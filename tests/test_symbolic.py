@@ -167,3 +167,27 @@ def test_the_symbolic_jacobians_equal_the_tapes() -> None:
     p = params(rnn)
     h_t = np.tanh(h @ p["W_h_h"].T + x @ p["W_h_x"].T + p["b_h"])
     np.testing.assert_allclose(numeric, np.diag(1 - h_t[0] ** 2) @ p["W_h_h"], atol=1e-12)
+
+
+def test_diagrams_use_the_essays_visual_language() -> None:
+    lstm = tl.symbolic.diagram(tl.cells.LSTM(3, 4))
+    assert lstm.startswith("digraph LSTM {") and lstm.rstrip().endswith("}")
+    assert lstm.count('fillcolor="#ffe68c"') == 4  # four learned layers: σ, σ, tanh, σ
+    assert lstm.count('label="σ"') == 3 and lstm.count('label="tanh", shape=box') == 1
+    assert lstm.count('label="×"') == 3 and lstm.count('label="+"') == 1  # pink pointwise ops
+    assert 'shape=point' in lstm  # lines merging: the concatenation [h_t-1, x_t]
+    for name in ("h_t-1", "x_t", "C_t-1", "h_t", "C_t"):
+        assert f'label="{name}"' in lstm
+    cifg = tl.symbolic.diagram(tl.cells.CIFG(3, 4))
+    assert 'label="1−"' in cifg and cifg.count('fillcolor="#ffe68c"') == 3
+    for name in tl.cells.available():  # every cell draws
+        assert tl.symbolic.diagram(tl.cells.create(name, 4, 4)).startswith("digraph")
+
+
+def test_diagrams_render_with_graphviz_when_it_is_installed() -> None:
+    import shutil
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed (apt-get install graphviz)")
+    svg = tl.symbolic.render_svg(tl.symbolic.diagram(tl.cells.GRU(3, 4)))
+    assert svg is not None and "<svg" in svg and "σ" in svg

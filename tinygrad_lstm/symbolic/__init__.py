@@ -1,8 +1,9 @@
-"""Symbolic views of the code that runs: a cell's equations and Jacobians, as the essay writes.
+"""Symbolic views of the code that runs: a cell's equations, Jacobians and diagram.
 
 ``tl.symbolic.equations(cell)`` and ``tl.symbolic.latex(cell)`` trace the same ``step`` that
 runs (``printer.py``); ``tl.symbolic.jacobian`` derives Jacobians from those equations
-(``calculus.py``); ``trace.py`` evaluates a recorded graph with the primitives' own SymPy
+(``calculus.py``); ``tl.symbolic.diagram`` draws the cell in the essay's style
+(``drawing.py``); ``trace.py`` evaluates a recorded graph with the primitives' own SymPy
 rules, entry by entry. SymPy is imported on first use, not with ``tinygrad_lstm``.
 """
 
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from tinygrad_lstm.symbolic.calculus import jacobian
 
         return jacobian
+    if name in ("diagram", "render_svg"):
+        from tinygrad_lstm.symbolic import drawing
+
+        return getattr(drawing, name)
     raise AttributeError(f"module 'tinygrad_lstm.symbolic' has no attribute {name!r}")
