@@ -2,6 +2,7 @@
 
     tinygrad-lstm demo          the essay's claim, shown: RNN vs LSTM vs GRU on "France ... French"
     tinygrad-lstm train ...     train a cell on a task; --resume DIR continues a run exactly
+    tinygrad-lstm docs          a generated page per cell: equations, Jacobians, diagram
     tinygrad-lstm cells         the cell zoo with one-line descriptions
     tinygrad-lstm tasks         the long-term-dependency tasks and their baselines
     tinygrad-lstm backends      which backends run here, and why not
@@ -114,6 +115,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 130 if result.status == "interrupted" else 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from tinygrad_lstm import docs
+
+    try:
+        written = docs.write(args.out)
+    except OSError as err:
+        print(f"tinygrad-lstm docs: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} pages into {args.out}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tinygrad_lstm.demo import run_demo
 
@@ -173,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_cmd_train)
 
+    docs = sub.add_parser("docs", help="generate a page per cell: equations, Jacobians, diagram")
+    docs.add_argument("--out", default="docs/cells", help="folder (default %(default)s)")
+    docs.set_defaults(run=_cmd_docs)
     sub.add_parser("cells", help="list the cell zoo").set_defaults(run=_cmd_cells)
     sub.add_parser("tasks", help="list the tasks and their baselines").set_defaults(
         run=_cmd_tasks)

@@ -65,6 +65,17 @@ class Total(sympy.Function):
 IDENTITY = sympy.Symbol("I")
 
 
+class Positive(sympy.Function):
+    """1[v > 0], the slope of relu."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
+
+
+def _is_relu(e: Any) -> bool:
+    return isinstance(e, sympy.Function) and type(e).__name__ == "relu"
+
+
 def _chain(*factors: Any) -> Any:
     if any(f == ZERO for f in factors):
         return ZERO
@@ -126,6 +137,8 @@ class _Derivative:
                 return _chain(_diag(sympy.Mul(e, 1 - e, evaluate=False)), self.d(rhs.args[0]))
             if isinstance(rhs, sympy.tanh):
                 return _chain(_diag(1 - e ** 2), self.d(rhs.args[0]))
+            if _is_relu(rhs):
+                return _chain(Diag(Positive(e)), self.d(rhs.args[0]))
             return self.d(rhs)
         if isinstance(e, sympy.Add):
             return _total(*[self.d(a) for a in e.args])
@@ -151,6 +164,8 @@ class _Derivative:
             return _chain(_diag(sympy.Mul(s, 1 - s, evaluate=False)), self.d(e.args[0]))
         if isinstance(e, sympy.tanh):
             return _chain(_diag(1 - e ** 2), self.d(e.args[0]))
+        if _is_relu(e):
+            return _chain(Diag(Positive(e.args[0])), self.d(e.args[0]))
         if isinstance(e, sympy.Pow) and e.args[1].is_number:
             base, p = e.args
             return _chain(_diag(sympy.Mul(p, sympy.Pow(base, p - 1), evaluate=False)),

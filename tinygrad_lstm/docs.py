@@ -1,0 +1,91 @@
+"""Generated documentation: one page per cell, made from the code that runs.
+
+``tinygrad-lstm docs --out docs/cells`` writes ``index.md`` and a page per built-in cell with its
+equations (read off the graph of its step), the Jacobians of its state (derived from those
+equations), its diagram (Graphviz DOT, drawn from them) and a runnable snippet. A test
+regenerates the pages and fails when the committed ones are stale.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tinygrad_lstm import cells
+from tinygrad_lstm.symbolic.calculus import jacobian
+from tinygrad_lstm.symbolic.drawing import diagram
+from tinygrad_lstm.symbolic.printer import STATE_SYMBOLS, SymbolicError, latex, latex_expr
+
+#: What a Jacobian between consecutive states means for long-term dependencies.
+MEANING = (
+    "Across a gap of k steps the gradient is multiplied by k such Jacobians. A diagonal of gate "
+    "values that the network can hold near 1 lets it pass unchanged (the essay's conveyor "
+    "belt); a weight matrix scaled by a squashing function's slope at every step makes it "
+    "shrink or grow geometrically, which is why plain RNNs fail to learn long gaps.")
+
+
+def _title(name: str) -> str:
+    return name.replace("-", " ")
+
+
+def cell_page(name: str) -> str:
+    """The Markdown page of the built-in cell ``name``."""
+    cell = cells.create(name, 4, 4)
+    lines = [f"# {_title(name)}", "", cells.available()[name], "",
+             f"Class `{type(cell).__module__}.{type(cell).__name__}`; state "
+             f"{', '.join(f'`{s}`' for s in cell.state)}.", "", "## Equations", "",
+             "Read off the graph of `step`, the code that runs:", "", "$$",
+             latex(cell), "$$", "", "## Jacobians", ""]
+    for state in cell.state:
+        symbol = STATE_SYMBOLS.get(state, state)
+        try:
+            text = latex_expr(jacobian(cell, state, f"{state}_prev"))
+        except SymbolicError as err:
+            text = None
+            reason = str(err)
+        if text is None:
+            lines += [f"- $\\partial {symbol}_t / \\partial {symbol}_{{t-1}}$: not derived "
+                      f"({reason}).", ""]
+        else:
+            lines += [f"$$\\frac{{\\partial {symbol}_t}}{{\\partial {symbol}_{{t-1}}}} = "
+                      f"{text}$$", ""]
+    lines += [MEANING, "", "## Diagram", "",
+              "Yellow boxes are learned layers, pink circles pointwise operations "
+              "(render with Graphviz: `dot -Tsvg`):", "", "```dot", diagram(cell).rstrip(),
+              "```", "", "## Run it", "", "```python", "import numpy as np",
+              "import tinygrad_lstm as tl", "",
+              f'cell = tl.cells.create("{name}", input_size=4, hidden_size=4)',
+              "rnn = tl.nn.Recurrent(cell)",
+              "out, state = rnn(tl.Tensor(np.random.randn(5, 2, 4)))  # (T, B, features)",
+              "print(out.shape)                                        # (5, 2, 4)",
+              "print(tl.symbolic.latex(cell))", "```", ""]
+    return "\n".join(lines)
+
+
+def index_page() -> str:
+    rows = ["# The cell zoo", "",
+            "Every page is generated from the code that runs by `tinygrad-lstm docs`.", "",
+            "| cell | what it is |", "|---|---|"]
+    rows += [f"| [{_title(n)}]({n}.md) | {d} |" for n, d in cells.available().items()]
+    return "\n".join(rows) + "\n"
+
+
+def pages() -> dict[str, str]:
+    """File name -> content of every generated page."""
+    out = {"index.md": index_page()}
+    out.update({f"{name}.md": cell_page(name) for name in cells.available()})
+    return out
+
+
+def write(folder: str | os.PathLike) -> list[Path]:
+    """Write the pages into ``folder`` (created if needed); returns the files written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"docs: {folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in pages().items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
