@@ -219,3 +219,77 @@ def test_the_docs_command(tmp_path) -> None:
                          cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert bad.returncode == 2 and "is a file, not a folder" in bad.stderr
+
+
+# --- the printed equations compute what the cell computes ----------------------------------
+
+def _evaluate(expr, env):
+    """Evaluate a printed equation's right-hand side with NumPy (vectors as 1-D arrays)."""
+    import numpy as np
+    import sympy
+
+    from tinygrad_lstm.symbolic.functions import sigmoid
+    from tinygrad_lstm.symbolic.printer import _T, Affine, _MatMul, _Reduce
+
+    def ev(e):
+        if isinstance(e, sympy.Symbol):
+            return env[str(e)]
+        if e.is_number:
+            return float(e)
+        if isinstance(e, Affine):
+            gate, has_bias, blocks, *inputs = e.args
+            out = sum(env[str(w)] @ ev(i) for w, i in zip(blocks, inputs, strict=True))
+            return out + env[f"b_{{{gate}}}"] if has_bias else out
+        if isinstance(e, _MatMul):
+            a, b = e.args
+            return ev(b.args[0]) @ ev(a) if isinstance(b, _T) else ev(a) @ ev(b)
+        if isinstance(e, _T):
+            return ev(e.args[0]).T
+        if isinstance(e, _Reduce):
+            op, arg = e.args
+            return {"mean": np.mean, "sum": np.sum, "max": np.max}[str(op)](ev(arg))
+        args = [ev(a) for a in e.args]
+        if isinstance(e, sympy.Add):
+            return sum(args)
+        if isinstance(e, sympy.Mul):
+            return np.prod(np.broadcast_arrays(*args), axis=0)
+        if isinstance(e, sympy.Pow):
+            return args[0] ** args[1]
+        if isinstance(e, sigmoid):
+            return 1 / (1 + np.exp(-args[0]))
+        if isinstance(e, sympy.tanh):
+            return np.tanh(args[0])
+        if type(e).__name__ == "relu":
+            return np.maximum(args[0], 0)
+        raise NotImplementedError(type(e).__name__)
+
+    return ev(expr)
+
+
+@pytest.mark.parametrize("name", [n for n in tl.cells.available() if n != "clockwork"])
+def test_the_printed_equations_compute_what_the_cell_computes(name: str) -> None:
+    """Every equation evaluated in NumPy from its printed form, on random weights and inputs,
+    gives the cell's own forward (Clockwork's tick mask is data the equations only name)."""
+    import numpy as np
+
+    from tinygrad_lstm.symbolic.printer import STATE_SYMBOLS, _param_symbol
+
+    rng = np.random.default_rng(7)
+    cell = tl.cells.create(name, 4, 4, dtype="float64")
+    env = {_param_symbol(n): p.numpy() for n, p in cell.named_parameters()}
+    x = rng.standard_normal(4)
+    state = [rng.standard_normal(cell.state_size(s)) for s in cell.state]
+    context = [rng.standard_normal(cell.state_size(s)) for s in cell.context.values()]
+    env["x_{t}"] = x
+    for s, v in zip(cell.state, state, strict=True):
+        env[f"{STATE_SYMBOLS.get(s, s)}_{{t-1}}"] = v
+    for s, v in zip(cell.context, context, strict=True):
+        env[s.replace("_", "^{") + "}"] = v
+    for eq in tl.symbolic.equations(cell):
+        env[str(eq.lhs)] = _evaluate(eq.rhs, env)
+    as_t = [tl.Tensor(v[None], dtype="float64") for v in (x, *state, *context)]
+    new = cell.run_step(as_t[0], as_t[1:1 + len(state)], as_t[1 + len(state):])
+    for s, value in zip(cell.state, new, strict=True):
+        printed = env[f"{STATE_SYMBOLS.get(s, s)}_{{t}}"]
+        np.testing.assert_allclose(np.broadcast_to(printed, value.shape[1:]), value.numpy()[0],
+                                   rtol=1e-8, atol=1e-10, err_msg=f"{name}: state {s}")
