@@ -293,3 +293,35 @@ def test_the_printed_equations_compute_what_the_cell_computes(name: str) -> None
         printed = env[f"{STATE_SYMBOLS.get(s, s)}_{{t}}"]
         np.testing.assert_allclose(np.broadcast_to(printed, value.shape[1:]), value.numpy()[0],
                                    rtol=1e-8, atol=1e-10, err_msg=f"{name}: state {s}")
+
+
+def _katex_modules() -> Path | None:
+    for candidate in (os.environ.get("TINYGRAD_LSTM_KATEX"), ROOT / ".ci" / "katex"):
+        if candidate and (Path(candidate) / "node_modules" / "katex").is_dir():
+            return Path(candidate) / "node_modules"
+    return None
+
+
+def test_every_generated_latex_string_renders_with_katex() -> None:
+    """Each cell's equations and Jacobians go through KaTeX (from the npm registry; .ci/run
+    installs it into .ci/katex) with errors thrown: what the docs show really renders."""
+    import json
+    import re
+    import shutil
+
+    modules = _katex_modules()
+    if shutil.which("node") is None or modules is None:
+        pytest.skip("KaTeX is not installed: npm install --prefix .ci/katex katex@0.16")
+    from tinygrad_lstm import docs
+
+    strings = [tl.symbolic.latex(tl.cells.create(name, 4, 4)) for name in tl.cells.available()]
+    for text in docs.pages().values():
+        strings += re.findall(r"\$\$(.+?)\$\$", text, flags=re.S)
+        strings += re.findall(r"(?<!\$)\$([^$\n]+)\$(?!\$)", text)
+    out = subprocess.run(["node", str(ROOT / "tests" / "render_katex.js")],
+                         input=json.dumps(strings), capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "NODE_PATH": str(modules)})
+    assert out.returncode == 0, out.stderr
+    failures = [(s, e) for s, e in zip(strings, json.loads(out.stdout), strict=True) if e]
+    assert not failures, failures[:3]
+    assert len(strings) > 50
