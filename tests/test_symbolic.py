@@ -325,3 +325,10 @@ def test_every_generated_latex_string_renders_with_katex() -> None:
     failures = [(s, e) for s, e in zip(strings, json.loads(out.stdout), strict=True) if e]
     assert not failures, failures[:3]
     assert len(strings) > 50
+
+
+def test_the_expanded_form_writes_one_block_per_input() -> None:
+    text = tl.symbolic.latex(tl.cells.LSTM(3, 4), expanded=True)
+    assert r"f_{t} &= \sigma\left(W_{f,h} h_{t-1} + W_{f,x} x_{t} + b_{f}\right)" in text
+    gru = tl.symbolic.latex(tl.cells.GRU(3, 4), expanded=True)
+    assert r"W_{h,rh} \left(r_{t} \odot h_{t-1}\right) + W_{h,x} x_{t}" in gru

@@ -35,7 +35,9 @@ def cell_page(name: str) -> str:
              f"Class `{type(cell).__module__}.{type(cell).__name__}`; state "
              f"{', '.join(f'`{s}`' for s in cell.state)}.", "", "## Equations", "",
              "Read off the graph of `step`, the code that runs:", "", "$$",
-             latex(cell), "$$", "", "## Jacobians", ""]
+             latex(cell), "$$", "",
+             "Block by block, with one weight matrix per input (as PyTorch documents its "
+             "cells):", "", "$$", latex(cell, expanded=True), "$$", "", "## Jacobians", ""]
     for state in cell.state:
         symbol = STATE_SYMBOLS.get(state, state)
         try:

@@ -52,7 +52,15 @@ class Affine(sympy.Function):
         return str(self.args[0])
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
-        gate, has_bias, _, *inputs = self.args
+        gate, has_bias, blocks, *inputs = self.args
+        if getattr(printer, "expanded", False):  # one block per input, as PyTorch documents
+            terms = []
+            for block, i in zip(blocks, inputs, strict=True):
+                text = printer._print(i)
+                if isinstance(i, sympy.Add | sympy.Mul):
+                    text = rf"\left({text}\right)"
+                terms.append(f"{printer._print(block)} {text}")
+            return " + ".join(terms) + (rf" + b_{{{gate}}}" if has_bias else "")
         weight = rf"W_{{{gate}}}"
         if len(inputs) == 1:
             text = printer._print(inputs[0])
@@ -145,12 +153,19 @@ class _Printer(LatexPrinter):
         return rf"\tanh{power}\left({self._print(expr.args[0])}\right)"
 
 
+class _ExpandedPrinter(_Printer):
+    """The same, with each gate written block by block: W_{f,h} h_{t-1} + W_{f,x} x_t + b_f."""
+
+    expanded = True
+
+
 _PRINTER = _Printer()
+_EXPANDED = _ExpandedPrinter()
 
 
-def latex_expr(expr: Any) -> str:
-    """One expression in the essay's notation."""
-    return _PRINTER.doprint(expr)
+def latex_expr(expr: Any, expanded: bool = False) -> str:
+    """One expression in the essay's notation (``expanded``: gates block by block)."""
+    return (_EXPANDED if expanded else _PRINTER).doprint(expr)
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -361,8 +376,9 @@ def _made(trace: _Trace) -> list[Tensor]:
     return sorted(found.values(), key=lambda t: trace.order.get(id(t), -1))
 
 
-def latex(cell: Cell) -> str:
-    """The cell's equations as one aligned LaTeX block.
+def latex(cell: Cell, expanded: bool = False) -> str:
+    """The cell's equations as one aligned LaTeX block; ``expanded=True`` writes every gate
+    block by block (W_{f,h} h_{t-1} + W_{f,x} x_t + b_f, as PyTorch documents its cells).
 
     >>> import tinygrad_lstm as tl
     >>> print(tl.symbolic.latex(tl.cells.LSTM(8, 16)))
@@ -375,5 +391,5 @@ def latex(cell: Cell) -> str:
     h_{t} &= o_{t} \\odot \\tanh\\left(C_{t}\\right)
     \\end{aligned}
     """
-    rows = [f"{latex_expr(eq.lhs)} &= {latex_expr(eq.rhs)}" for eq in equations(cell)]
+    rows = [f"{latex_expr(eq.lhs)} &= {latex_expr(eq.rhs, expanded)}" for eq in equations(cell)]
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
