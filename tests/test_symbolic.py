@@ -332,3 +332,24 @@ def test_the_expanded_form_writes_one_block_per_input() -> None:
     assert r"f_{t} &= \sigma\left(W_{f,h} h_{t-1} + W_{f,x} x_{t} + b_{f}\right)" in text
     gru = tl.symbolic.latex(tl.cells.GRU(3, 4), expanded=True)
     assert r"W_{h,rh} \left(r_{t} \odot h_{t-1}\right) + W_{h,x} x_{t}" in gru
+
+
+def test_the_docs_site_builds_strictly(tmp_path) -> None:
+    """`mkdocs build --strict` (MkDocs and KaTeX are optional: .ci/run installs both)."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec(
+            "pymdownx") is None:
+        pytest.skip("MkDocs is not installed: pip install mkdocs pymdown-extensions")
+    if not (ROOT / "docs" / "vendor" / "katex" / "katex.min.js").is_file():
+        modules = _katex_modules()
+        if modules is None:
+            pytest.skip("KaTeX is not installed: npm install --prefix .ci/katex katex@0.16")
+        shutil.copytree(modules / "katex" / "dist", ROOT / "docs" / "vendor" / "katex")
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
+                          str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    page = (tmp_path / "site" / "cells" / "lstm" / "index.html").read_text(encoding="utf-8")
+    assert "arithmatex" in page and "katex.min.js" in page
