@@ -123,7 +123,9 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"tinygrad-lstm docs: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(written)} pages into {args.out}")
+    svgs = sum(p.suffix == ".svg" for p in written)
+    print(f"wrote {len(written) - svgs} pages and {svgs} diagrams into {args.out}"
+          + ("" if svgs else " (install Graphviz to render the diagrams)"))
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tinygrad_lstm import cells
 from tinygrad_lstm.symbolic.calculus import jacobian
-from tinygrad_lstm.symbolic.drawing import diagram
+from tinygrad_lstm.symbolic.drawing import diagram, render_svg
 from tinygrad_lstm.symbolic.printer import STATE_SYMBOLS, SymbolicError, latex, latex_expr
 
 #: What a Jacobian between consecutive states means for long-term dependencies.
@@ -52,9 +52,10 @@ def cell_page(name: str) -> str:
             lines += [f"$$\\frac{{\\partial {symbol}_t}}{{\\partial {symbol}_{{t-1}}}} = "
                       f"{text}$$", ""]
     lines += [MEANING, "", "## Diagram", "",
-              "Yellow boxes are learned layers, pink circles pointwise operations "
-              "(render with Graphviz: `dot -Tsvg`):", "", "```dot", diagram(cell).rstrip(),
-              "```", "", "## Run it", "", "```python", "import numpy as np",
+              "Yellow boxes are learned layers, pink circles pointwise operations, drawn from "
+              "the equations above:", "", f"![{name}]({name}.svg)", "",
+              "Its Graphviz source (`tl.symbolic.diagram(cell)`):", "", "```dot",
+              diagram(cell).rstrip(), "```", "", "## Run it", "", "```python", "import numpy as np",
               "import tinygrad_lstm as tl", "",
               f'cell = tl.cells.create("{name}", input_size=4, hidden_size=4)',
               "rnn = tl.nn.Recurrent(cell)",
@@ -79,8 +80,12 @@ def pages() -> dict[str, str]:
     return out
 
 
-def write(folder: str | os.PathLike) -> list[Path]:
-    """Write the pages into ``folder`` (created if needed); returns the files written."""
+def write(folder: str | os.PathLike, svg: bool = True) -> list[Path]:
+    """Write the pages into ``folder`` (created if needed); returns the files written.
+
+    With ``svg`` the diagrams are rendered too, when Graphviz's ``dot`` is installed (the
+    pages refer to ``NAME.svg`` either way, and carry the DOT source).
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"docs: {folder} is a file, not a folder")
@@ -90,4 +95,12 @@ def write(folder: str | os.PathLike) -> list[Path]:
         path = folder / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    if svg:
+        for name in cells.available():
+            drawing = render_svg(diagram(cells.create(name, 4, 4)))
+            if drawing is None:  # no Graphviz here: the DOT source on the page still works
+                break
+            path = folder / f"{name}.svg"
+            path.write_text(drawing, encoding="utf-8")
+            written.append(path)
     return written
