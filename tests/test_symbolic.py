@@ -419,3 +419,13 @@ def test_each_symbolic_jacobian_equals_the_tapes(name: str) -> None:
                                    atol=1e-10, err_msg=f"{name}: d{state}_t/d{state}_t-1")
         checked += 1
     assert checked >= 1
+
+
+def test_the_cell_state_runs_along_the_top() -> None:
+    import re
+
+    dot = tl.symbolic.diagram(tl.cells.LSTM(3, 4))
+    labels = dict(re.findall(r'(n\d+) \[label="([^"]*)"', dot))
+    first_in = re.search(r"\{rank=min; (n\d+) ->", dot).group(1)
+    first_out = re.search(r"\{rank=max; (n\d+) ->", dot).group(1)
+    assert labels[first_in] == "C_t-1" and labels[first_out] == "C_t"

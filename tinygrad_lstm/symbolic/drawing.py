@@ -1,8 +1,8 @@
 """A cell as a Graphviz diagram in the essay's visual language, drawn from its equations.
 
 Learned layers (gates) are yellow boxes labelled σ or tanh; pointwise operations are pink
-circles (×, +, tanh, 1−); lines merge where inputs are concatenated; the cell state's line is
-kept straight (Graphviz decides whether it runs along the top or the bottom). The drawing is
+circles (×, +, tanh, 1−); lines merge where inputs are concatenated; the cell state's line
+runs straight along the top. The drawing is
 made from the same equations ``tl.symbolic.equations`` reads off the step that runs, so it
 cannot drift from the code.
 
@@ -134,13 +134,14 @@ class _Drawing:
         return _plain(expr) if isinstance(expr, sympy.Symbol) and expr in self.eqs else ""
 
     def draw(self) -> str:
-        # the inputs first, so that they share the first column
-        order = sorted(self.cell.state, key=lambda s: s == "c")
-        self.node(sympy.Symbol("x_{t}"))
-        for name in self.cell.context:
-            self.node(sympy.Symbol(name.replace("_", "^{") + "}" if "_" in name else name))
-        for state in order:
-            self.node(_name(STATE_SYMBOLS.get(state, state), "t-1"))
+        # The inputs share the first column and the outputs the last; an invisible edge
+        # inside each column stacks the cell state above the rest (in a left-to-right layout
+        # Graphviz draws such edges top to bottom), so its line runs along the top.
+        order = sorted(self.cell.state, key=lambda s: s != "c")
+        inputs = [self.node(_name(STATE_SYMBOLS.get(s, s), "t-1")) for s in order]
+        inputs += [self.node(sympy.Symbol(n.replace("_", "^{") + "}" if "_" in n else n))
+                   for n in self.cell.context]
+        inputs.append(self.node(sympy.Symbol("x_{t}")))
         outputs = []
         for state in order:
             symbol = _name(STATE_SYMBOLS.get(state, state), "t")
@@ -153,8 +154,11 @@ class _Drawing:
         header = [f"digraph {type(self.cell).__name__} {{", "  rankdir=LR;",
                   '  node [fontname="Helvetica"]; edge [arrowsize=0.6];',
                   f'  label="{type(self.cell).__name__}"; labelloc=t;']
-        ranks = [f"  {{rank=min; {' '.join(self.top[:1])}}}" if self.top else ""]
-        return "\n".join(header + self.lines + [r for r in ranks if r] + ["}"]) + "\n"
+        columns = [f"  {{rank={rank}; {' -> '.join(nodes)} [style=invis];}}"
+                   for rank, nodes in (("min", inputs), ("max", outputs)) if len(nodes) > 1]
+        columns += [f"  {{rank={rank}; {nodes[0]}}}" for rank, nodes in
+                    (("min", inputs), ("max", outputs)) if len(nodes) == 1]
+        return "\n".join(header + self.lines + columns + ["}"]) + "\n"
 
 
 def diagram(cell: Cell) -> str:
