@@ -362,7 +362,7 @@ def _evaluate_jacobian(expr, env):
     import numpy as np
     import sympy
 
-    from tinygrad_lstm.symbolic.calculus import IDENTITY, Chain, Diag, Positive, Total
+    from tinygrad_lstm.symbolic.calculus import IDENTITY, Averaging, Chain, Diag, Positive, Total
 
     size = len(env["x_{t}"])
 
@@ -381,6 +381,8 @@ def _evaluate_jacobian(expr, env):
             return out
         if isinstance(e, Total):
             return sum(ev(a) for a in e.args)
+        if isinstance(e, Averaging):
+            return np.full((size, size), 1 / size)
         if isinstance(e, sympy.Symbol):
             return env[str(e)]
         if e.is_number:

@@ -24,6 +24,10 @@ MEANING = (
     "shrink or grow geometrically, which is why plain RNNs fail to learn long gaps.")
 
 
+#: Jacobians longer than this (in LaTeX characters) are described, not printed.
+LONGEST = 3000
+
+
 def _title(name: str) -> str:
     return name.replace("-", " ")
 
@@ -48,6 +52,11 @@ def cell_page(name: str) -> str:
         if text is None:
             lines += [f"- $\\partial {symbol}_t / \\partial {symbol}_{{t-1}}$: not derived "
                       f"({reason}).", ""]
+        elif len(text) > LONGEST:
+            lines += [f"- $\\partial {symbol}_t / \\partial {symbol}_{{t-1}}$ is derived, but "
+                      f"it is {len(text):,} characters of LaTeX, too long to show usefully; "
+                      f'`tl.symbolic.jacobian(cell, "{state}", wrt="{state}_prev")` returns '
+                      "it.", ""]
         else:
             lines += [f"$$\\frac{{\\partial {symbol}_t}}{{\\partial {symbol}_{{t-1}}}} = "
                       f"{text}$$", ""]

@@ -27,6 +27,8 @@ from tinygrad_lstm.symbolic.printer import (
     SymbolicError,
     _MatMul,
     _name,
+    _Reduce,
+    _Where,
     equations,
 )
 
@@ -44,8 +46,9 @@ class Chain(sympy.Function):
     """A product of matrices, left to right."""
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
-        parts = [rf"\left({printer._print(a)}\right)" if isinstance(a, Total)
-                 else printer._print(a) for a in self.args]
+        parts = [rf"\left({printer._print(a)}\right)"
+                 if isinstance(a, Total | sympy.Add | sympy.Mul) else printer._print(a)
+                 for a in self.args]
         if parts and parts[0] == "-1":
             return "-" + " ".join(parts[1:])
         return " ".join(parts)
@@ -70,6 +73,15 @@ class Positive(sympy.Function):
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
         return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
+
+
+class Averaging(sympy.Function):
+    """(1/n) 1 1^T: the Jacobian of a mean over features, broadcast back to every feature.
+
+    Its argument is the symbol n (the width), so that SymPy does not take it for a number."""
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return r"\tfrac{1}{n} \mathbf{1} \mathbf{1}^{\top}"
 
 
 def _is_relu(e: Any) -> bool:
@@ -174,6 +186,11 @@ class _Derivative:
             _, _, blocks, *inputs = e.args
             return _total(*[_chain(block, self.d(i)) for block, i in zip(blocks, inputs,
                                                                           strict=True)])
+        if isinstance(e, _Reduce) and str(e.args[0]) == "mean":
+            return _chain(Averaging(sympy.Symbol("n")), self.d(e.args[1]))
+        if isinstance(e, _Where):  # where(m, a, b) = m ⊙ a + (1 - m) ⊙ b for a 0/1 mask m
+            m, a, b = e.args
+            return _total(_chain(Diag(m), self.d(a)), _chain(Diag(1 - m), self.d(b)))
         if isinstance(e, _MatMul):
             a, b = e.args
             if isinstance(b, _T) and not self.depends(b):
