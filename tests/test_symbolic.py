@@ -431,3 +431,15 @@ def test_the_cell_state_runs_along_the_top() -> None:
     first_in = re.search(r"\{rank=min; (n\d+) ->", dot).group(1)
     first_out = re.search(r"\{rank=max; (n\d+) ->", dot).group(1)
     assert labels[first_in] == "C_t-1" and labels[first_out] == "C_t"
+
+
+def test_a_cell_returning_the_wrong_state_is_named() -> None:
+    class Forgetful(tl.Cell):
+        state = ("h", "c")
+
+        def step(self, x, h, c):
+            return (self.gate("h", h, x).tanh(),)
+
+    with pytest.raises(TypeError, match=r"^Forgetful.step returned 1; expected a tuple of 2 "
+                                        r"tensors \('h', 'c'\)"):
+        tl.symbolic.equations(Forgetful(3, 4))
