@@ -7,9 +7,9 @@ through their own equations (the chain rule), and written by their names.
 
 >>> import tinygrad_lstm as tl
 >>> tl.symbolic.latex_expr(tl.symbolic.jacobian(tl.cells.LSTM(8, 16), "c", wrt="c_prev"))
-'\\\\operatorname{diag}\\\\left(f_{t}\\\\right)'
+'\\\\operatorname{diag}\\\\left(f_t\\\\right)'
 >>> tl.symbolic.latex_expr(tl.symbolic.jacobian(tl.cells.RNN(8, 16), "h", wrt="h_prev"))
-'\\\\operatorname{diag}\\\\left(1 - h_{t}^{2}\\\\right) W_{h,h}'
+'\\\\operatorname{diag}\\\\left(1 - h_t^{2}\\\\right) W_{h,h}'
 """
 
 from __future__ import annotations

@@ -9,14 +9,15 @@ z_t, r_t, h̃_t) and the new state (C_t, h_t), in the order the step computed th
 >>> import tinygrad_lstm as tl
 >>> for eq in tl.symbolic.equations(tl.cells.GRU(3, 4)):
 ...     print(tl.symbolic.latex_expr(eq.lhs), "=", tl.symbolic.latex_expr(eq.rhs))
-z_{t} = \\sigma\\left(W_{z} \\left[h_{t-1}, x_{t}\\right] + b_{z}\\right)
-r_{t} = \\sigma\\left(W_{r} \\left[h_{t-1}, x_{t}\\right] + b_{r}\\right)
-\\tilde{h}_{t} = \\tanh\\left(W_{h} \\left[r_{t} \\odot h_{t-1}, x_{t}\\right] + b_{h}\\right)
-h_{t} = \\left(1 - z_{t}\\right) \\odot h_{t-1} + z_{t} \\odot \\tilde{h}_{t}
+z_t = \\sigma\\left(W_z \\left[h_{t-1}, x_t\\right] + b_z\\right)
+r_t = \\sigma\\left(W_r \\left[h_{t-1}, x_t\\right] + b_r\\right)
+\\tilde{h}_t = \\tanh\\left(W_h \\left[r_t \\odot h_{t-1}, x_t\\right] + b_h\\right)
+h_t = \\left(1 - z_t\\right) \\odot h_{t-1} + z_t \\odot \\tilde{h}_t
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy
@@ -165,7 +166,12 @@ _EXPANDED = _ExpandedPrinter()
 
 def latex_expr(expr: Any, expanded: bool = False) -> str:
     """One expression in the essay's notation (``expanded``: gates block by block)."""
-    return (_EXPANDED if expanded else _PRINTER).doprint(expr)
+    return tidy((_EXPANDED if expanded else _PRINTER).doprint(expr))
+
+
+def tidy(text: str) -> str:
+    """Write one-character subscripts without braces, as the essay does: f_t, W_f, C_{t-1}."""
+    return re.sub(r"_\{([A-Za-z0-9])\}", r"_\1", text)
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -383,12 +389,12 @@ def latex(cell: Cell, expanded: bool = False) -> str:
     >>> import tinygrad_lstm as tl
     >>> print(tl.symbolic.latex(tl.cells.LSTM(8, 16)))
     \\begin{aligned}
-    f_{t} &= \\sigma\\left(W_{f} \\left[h_{t-1}, x_{t}\\right] + b_{f}\\right) \\\\
-    i_{t} &= \\sigma\\left(W_{i} \\left[h_{t-1}, x_{t}\\right] + b_{i}\\right) \\\\
-    \\tilde{C}_{t} &= \\tanh\\left(W_{C} \\left[h_{t-1}, x_{t}\\right] + b_{C}\\right) \\\\
-    C_{t} &= f_{t} \\odot C_{t-1} + i_{t} \\odot \\tilde{C}_{t} \\\\
-    o_{t} &= \\sigma\\left(W_{o} \\left[h_{t-1}, x_{t}\\right] + b_{o}\\right) \\\\
-    h_{t} &= o_{t} \\odot \\tanh\\left(C_{t}\\right)
+    f_t &= \\sigma\\left(W_f \\left[h_{t-1}, x_t\\right] + b_f\\right) \\\\
+    i_t &= \\sigma\\left(W_i \\left[h_{t-1}, x_t\\right] + b_i\\right) \\\\
+    \\tilde{C}_t &= \\tanh\\left(W_C \\left[h_{t-1}, x_t\\right] + b_C\\right) \\\\
+    C_t &= f_t \\odot C_{t-1} + i_t \\odot \\tilde{C}_t \\\\
+    o_t &= \\sigma\\left(W_o \\left[h_{t-1}, x_t\\right] + b_o\\right) \\\\
+    h_t &= o_t \\odot \\tanh\\left(C_t\\right)
     \\end{aligned}
     """
     rows = [f"{latex_expr(eq.lhs)} &= {latex_expr(eq.rhs, expanded)}" for eq in equations(cell)]
