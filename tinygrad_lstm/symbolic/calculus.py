@@ -38,12 +38,19 @@ ZERO = sympy.Integer(0)
 class Diag(sympy.Function):
     """diag(v): the elementwise product by v, as a matrix."""
 
+    def _sympystr(self, printer: Any) -> str:
+        return f"diag({printer._print(self.args[0])})"
+
     def _latex(self, printer: Any, exp: Any = None) -> str:
         return rf"\operatorname{{diag}}\left({printer._print(self.args[0])}\right)"
 
 
 class Chain(sympy.Function):
     """A product of matrices, left to right."""
+
+    def _sympystr(self, printer: Any) -> str:
+        return " ".join(f"({printer._print(a)})" if isinstance(a, Total) else printer._print(a)
+                        for a in self.args)
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
         parts = [rf"\left({printer._print(a)}\right)"
@@ -56,6 +63,9 @@ class Chain(sympy.Function):
 
 class Total(sympy.Function):
     """A sum of matrices."""
+
+    def _sympystr(self, printer: Any) -> str:
+        return " + ".join(printer._print(a) for a in self.args)
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
         out = printer._print(self.args[0])
