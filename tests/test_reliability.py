@@ -182,6 +182,14 @@ def test_loading_into_another_model_says_what_differs(tmp_path) -> None:
         np.testing.assert_array_equal(v, before[k])
 
 
+def test_loading_a_different_dtype_is_refused_and_named(tmp_path) -> None:
+    _saved(tmp_path)  # float32
+    wide = tl.nn.LSTM(3, 4, dtype="float64")
+    with pytest.raises(CheckpointError, match=r"'l0.W_f_h' has dtype float32 in the file, "
+                                              r"float64 in the model"):
+        tl.load(wide, tmp_path / "model.npz")
+
+
 def test_detect_anomaly_names_the_first_bad_primitive(backend: str) -> None:
     x = tl.Tensor([[0.0, 1.0], [2.0, 3.0]])
     y = x * 0  # fine

@@ -278,8 +278,9 @@ def load(module: Any, path: str | os.PathLike, *, optimizer: Any = None) -> dict
         if tuple(params[name].shape) != own[name].shape:
             problems.append(f"{name!r} has shape {tuple(params[name].shape)} in the file, "
                             f"{own[name].shape} in the model")
-        elif params[name].dtype.kind != "f":
-            problems.append(f"{name!r} has dtype {params[name].dtype} in the file")
+        elif params[name].dtype != own[name].dtype:
+            problems.append(f"{name!r} has dtype {params[name].dtype} in the file, "
+                            f"{own[name].dtype} in the model")
     if problems:
         saved = meta.get("model", {})
         what = ", ".join(f"{k}={saved[k]}" for k in ("cell", "input_size", "hidden_size",
