@@ -22,7 +22,13 @@ import sympy
 
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.symbolic.functions import sigmoid
-from tinygrad_lstm.symbolic.printer import STATE_SYMBOLS, Affine, _name, equations
+from tinygrad_lstm.symbolic.printer import (
+    STATE_SYMBOLS,
+    Affine,
+    _name,
+    context_symbol,
+    equations,
+)
 
 YELLOW = "#ffe68c"  # the essay's neural-network layers
 PINK = "#f7c6d9"  # the essay's pointwise operations
@@ -139,8 +145,7 @@ class _Drawing:
         # Graphviz draws such edges top to bottom), so its line runs along the top.
         order = sorted(self.cell.state, key=lambda s: s != "c")
         inputs = [self.node(_name(STATE_SYMBOLS.get(s, s), "t-1")) for s in order]
-        inputs += [self.node(sympy.Symbol(n.replace("_", "^{") + "}" if "_" in n else n))
-                   for n in self.cell.context]
+        inputs += [self.node(context_symbol(n)) for n in self.cell.context]
         inputs.append(self.node(sympy.Symbol("x_{t}")))
         outputs = []
         for state in order:

@@ -254,7 +254,7 @@ class _Trace:
         for s, t in zip(cell.state, state, strict=True):
             self.values[id(t)] = _name(STATE_SYMBOLS.get(s, s), "t-1")
         for s, t in zip(cell.context, context, strict=True):
-            self.values[id(t)] = sympy.Symbol(s.replace("_", r"^{") + "}" if "_" in s else s)
+            self.values[id(t)] = context_symbol(s)
         for name, p in cell.named_parameters():
             self.values[id(p)] = sympy.Symbol(_param_symbol(name))
         object.__setattr__(cell, "_gate_log", self.gates)
@@ -324,6 +324,11 @@ class _Trace:
                 raise SymbolicError(f"{type(self.cell).__name__}: {err}") from None
             stack.pop()
         return self.values[id(tensor)]
+
+
+def context_symbol(name: str) -> sympy.Symbol:
+    """How a per-step input from the layer below is written: c_below -> c^{below}."""
+    return sympy.Symbol(name.replace("_", "^{", 1) + "}" if "_" in name else name)
 
 
 def _param_symbol(name: str) -> str:
