@@ -3,8 +3,7 @@
 ``tl.symbolic.equations(cell)`` and ``tl.symbolic.latex(cell)`` trace the same ``step`` that
 runs (``printer.py``); ``tl.symbolic.jacobian`` derives Jacobians from those equations
 (``calculus.py``); ``tl.symbolic.diagram`` draws the cell in the essay's style
-(``drawing.py``); ``trace.py`` evaluates a recorded graph with the primitives' own SymPy
-rules, entry by entry. SymPy is imported on first use, not with ``tinygrad_lstm``.
+(``drawing.py``). SymPy is imported on first use, not with ``tinygrad_lstm``.
 """
 
 from __future__ import annotations
