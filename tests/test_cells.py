@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cell_references import RECURRENT_BLOCKS, REFERENCES, SQUARE, ZOO, parameter_shapes, run_stack
+from example_cells import CoupledLSTM
 
 import tinygrad_lstm as tl
 from tinygrad_lstm.cells.plan import StepPlan
@@ -310,19 +311,6 @@ def test_single_step_call(backend: str, key: str) -> None:
     assert_close(h.numpy(), want[0])
     for a, w in zip(state, want, strict=True):
         assert_close(a.numpy(), w)
-
-
-class CoupledLSTM(tl.Cell):
-    """The issue's example: a coupled-gate LSTM written with self.gate, nothing else."""
-
-    state = ("h", "c")
-
-    def step(self, x, h, c):
-        f = self.gate("f", h, x).sigmoid()
-        c_tilde = self.gate("C", h, x).tanh()
-        c = f * c + (1 - f) * c_tilde
-        o = self.gate("o", h, x).sigmoid()
-        return o * c.tanh(), c
 
 
 def _count_matmuls(t: tl.Tensor) -> int:

@@ -70,15 +70,7 @@ def test_every_cell_prints_and_greffs_variants_differ() -> None:
 
 
 def test_a_custom_cell_prints_like_the_built_ins() -> None:
-    class CoupledLSTM(tl.Cell):
-        state = ("h", "c")
-
-        def step(self, x, h, c):
-            f = self.gate("f", h, x).sigmoid()
-            c_tilde = self.gate("C", h, x).tanh()
-            c = f * c + (1 - f) * c_tilde
-            o = self.gate("o", h, x).sigmoid()
-            return o * c.tanh(), c
+    from example_cells import CoupledLSTM
 
     assert lines(CoupledLSTM(3, 4)) == lines(tl.cells.CIFG(3, 4))
 
