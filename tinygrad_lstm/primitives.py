@@ -17,7 +17,8 @@ VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it b
 input's shape (``tape.unbroadcast``), in one place, for every edge. Two VJPs return a
 gradient in a form the tape accumulates cheaply: getitem a ``SliceGrad`` (added in place into
 one buffer) and matmul, for its right operand, a ``MatmulGrad`` (the products of a weight used
-at every step, multiplied as one GEMM). VJPs are written from ``out`` where the math allows
+at every step, multiplied as one GEMM) and for its left a ``LeftProduct`` (multiplied only if
+that operand needs a gradient). VJPs are written from ``out`` where the math allows
 (tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
@@ -69,6 +70,21 @@ class MatmulGrad:
 
     def product(self, xp: Any) -> Any:
         return xp.dot(self.a.T, self.g)
+
+
+class LeftProduct:
+    """The gradient g b^T of the left operand of a matrix product, multiplied only when that
+    operand needs a gradient: the input sequence of a first layer does not, and its product
+    is the largest GEMM of the backward pass."""
+
+    __slots__ = ("g", "b")
+
+    def __init__(self, g: Any, b: Any) -> None:
+        self.g = g
+        self.b = b
+
+    def product(self, xp: Any) -> Any:
+        return xp.dot(self.g, self.b.T)
 
 
 @dataclass(frozen=True)
@@ -161,7 +177,7 @@ def _matmul(xp: Any, a: Any, b: Any) -> Any:
 
 def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     if a.ndim == 2 and b.ndim == 2:  # out = a b  =>  da = g b^T, db = a^T g (deferred)
-        return xp.dot(g, b.T), MatmulGrad(a, g)
+        return LeftProduct(g, b), MatmulGrad(a, g)
     if a.ndim == 1 and b.ndim == 1:  # an inner product
         return g * b, g * a
     # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).

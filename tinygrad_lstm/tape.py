@@ -10,13 +10,15 @@ freed unless ``retain_graph=True``.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
-from tinygrad_lstm.primitives import MatmulGrad, SliceGrad
+from tinygrad_lstm.primitives import LeftProduct, MatmulGrad, SliceGrad
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -30,6 +32,7 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+_next_seq = itertools.count().__next__
 
 
 def is_grad_enabled() -> bool:
@@ -99,14 +102,22 @@ def recording() -> Iterator[list[Any]]:
 
 
 class Node:
-    """How a tensor was made: primitive, inputs and params. ``parents`` is None once freed."""
+    """How a tensor was made: primitive, inputs and params. ``parents`` is None once freed.
 
-    __slots__ = ("prim", "parents", "params")
+    ``args`` holds the inputs as the VJP takes them (arrays and constants), ``seq`` the order
+    in which nodes were made: a node's inputs were always made before it, so sorting by
+    ``seq`` is a topological order.
+    """
 
-    def __init__(self, prim: Primitive, parents: tuple[Any, ...], params: dict[str, Any]):
+    __slots__ = ("prim", "parents", "params", "args", "seq")
+
+    def __init__(self, prim: Primitive, parents: tuple[Any, ...], params: dict[str, Any],
+                 args: list[Any]) -> None:
         self.prim = prim
         self.parents: tuple[Any, ...] | None = parents
         self.params = params
+        self.args: list[Any] | None = args
+        self.seq = _next_seq()
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -127,35 +138,6 @@ def _freed_error(node: Node) -> GraphFreedError:
     return GraphFreedError(
         f"backward: the graph through '{node.prim.name}' was freed by an earlier backward(); "
         "pass retain_graph=True to that first call to backward through it again")
-
-
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors that need a gradient, inputs before the tensors computed from them.
-
-    Iterative depth-first search: a graph unrolled over many time steps is deeper than
-    Python's recursion limit.
-    """
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        tensor, done = stack.pop()
-        if done:
-            order.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is None:
-            continue
-        if node.parents is None:
-            raise _freed_error(node)
-        for parent in node.parents:
-            if getattr(parent, "requires_grad", False) and id(parent) not in seen:
-                stack.append((parent, False))
-    return order
 
 
 class _Products:
@@ -180,61 +162,68 @@ class _Products:
 
 
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root))."""
+    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root)).
+
+    Computed tensors are visited newest first (a heap on the creation order ``Node.seq``): a
+    tensor is made after everything it reads, so when it is visited every tensor that read it
+    has already passed its gradient on. Only tensors a gradient reached are visited.
+    """
     from tinygrad_lstm.tensor import Tensor
 
-    order = _topological_order(root)
     grads: dict[int, Any] = {id(root): gradient}
+    leaves: dict[int, Tensor] = {}
+    heap: list[tuple[int, Tensor]] = []
+    if root._node is None:
+        leaves[id(root)] = root
+    else:
+        heap.append((-root._node.seq, root))
+    done: list[Node] = []  # freed at the end, so a failure leaves the graph as it was
     # ids of the arrays in ``grads`` that the tape allocated itself: only those may be added
     # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
     owned: set[int] = set()
-    for tensor in reversed(order):
-        g = grads.pop(id(tensor), None)
-        if g.__class__ is _Products:
-            g = g.total(tensor.backend.xp, tensor.data.dtype)
-            owned.add(id(g))
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        tensor = pop(heap)[1]
         node = tensor._node
-        if node is None:  # a leaf
-            if g is not None:
-                fresh = id(g) in owned
-                owned.discard(id(g))
-                if tensor.grad is None:
-                    tensor.grad = Tensor._wrap(g if fresh else g.copy(), tensor.backend)
-                else:
-                    tensor.grad = Tensor._wrap(tensor.grad.data + g, tensor.backend)
-            continue
         parents = node.parents
         if parents is None:
             raise _freed_error(node)
-        if not retain_graph:
-            node.parents = None
-        if g is None:  # nothing flowed here (e.g. an output of split() that was not used)
-            continue
-        owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+        done.append(node)
+        g = grads.pop(id(tensor))
         xp = tensor.backend.xp
-        in_grads = node.prim.vjp(xp, g, tensor.data,
-                                 *[p.data if isinstance(p, Tensor) else p for p in parents],
-                                 **node.params)
+        if g.__class__ is _Products:
+            g = g.total(xp, tensor.data.dtype)
+        else:
+            owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+        in_grads = node.prim.vjp(xp, g, tensor.data, *node.args, **node.params)
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
                                f"for {len(parents)} inputs")
-        for parent, pg in zip(parents, in_grads, strict=True):
+        for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
-                continue
+                continue  # a lazy gradient (LeftProduct) nobody needs is never computed
             key = id(parent)
             seen = grads.get(key)
-            data = parent.data
-            if pg.__class__ is MatmulGrad:  # collect: multiplied once, when first needed
+            if seen is None:  # the first gradient to reach this tensor
+                if parent._node is None:
+                    leaves[key] = parent
+                else:
+                    push(heap, (-parent._node.seq, parent))
+            cls = pg.__class__
+            if cls is MatmulGrad:  # collect: multiplied once, when first needed
                 if seen is None or seen.__class__ is _Products:
                     if seen is None:
                         seen = grads[key] = _Products()
                     seen.add(pg)
                     continue
                 pg = pg.product(xp)
-            elif seen.__class__ is _Products:  # a gradient of another kind: settle them first
-                seen = grads[key] = seen.total(xp, data.dtype)
+            elif cls is LeftProduct:
+                pg = pg.product(xp)
+            if seen.__class__ is _Products:  # a gradient of another kind: settle them first
+                seen = grads[key] = seen.total(xp, parent.data.dtype)
                 owned.add(id(seen))
-            if pg.__class__ is SliceGrad:  # add the slice into one buffer, in place
+            data = parent.data
+            if cls is SliceGrad:  # add the slice into one buffer, in place
                 if seen is None:
                     buf = xp.zeros_like(data)
                 elif id(seen) in owned:
@@ -256,3 +245,18 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 buf = seen + pg
             grads[key] = buf
             owned.add(id(buf))
+    if not retain_graph:
+        for node in done:
+            node.parents = node.args = None
+    for key, leaf in leaves.items():
+        g = grads.pop(key, None)
+        if g is None:
+            continue
+        if g.__class__ is _Products:
+            g = g.total(leaf.backend.xp, leaf.data.dtype)
+        elif id(g) not in owned:
+            g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
+        if leaf.grad is None:
+            leaf.grad = Tensor._wrap(g, leaf.backend)
+        else:
+            leaf.grad = Tensor._wrap(leaf.grad.data + g, leaf.backend)

@@ -22,6 +22,7 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
+from tinygrad_lstm.tape import Node, _mode
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -29,6 +30,7 @@ DTYPES = (float32, float64)
 DEFAULT_DTYPE = float32
 
 _P = PRIMITIVES  # short name for the hot path below
+_new = object.__new__
 
 
 def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
@@ -59,33 +61,44 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     """Run ``prim`` forward on its inputs' backend and, if any input needs a gradient, record it.
 
     Inputs are Tensors or Python numbers (constants: never differentiated, never upcasting).
+    This runs once per operation, so it is written for speed: one pass over the inputs.
     """
     backend = None
     needs_grad = False
+    args = []
     for x in inputs:
         if isinstance(x, Tensor):
-            if backend is None:
+            if x.backend is not backend:
+                if backend is not None:
+                    raise BackendMismatchError(
+                        f"{prim.name}: inputs live on different backends, '{backend.name}' and "
+                        f"'{x.backend.name}'; move one with .to('{backend.name}')")
                 backend = x.backend
-            elif x.backend is not backend:
-                raise BackendMismatchError(
-                    f"{prim.name}: inputs live on different backends, '{backend.name}' and "
-                    f"'{x.backend.name}'; move one with .to('{backend.name}')")
-            needs_grad = needs_grad or x.requires_grad
+            if x.requires_grad:
+                needs_grad = True
+            args.append(x.data)
+        else:
+            args.append(x)
     if backend is None:
         raise TypeError(f"{prim.name}: needs at least one Tensor input")
     forward = backend.kernels.get(prim.name, prim.forward)
     try:
-        out = forward(backend.xp, *[x.data if isinstance(x, Tensor) else x for x in inputs],
-                      **params)
+        out = forward(backend.xp, *args, **params)
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
-    mode = tape._mode
+    mode = _mode
     if mode.anomaly:
         _check_finite(prim, inputs, out, backend)
-    result = Tensor._wrap(out, backend)
+    result = _new(Tensor)
+    result.data = out
+    result.backend = backend
+    result.grad = None
     if needs_grad and mode.enabled:
         result.requires_grad = True
-        result._node = tape.Node(prim, inputs, params)
+        result._node = Node(prim, inputs, params, args)
+    else:
+        result.requires_grad = False
+        result._node = None
     if mode.trace is not None:
         mode.trace.append(result)
     return result
@@ -276,7 +289,7 @@ class Tensor:
             out = Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
             if self.requires_grad and tape._mode.enabled:
                 out.requires_grad = True
-                out._node = tape.Node(TRANSFER, (self,), {"src": self.backend, "dst": dst})
+                out._node = Node(TRANSFER, (self,), {"src": self.backend, "dst": dst}, [self.data])
             return out
         try:
             dt = _as_dtype(target, "to")

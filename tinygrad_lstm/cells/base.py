@@ -140,6 +140,11 @@ class Cell(Module):
         ``size`` is its output width (``hidden_size`` by default); ``names`` names the weight
         blocks of inputs that are not step arguments (else ``in0``, ``in1``, ...).
         """
+        plan = self._plan
+        if plan is not None:  # running a sequence: the stacked/hoisted parts, when they apply
+            out = plan.gate(name, inputs)
+            if out is not None:
+                return out
         if not inputs:
             raise ValueError(f"{type(self).__name__}.gate({name!r}): needs at least one input")
         for i, t in enumerate(inputs):
@@ -153,10 +158,6 @@ class Cell(Module):
                 raise RuntimeError(f"{type(self).__name__}: gate {name!r} was not used when the "
                                    "cell was built; every gate must run on every step")
             spec = self._new_gate(name, inputs, sources, size, bias, names)
-        if self._plan is not None:
-            out = self._plan.gate(spec, inputs, sources)
-            if out is not None:
-                return out
         out = self._affine(spec, inputs)
         if self._gate_log is not None:  # the symbolic printer is watching
             self._gate_log[id(out)] = (spec, inputs)
@@ -288,9 +289,7 @@ class Cell(Module):
         current = (x, *state, *context)
         object.__setattr__(self, "_current", current)
         # the first name wins when one tensor is passed as two arguments, as before
-        names = {}
-        for name, value in zip(reversed(self._args), reversed(current), strict=False):
-            names[id(value)] = name
+        names = dict(zip(map(id, reversed(current)), reversed(self._args), strict=False))
         object.__setattr__(self, "_current_names", names)
         try:
             new = self.step(x, *state, *context)

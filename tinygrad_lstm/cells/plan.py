@@ -18,12 +18,17 @@ for every cell.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tinygrad_lstm.tensor import Tensor, concat, zeros
+from tinygrad_lstm.primitives import PRIMITIVES
+from tinygrad_lstm.tensor import Tensor, apply, concat, zeros
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell, GateSpec
+
+# the plan's own indices and products are made here, so it calls the primitives directly
+GETITEM = PRIMITIVES["getitem"]
+MATMUL = PRIMITIVES["matmul"]
 
 
 def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
@@ -45,7 +50,8 @@ def _transposed(blocks: list[Tensor]) -> Tensor:
 class _Group:
     """Gates that read the same set of step arguments; they are adjacent in every stack."""
 
-    def __init__(self, args: frozenset[str], gates: list[GateSpec]) -> None:
+    def __init__(self, number: int, args: frozenset[str], gates: list[GateSpec]) -> None:
+        self.number = number
         self.args = args
         self.gates = gates
         self.width = sum(g.size for g in gates)
@@ -55,7 +61,15 @@ class _Group:
             self.offsets[g.name] = (start, start + g.size)
             start += g.size
         self.columns: dict[str, tuple[int, int]] = {}  # per argument: its range in that stack
+        # per argument, in step order: (its position in the step's arguments, the index that
+        # takes this group's columns from that argument's product, or None for all of it)
+        self.terms: list[tuple[int, Any]] = []
         self.bias: Tensor | None = None  # added per step when x is not among the args
+
+
+def _columns(a: int, b: int, width: int) -> tuple[slice, slice] | None:
+    """The index of columns a:b of a (batch, width) product, or None when that is all of it."""
+    return None if (a, b) == (0, width) else (slice(None), slice(a, b))
 
 
 class StepPlan:
@@ -70,12 +84,11 @@ class StepPlan:
             args = frozenset(s for s in spec.sources if s is not None)
             if args:
                 by_args.setdefault(args, []).append(spec)
-        self.groups = [_Group(args, gates) for args, gates in by_args.items()]
-        self.group_of = {g.name: group for group in self.groups for g in group.gates}
+        self.groups = [_Group(k, args, gates) for k, (args, gates) in enumerate(by_args.items())]
         # One stack per argument: W^T of every block reading it, group after group.
-        self.weights_t: dict[str, Tensor] = {}
+        self.weights_t: list[Tensor | None] = [None] * len(cell._args)
         stack_bias: list[Tensor | None] = []
-        for arg in cell._args:
+        for position, arg in enumerate(cell._args):
             blocks, widths, start = [], [], 0
             for group in self.groups:
                 if arg not in group.args:
@@ -88,17 +101,22 @@ class StepPlan:
                     if arg == self.x_arg:
                         stack_bias.append(params[g.bias] if g.bias else None)
             if blocks:
-                self.weights_t[arg] = _transposed(blocks)
+                self.weights_t[position] = _transposed(blocks)
         for group in self.groups:
+            for position, arg in enumerate(cell._args):
+                if arg in group.args:
+                    a, b = group.columns[arg]
+                    width = self.weights_t[position].shape[1]
+                    group.terms.append((position, _columns(a, b, width)))
             if self.x_arg not in group.args:
                 group.bias = _stacked(cell, [params[g.bias] if g.bias else None
                                              for g in group.gates],
                                       [g.size for g in group.gates], axis=0)
         # The hoisted input projection: all x blocks, all steps, one GEMM, biases folded in.
         self.projection: Tensor | None = None
-        if self.x_arg in self.weights_t:
+        weight_t = self.weights_t[0]
+        if weight_t is not None:
             steps, batch, features = xs.shape
-            weight_t = self.weights_t[self.x_arg]
             flat = xs.reshape(steps * batch, features) @ weight_t
             widths = [g.size for group in self.groups if self.x_arg in group.args
                       for g in group.gates]
@@ -106,48 +124,57 @@ class StepPlan:
             if bias is not None:
                 flat = flat + bias
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
-        # blocks that read a value computed inside the step (r ⊙ h): transposed once, too
-        self.computed_t = {w: _transposed([params[w]]) for spec in cell.gates.values()
-                           for w, src in zip(spec.weights, spec.sources, strict=True)
-                           if src is None}
-        self._products: dict[str, Tensor] = {}
-        self._pre: dict[int, Tensor] = {}
+        # Per gate: its group, its columns in the group's pre-activation, the sources the
+        # plan was made for, and the blocks that read a value computed inside the step (r ⊙ h),
+        # each transposed once for the whole sequence.
+        self.routes: dict[str, tuple[_Group, Any, tuple[str | None, ...],
+                                     list[tuple[int, Tensor]]]] = {}
+        for spec in cell.gates.values():
+            group = next((g for g in self.groups if spec in g.gates), None)
+            if group is None:  # every input is computed inside the step: nothing to share
+                continue
+            a, b = group.offsets[spec.name]
+            computed = [(k, _transposed([params[w]]))
+                        for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
+                        if src is None]
+            self.routes[spec.name] = (group, _columns(a, b, group.width), spec.sources,
+                                      computed)
+        self._products: list[Tensor | None] = []
+        self._pre: list[Tensor | None] = []
 
     def begin(self, t: int) -> None:
         """Start time step ``t``: forget last step's products."""
-        self._pre = {}
-        self._products = {} if self.projection is None else {self.x_arg: self.projection[t]}
-
-    def _product(self, arg: str) -> Tensor:
-        out = self._products.get(arg)
-        if out is None:
-            value = self.cell._current[self.cell._args.index(arg)]
-            out = self._products[arg] = value @ self.weights_t[arg]
-        return out
+        self._pre = [None] * len(self.groups)
+        self._products = [None] * len(self.weights_t)
+        if self.projection is not None:
+            self._products[0] = apply(GETITEM, self.projection, index=t)
 
     def _preactivation(self, group: _Group) -> Tensor:
         out = None
-        for arg in sorted(group.args, key=self.cell._args.index):
-            product = self._product(arg)
-            a, b = group.columns[arg]
-            term = product if (a, b) == (0, product.shape[-1]) else product[:, a:b]
+        products = self._products
+        for position, columns in group.terms:
+            product = products[position]
+            if product is None:
+                value = self.cell._current[position]
+                product = products[position] = apply(MATMUL, value, self.weights_t[position])
+            term = product if columns is None else apply(GETITEM, product, index=columns)
             out = term if out is None else out + term
         return out if group.bias is None else out + group.bias
 
-    def gate(self, spec: GateSpec, inputs: tuple[Tensor, ...],
-             sources: tuple[str | None, ...]) -> Tensor | None:
-        """The gate's value from the stacked/hoisted parts, or None to take the plain path."""
-        if sources != spec.sources:
+    def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor | None:
+        """The gate's value from the stacked/hoisted parts, or None to take the plain path
+        (a gate the plan has no route for, or inputs other than those it was planned for)."""
+        route = self.routes.get(name)
+        if route is None:
             return None
-        group = self.group_of.get(spec.name)
-        if group is None:  # every input is computed inside the step: nothing to share
+        group, columns, sources, computed = route
+        names = self.cell._current_names
+        if tuple([names.get(id(t)) for t in inputs]) != sources:
             return None
-        pre = self._pre.get(id(group))
+        pre = self._pre[group.number]
         if pre is None:
-            pre = self._pre[id(group)] = self._preactivation(group)
-        a, b = group.offsets[spec.name]
-        out = pre if (a, b) == (0, group.width) else pre[:, a:b]
-        for t, src, w in zip(inputs, sources, spec.weights, strict=True):
-            if src is None:
-                out = out + t @ self.computed_t[w]
+            pre = self._pre[group.number] = self._preactivation(group)
+        out = pre if columns is None else apply(GETITEM, pre, index=columns)
+        for k, weight_t in computed:
+            out = out + inputs[k] @ weight_t
         return out

@@ -16,11 +16,11 @@ import numpy as np
 
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.base import Cell
-from tinygrad_lstm.cells.plan import StepPlan
+from tinygrad_lstm.cells.plan import GETITEM, StepPlan
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module
-from tinygrad_lstm.tensor import Tensor, concat, stack, where
+from tinygrad_lstm.tensor import Tensor, apply, concat, stack, where
 
 State = list[tuple[Tensor, ...]]
 
@@ -194,7 +194,7 @@ class Recurrent(Module):
                     plan.begin(t)
                 fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
                 extra = tuple(c[t] for c in context) if context else zero_context
-                new = cell.run_step(xs[t], fed, extra)
+                new = cell.run_step(apply(GETITEM, xs, index=t), fed, extra)  # xs[t]
                 if masks is not None:
                     new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
                 state = new
