@@ -320,7 +320,7 @@ def _count_matmuls(t: tl.Tensor) -> int:
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        count += node.prim.name == "matmul"
+        count += node.prim.name in ("matmul", "addmm")  # addmm: c + a @ b, one GEMM
         todo.extend(p for p in node.parents if isinstance(p, tl.Tensor))
     return count
 

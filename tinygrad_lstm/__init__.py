@@ -27,6 +27,7 @@ from tinygrad_lstm.random import manual_seed
 from tinygrad_lstm.tape import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygrad_lstm.tensor import (
     Tensor,
+    addmm,
     concat,
     float32,
     float64,
@@ -43,8 +44,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError", "DTypeError",
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
-    "backends_available", "cells", "concat", "detect_anomaly", "enable_grad", "float32", "float64",
-    "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul", "maximum",
-    "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "symbolic", "tasks", "train",
-    "use_backend", "where", "zeros",
+    "addmm", "backends_available", "cells", "concat", "detect_anomaly", "enable_grad", "float32",
+    "float64", "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul",
+    "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "symbolic",
+    "tasks", "train", "use_backend", "where", "zeros",
 ]

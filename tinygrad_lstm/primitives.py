@@ -197,6 +197,22 @@ def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return ga, gb  # leading (batch) dims that were broadcast are summed by the tape
 
 
+def _addmm(xp: Any, c: Any, a: Any, b: Any, index: Any = ()) -> Any:
+    out = _matmul(xp, a, b)
+    part = c[index]
+    if part.dtype == out.dtype and part.shape == out.shape[out.ndim - part.ndim:]:
+        out += part  # the product is fresh: add into it (a GEMM with beta = 1)
+        return out
+    return out + part
+
+
+def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any,
+               index: Any = ()) -> tuple[Any, Any, Any]:
+    # index () is all of c, which may broadcast (a bias): the tape sums g back to its shape.
+    # Otherwise c[index] has the product's shape (checked by tensor.addmm): a slice of c.
+    return (g if index == () else SliceGrad(index, g), *_matmul_vjp(xp, g, out, a, b))
+
+
 def _transpose_vjp(xp: Any, g: Any, out: Any, x: Any, axes: Any = None) -> tuple[Any]:
     if axes is None:
         return (xp.transpose(g),)
@@ -352,6 +368,11 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        _matmul_vjp,
        lambda a, b: a @ b,
        "matrix product; leading dims batch and broadcast"),
+    _p("addmm", 3,
+       _addmm,
+       _addmm_vjp,
+       lambda c, a, b, index=(): np.asarray(c)[index] + a @ b,
+       "c[index] + a @ b: a matrix product added to (a slice of) c in one step"),
     _p("transpose", 1,
        lambda xp, x, axes=None: xp.transpose(x, axes),
        _transpose_vjp,

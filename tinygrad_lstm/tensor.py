@@ -485,18 +485,52 @@ def _tensors(op: str, xs: Any) -> list[Tensor]:
     return xs
 
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product; leading dims are batch dims and broadcast, as in ``numpy.matmul``."""
-    a, b = _tensors("matmul", (a, b))
+def _check_matmul(op: str, a: Tensor, b: Tensor) -> None:
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: needs tensors with at least one dim, got shapes "
+        raise ShapeError(f"{op}: needs tensors with at least one dim, got shapes "
                          f"{a.shape} and {b.shape}")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align "
+        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not align "
                          f"({k_a} != {k_b})")
+
+
+def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``a @ b`` by NumPy's rules (1-D operands promoted, then the dim dropped)."""
+    a2 = a if len(a) > 1 else (1, *a)
+    b2 = b if len(b) > 1 else (*b, 1)
+    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    return (*batch, *((a2[-2],) if len(a) > 1 else ()), *((b2[-1],) if len(b) > 1 else ()))
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product; leading dims are batch dims and broadcast, as in ``numpy.matmul``."""
+    a, b = _tensors("matmul", (a, b))
+    _check_matmul("matmul", a, b)
     return apply(_P["matmul"], a, b)
+
+
+def addmm(c: Tensor, a: Tensor, b: Tensor, index: Any = ()) -> Tensor:
+    """``c[index] + a @ b`` as one operation (a GEMM that adds into its result).
+
+    With the default ``index=()`` ``c`` is all of c and broadcasts (a bias); with an index,
+    ``c[index]`` must have exactly the product's shape (one step of a precomputed sequence).
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> pre = tl.Tensor(np.ones((5, 2, 3)))
+    >>> tl.addmm(pre, tl.Tensor(np.ones((2, 4))), tl.Tensor(np.ones((4, 3))), index=1).numpy()
+    array([[5., 5., 5.],
+           [5., 5., 5.]], dtype=float32)
+    """
+    c, a, b = _tensors("addmm", (c, a, b))
+    _check_matmul("addmm", a, b)
+    if index != ():
+        part, product = c[index].shape, _matmul_shape(a.shape, b.shape)
+        if part != product:
+            raise ShapeError(f"addmm: c[{index!r}] has shape {part}, the product of {a.shape} "
+                             f"and {b.shape} has shape {product}")
+    return apply(_P["addmm"], c, a, b, index=index)
 
 
 def concat(tensors: Sequence[Tensor], axis: int = -1) -> Tensor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.primitives import PRIMITIVES
-from tinygrad_lstm.tensor import Tensor, apply, concat, zeros
+from tinygrad_lstm.tensor import Tensor, addmm, apply, concat, zeros
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell, GateSpec
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # the plan's own indices and products are made here, so it calls the primitives directly
 GETITEM = PRIMITIVES["getitem"]
 MATMUL = PRIMITIVES["matmul"]
+ADDMM = PRIMITIVES["addmm"]
 
 
 def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
@@ -141,25 +142,43 @@ class StepPlan:
                                       computed)
         self._products: list[Tensor | None] = []
         self._pre: list[Tensor | None] = []
+        self._t = 0
 
     def begin(self, t: int) -> None:
         """Start time step ``t``: forget last step's products."""
+        self._t = t
         self._pre = [None] * len(self.groups)
         self._products = [None] * len(self.weights_t)
-        if self.projection is not None:
-            self._products[0] = apply(GETITEM, self.projection, index=t)
 
     def _preactivation(self, group: _Group) -> Tensor:
-        out = None
+        """The group's pre-activation at this step, in as few operations as it allows: for the
+        LSTM, one ``addmm`` projection[t] + h W_h."""
+        current = self.cell._current
         products = self._products
+        c: Tensor | None = None  # what the first product is added into, at ``index``
+        index: Any = ()
+        out = None
         for position, columns in group.terms:
+            if position == 0 and self.projection is not None:  # x: the hoisted projection
+                c = self.projection
+                index = self._t if columns is None else (self._t, *columns)
+                continue
+            if c is None and group.bias is not None:
+                c = group.bias
+            if columns is None and out is None and c is not None:  # this group's product only
+                out = apply(ADDMM, c, current[position], self.weights_t[position], index=index)
+                c = None
+                continue
             product = products[position]
-            if product is None:
-                value = self.cell._current[position]
-                product = products[position] = apply(MATMUL, value, self.weights_t[position])
+            if product is None:  # read by several groups: multiplied once, then sliced
+                product = products[position] = apply(MATMUL, current[position],
+                                                     self.weights_t[position])
             term = product if columns is None else apply(GETITEM, product, index=columns)
             out = term if out is None else out + term
-        return out if group.bias is None else out + group.bias
+        if c is not None:
+            part = c if index == () else apply(GETITEM, c, index=index)
+            out = part if out is None else out + part
+        return out
 
     def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor | None:
         """The gate's value from the stacked/hoisted parts, or None to take the plain path
@@ -176,5 +195,5 @@ class StepPlan:
             pre = self._pre[group.number] = self._preactivation(group)
         out = pre if columns is None else apply(GETITEM, pre, index=columns)
         for k, weight_t in computed:
-            out = out + inputs[k] @ weight_t
+            out = addmm(out, inputs[k], weight_t)
         return out

@@ -227,6 +227,8 @@ def _rule(name: str, args: list[Any], params: dict[str, Any]) -> Any:
         return _Where(sympy.Symbol("m_t"), *args)
     if name == "matmul":
         return _MatMul(*args)
+    if name == "addmm":  # c[index] + a @ b; the index is layout, as for getitem
+        return sympy.Add(args[0], _MatMul(args[1], args[2]), evaluate=False)
     if name == "transpose":
         return _T(args[0])
     if name in ("reshape", "astype", "getitem"):
