@@ -118,6 +118,12 @@ CASES: list[Case] = [
          lambda c, a, b: c[4] + np.einsum("ik,kj->ij", a, b), label="step"),
     Case("addmm", ((2, 3, 2), (2, 3, 4), (4, 2)), lambda c, a, b: tl.addmm(c, a, b),
          lambda c, a, b: c + np.einsum("bik,kj->bij", a, b), label="batched"),
+    # split has several outputs; a case checks one (the others get no gradient: zeros)
+    Case("split", ((3, 6),), lambda x: x.split([2, 3, 1], axis=1)[1], lambda x: x[:, 2:5],
+         label="middle"),
+    Case("split", ((4, 3),), lambda x: x.chunk(2, axis=0)[0], lambda x: x[:2], label="rows"),
+    Case("split", ((2, 3, 4),), lambda x: x.split(3, axis=-1)[-1], lambda x: x[..., 3:],
+         label="ragged-last"),
     Case("transpose", ((3, 4),), lambda x: x.T, lambda x: x.T),
     Case("transpose", ((2, 3, 4),), lambda x: x.transpose(1, 2, 0),
          lambda x: np.transpose(x, (1, 2, 0))),

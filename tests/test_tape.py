@@ -146,6 +146,36 @@ def test_unused_split_pieces_are_fine(backend: str) -> None:
     np.testing.assert_allclose(x.grad.numpy(), [0, 0, 2, 2, 0, 0])
 
 
+def test_split_pieces_used_together_twice_and_nested(backend: str) -> None:
+    """split is one node with several outputs: its VJP must see every piece's gradient."""
+    x = tl.Tensor(np.linspace(-1, 1, 12).reshape(2, 6), dtype="float64", requires_grad=True)
+
+    def f(x: tl.Tensor) -> tl.Tensor:
+        a, b, c = x.split([1, 3, 2], axis=1)
+        b1, b2 = b.split([2, 1], axis=1)  # a piece split again
+        return tl.concat([a * c[:, :1], b1.tanh() * a, b2 * b2 * b2, c.sigmoid() + a], axis=1)
+
+    assert tl.gradcheck(f, x)
+
+
+def test_split_pieces_the_caller_dropped_get_no_gradient(backend: str) -> None:
+    x = tl.Tensor(np.arange(6.0), dtype="float64", requires_grad=True)
+    y = x.split(2)[1] * 3  # pieces 0 and 2 are garbage before backward runs
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 0, 3, 3, 0, 0])
+
+
+def test_split_graph_retained_and_then_freed(backend: str) -> None:
+    x = tl.Tensor(np.arange(4.0), dtype="float64", requires_grad=True)
+    a, b = x.chunk(2)
+    loss = (a * b).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([2.0, 3.0, 0.0, 1.0]))
+    with pytest.raises(tl.GraphFreedError):
+        loss.backward()
+
+
 def test_mixed_precision_gradient_comes_back_in_the_leaf_dtype(backend: str) -> None:
     w = tl.Tensor([1.0, 2.0], requires_grad=True)  # float32
     x = tl.Tensor([3.0, 4.0], dtype="float64")

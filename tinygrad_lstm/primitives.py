@@ -97,6 +97,10 @@ class Primitive:
     vjp: Callable[..., tuple[Any, ...]]
     symbolic: Callable[..., Any]
     doc: str
+    # True for a primitive with several outputs (split): ``forward`` returns a tuple of arrays,
+    # ``vjp(xp, gs, outs, *inputs)`` takes a tuple of gradients (None for an output no gradient
+    # reached) and the tuple of outputs, and ``symbolic`` returns a tuple
+    multiple: bool = False
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -234,6 +238,26 @@ def _stack_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any,
     return tuple(g[lead + (k,)] for k in range(len(xs)))
 
 
+def _split(xp: Any, x: Any, sizes: tuple[int, ...] = (), axis: int = 0) -> tuple[Any, ...]:
+    lead = (slice(None),) * axis
+    pieces, start = [], 0
+    for n in sizes:
+        pieces.append(x[(*lead, slice(start, start + n))])
+        start += n
+    return tuple(pieces)
+
+
+def _split_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], x: Any,
+               sizes: tuple[int, ...] = (), axis: int = 0) -> tuple[Any]:
+    # one concatenation for all the pieces; a piece no gradient reached contributes zeros
+    return (xp.concatenate([xp.zeros_like(o) if g is None else g
+                            for g, o in zip(gs, outs, strict=True)], axis=axis),)
+
+
+def _sym_split(x: Any, sizes: tuple[int, ...] = (), axis: int = 0) -> tuple[Any, ...]:
+    return tuple(np.split(np.asarray(x, dtype=object), np.cumsum(sizes)[:-1], axis=axis))
+
+
 def _getitem_vjp(xp: Any, g: Any, out: Any, x: Any, index: Any = ()) -> tuple[Any]:
     # basic indexing only (checked by Tensor.__getitem__): no entry is selected twice
     return (SliceGrad(index, g),)
@@ -285,8 +309,8 @@ def _where_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any, cond: Any = None) -> t
 # --- the table -------------------------------------------------------------------------------
 
 def _p(name: str, arity: int | None, forward: Callable[..., Any], vjp: Callable[..., Any],
-       symbolic: Callable[..., Any], doc: str) -> Primitive:
-    return Primitive(name, arity, forward, vjp, symbolic, doc)
+       symbolic: Callable[..., Any], doc: str, multiple: bool = False) -> Primitive:
+    return Primitive(name, arity, forward, vjp, symbolic, doc, multiple)
 
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
@@ -393,6 +417,12 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        _stack_vjp,
        lambda *xs, axis=0: np.stack(xs, axis=axis),
        "join same-shaped arrays along a new axis (a sequence of steps)"),
+    _p("split", 1,
+       _split,
+       _split_vjp,
+       _sym_split,
+       "cut along an axis into pieces of given sizes: stacked gates into f, i, C, o",
+       multiple=True),
     _p("getitem", 1,
        lambda xp, x, index=(): x[index],
        _getitem_vjp,

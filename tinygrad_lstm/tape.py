@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,7 @@ class Node:
     ``seq`` is a topological order.
     """
 
-    __slots__ = ("prim", "parents", "params", "args", "seq")
+    __slots__ = ("prim", "parents", "params", "args", "seq", "outputs", "index")
 
     def __init__(self, prim: Primitive, parents: tuple[Any, ...], params: dict[str, Any],
                  args: list[Any]) -> None:
@@ -118,6 +119,22 @@ class Node:
         self.params = params
         self.args: list[Any] | None = args
         self.seq = _next_seq()
+        # for one output of a primitive with several (split): all of them, and which this is
+        self.outputs: Outputs | None = None
+        self.index = 0
+
+
+class Outputs:
+    """The outputs of one call of a primitive with several (split). Each output has its own
+    ``Node`` (consecutive ``seq``); backward runs the primitive's VJP once, for all of them,
+    when it reaches the newest. It holds the outputs weakly: one nobody kept had no gradient.
+    """
+
+    __slots__ = ("refs", "data")
+
+    def __init__(self, tensors: list[Tensor], data: tuple[Any, ...]) -> None:
+        self.refs = [weakref.ref(t) for t in tensors]  # weak: no reference cycle via the nodes
+        self.data = data
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -178,6 +195,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     else:
         heap.append((-root._node.seq, root))
     done: list[Node] = []  # freed at the end, so a failure leaves the graph as it was
+    split_done: set[int] = set()  # ids of the ``Outputs`` whose VJP has run
     # ids of the arrays in ``grads`` that the tape allocated itself: only those may be added
     # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
     owned: set[int] = set()
@@ -188,14 +206,34 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         parents = node.parents
         if parents is None:
             raise _freed_error(node)
-        done.append(node)
-        g = grads.pop(id(tensor))
         xp = tensor.backend.xp
-        if g.__class__ is _Products:
-            g = g.total(xp, tensor.data.dtype)
-        else:
-            owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
-        in_grads = node.prim.vjp(xp, g, tensor.data, *node.args, **node.params)
+        outputs = node.outputs
+        if outputs is None:
+            done.append(node)
+            g = grads.pop(id(tensor))
+            if g.__class__ is _Products:
+                g = g.total(xp, tensor.data.dtype)
+            else:
+                owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+            in_grads = node.prim.vjp(xp, g, tensor.data, *node.args, **node.params)
+        else:  # the newest output of a split: its VJP, once, with every output's gradient
+            if id(outputs) in split_done:
+                continue
+            split_done.add(id(outputs))
+            gs = []
+            for ref, out in zip(outputs.refs, outputs.data, strict=True):
+                t = ref()
+                if t is None:
+                    gs.append(None)
+                    continue
+                done.append(t._node)
+                g = grads.pop(id(t), None)
+                if g.__class__ is _Products:
+                    g = g.total(xp, out.dtype)
+                elif g is not None:
+                    owned.discard(id(g))
+                gs.append(g)
+            in_grads = node.prim.vjp(xp, tuple(gs), outputs.data, *node.args, **node.params)
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
                                f"for {len(parents)} inputs")

@@ -22,7 +22,7 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, _mode
+from tinygrad_lstm.tape import Node, Outputs, _mode
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -87,6 +87,8 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
     mode = _mode
+    if prim.multiple:
+        return _outputs(prim, inputs, params, args, out, backend, needs_grad and mode.enabled)
     if mode.anomaly:
         _check_finite(prim, inputs, out, backend)
     result = _new(Tensor)
@@ -102,6 +104,29 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     if mode.trace is not None:
         mode.trace.append(result)
     return result
+
+
+def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], args: list[Any],
+             outs: tuple[Any, ...], backend: Backend, record: bool) -> tuple[Tensor, ...]:
+    """The tensors of a primitive with several outputs (split), each with its own node."""
+    mode = _mode
+    tensors = []
+    for k, out in enumerate(outs):
+        if mode.anomaly:
+            _check_finite(prim, inputs, out, backend)
+        t = Tensor._wrap(out, backend)
+        if record:
+            t.requires_grad = True
+            t._node = Node(prim, inputs, params, args)
+            t._node.index = k
+        tensors.append(t)
+    if record:
+        group = Outputs(tensors, tuple(outs))
+        for t in tensors:
+            t._node.outputs = group
+    if mode.trace is not None:
+        mode.trace.extend(tensors)
+    return tuple(tensors)
 
 
 def _check_finite(prim: Primitive, inputs: Sequence[Any], out: Any, backend: Backend) -> None:
@@ -411,7 +436,8 @@ class Tensor:
 
     def split(self, sizes: int | Sequence[int], axis: int = -1) -> list[Tensor]:
         """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
-        (the last may be smaller), as in PyTorch. Each piece is a ``getitem`` slice."""
+        (the last may be smaller), as in PyTorch. One ``split`` primitive makes all the pieces
+        (views of this tensor); backward joins their gradients in one concatenation."""
         axis = _check_axis("split", axis, self.ndim)
         n = self.shape[axis]
         if isinstance(sizes, numbers.Integral):
@@ -422,12 +448,7 @@ class Tensor:
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the size of axis "
                              f"{axis} of {self.shape}")
-        pieces, start = [], 0
-        for size in sizes:
-            index = (slice(None),) * axis + (slice(start, start + size),)
-            pieces.append(self[index])
-            start += size
-        return pieces
+        return list(apply(_P["split"], self, sizes=tuple(int(n) for n in sizes), axis=axis))
 
     def chunk(self, chunks: int, axis: int = -1) -> list[Tensor]:
         """Cut along ``axis`` into ``chunks`` equal pieces (e.g. stacked gates into 4)."""

@@ -8,8 +8,10 @@ When the cell was built, ``step`` showed which step argument feeds each input of
 * the blocks that read the same state (h, c, ...) are stacked: one matmul per state per step,
   however many gates read it;
 * gates that read the same set of arguments (the LSTM's f, i, C̃, o all read [h, x]) sit side by
-  side in every stack, so their pre-activations are summed in one addition and then sliced;
-* an input computed inside the step (the GRU's r ⊙ h) keeps its own matmul.
+  side in every stack, so their pre-activation is one ``addmm`` (projection[t] + h W_h, the
+  product added into the hoisted slice) and one ``split`` into the gates;
+* an input computed inside the step (the GRU's r ⊙ h) keeps its own product, added in with
+  ``addmm``.
 
 A gate whose inputs turn out different at run time (a data-dependent step) takes the plain path,
 so the plan changes speed, never results; ``tests/test_cells.py`` checks that both paths agree
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 GETITEM = PRIMITIVES["getitem"]
 MATMUL = PRIMITIVES["matmul"]
 ADDMM = PRIMITIVES["addmm"]
+SPLIT = PRIMITIVES["split"]
 
 
 def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
@@ -56,11 +59,7 @@ class _Group:
         self.args = args
         self.gates = gates
         self.width = sum(g.size for g in gates)
-        self.offsets: dict[str, tuple[int, int]] = {}
-        start = 0
-        for g in gates:
-            self.offsets[g.name] = (start, start + g.size)
-            start += g.size
+        self.sizes = tuple(g.size for g in gates)
         self.columns: dict[str, tuple[int, int]] = {}  # per argument: its range in that stack
         # per argument, in step order: (its position in the step's arguments, the index that
         # takes this group's columns from that argument's product, or None for all of it)
@@ -125,7 +124,7 @@ class StepPlan:
             if bias is not None:
                 flat = flat + bias
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
-        # Per gate: its group, its columns in the group's pre-activation, the sources the
+        # Per gate: its group, its place among the group's gates, the sources the
         # plan was made for, and the blocks that read a value computed inside the step (r ⊙ h),
         # each transposed once for the whole sequence.
         self.routes: dict[str, tuple[_Group, Any, tuple[str | None, ...],
@@ -134,14 +133,13 @@ class StepPlan:
             group = next((g for g in self.groups if spec in g.gates), None)
             if group is None:  # every input is computed inside the step: nothing to share
                 continue
-            a, b = group.offsets[spec.name]
             computed = [(k, _transposed([params[w]]))
                         for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
                         if src is None]
-            self.routes[spec.name] = (group, _columns(a, b, group.width), spec.sources,
+            self.routes[spec.name] = (group, group.gates.index(spec), spec.sources,
                                       computed)
         self._products: list[Tensor | None] = []
-        self._pre: list[Tensor | None] = []
+        self._pre: list[tuple[Tensor, ...] | None] = []  # per group: its gates' pre-activations
         self._t = 0
 
     def begin(self, t: int) -> None:
@@ -186,14 +184,16 @@ class StepPlan:
         route = self.routes.get(name)
         if route is None:
             return None
-        group, columns, sources, computed = route
+        group, place, sources, computed = route
         names = self.cell._current_names
         if tuple([names.get(id(t)) for t in inputs]) != sources:
             return None
-        pre = self._pre[group.number]
-        if pre is None:
-            pre = self._pre[group.number] = self._preactivation(group)
-        out = pre if columns is None else apply(GETITEM, pre, index=columns)
+        pieces = self._pre[group.number]
+        if pieces is None:  # the group's first gate this step: all of its gates, one split
+            pre = self._preactivation(group)
+            pieces = self._pre[group.number] = (pre,) if len(group.gates) == 1 else \
+                apply(SPLIT, pre, sizes=group.sizes, axis=pre.ndim - 1)
+        out = pieces[place]
         for k, weight_t in computed:
             out = addmm(out, inputs[k], weight_t)
         return out

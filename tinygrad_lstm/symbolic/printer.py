@@ -231,7 +231,7 @@ def _rule(name: str, args: list[Any], params: dict[str, Any]) -> Any:
         return sympy.Add(args[0], _MatMul(args[1], args[2]), evaluate=False)
     if name == "transpose":
         return _T(args[0])
-    if name in ("reshape", "astype", "getitem"):
+    if name in ("reshape", "astype", "getitem", "split"):
         return args[0]  # layout, not mathematics, at the level of the printed vectors
     if name in ("sum", "mean", "max"):
         return _Reduce(sympy.Symbol(name), args[0])
