@@ -110,7 +110,9 @@ class Node:
     ``seq`` is a topological order.
     """
 
-    __slots__ = ("prim", "parents", "params", "args", "seq", "outputs", "index")
+    __slots__ = ("prim", "parents", "params", "args", "seq")
+    outputs: Outputs | None = None  # see OutputNode
+    index = 0
 
     def __init__(self, prim: Primitive, parents: tuple[Any, ...], params: dict[str, Any],
                  args: list[Any]) -> None:
@@ -119,9 +121,13 @@ class Node:
         self.params = params
         self.args: list[Any] | None = args
         self.seq = _next_seq()
-        # for one output of a primitive with several (split): all of them, and which this is
-        self.outputs: Outputs | None = None
-        self.index = 0
+
+
+class OutputNode(Node):
+    """The node of one output of a primitive with several (split): all of them, and which
+    this one is."""
+
+    __slots__ = ("outputs", "index")
 
 
 class Outputs:

@@ -22,7 +22,7 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, Outputs, _mode
+from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -31,6 +31,7 @@ DEFAULT_DTYPE = float32
 
 _P = PRIMITIVES  # short name for the hot path below
 _new = object.__new__
+_ADD, _SUB, _MUL, _DIV = _P["add"], _P["sub"], _P["mul"], _P["div"]
 
 
 def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
@@ -117,7 +118,7 @@ def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], a
         t = Tensor._wrap(out, backend)
         if record:
             t.requires_grad = True
-            t._node = Node(prim, inputs, params, args)
+            t._node = OutputNode(prim, inputs, params, args)
             t._node.index = k
         tensors.append(t)
     if record:
@@ -144,7 +145,9 @@ def _check_finite(prim: Primitive, inputs: Sequence[Any], out: Any, backend: Bac
 
 def _operand(x: Any, like: Tensor, op: str) -> Any:
     """A second operand for ``like``: Tensors pass, numbers stay Python numbers (weak dtype)."""
-    if isinstance(x, Tensor):
+    if isinstance(x, Tensor) or x.__class__ is float:
+        return x
+    if x.__class__ is int:
         return x
     if isinstance(x, bool | numbers.Integral):
         return int(x)
@@ -325,28 +328,36 @@ class Tensor:
 
     # --- arithmetic: each operator is one primitive ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return apply(_P["add"], self, _operand(other, self, "add"))
+        if other.__class__ is not Tensor:
+            other = _operand(other, self, "add")
+        return apply(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(_P["add"], _operand(other, self, "add"), self)
+        return apply(_ADD, _operand(other, self, "add"), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return apply(_P["sub"], self, _operand(other, self, "sub"))
+        if other.__class__ is not Tensor:
+            other = _operand(other, self, "sub")
+        return apply(_SUB, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return apply(_P["sub"], _operand(other, self, "sub"), self)
+        return apply(_SUB, _operand(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(_P["mul"], self, _operand(other, self, "mul"))
+        if other.__class__ is not Tensor:
+            other = _operand(other, self, "mul")
+        return apply(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(_P["mul"], _operand(other, self, "mul"), self)
+        return apply(_MUL, _operand(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(_P["div"], self, _operand(other, self, "div"))
+        if other.__class__ is not Tensor:
+            other = _operand(other, self, "div")
+        return apply(_DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(_P["div"], _operand(other, self, "div"), self)
+        return apply(_DIV, _operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
         return apply(_P["neg"], self)

@@ -107,7 +107,6 @@ class Cell(Module):
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order
         self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
-        self._current_names: dict[int, str] = {}  # id of each of those tensors -> its name
         self._plan: Any = None  # set by the runner while it runs a sequence
         self._gate_log: dict[int, Any] | None = None  # set by tl.symbolic while it traces
         self._built = False
@@ -182,7 +181,9 @@ class Cell(Module):
         return p
 
     def _sources(self, inputs: Sequence[Tensor]) -> tuple[str | None, ...]:
-        names = self._current_names
+        """Per input, the step argument it is (x, h, c, ...) or None for a computed value; the
+        first name wins when one tensor was passed as two arguments."""
+        names = dict(zip(map(id, reversed(self._current)), reversed(self._args), strict=False))
         return tuple(names.get(id(t)) for t in inputs)
 
     def _affine(self, spec: GateSpec, inputs: Sequence[Tensor]) -> Tensor:
@@ -288,14 +289,10 @@ class Cell(Module):
         # plain attribute writes (not Module.__setattr__): this runs at every step
         current = (x, *state, *context)
         object.__setattr__(self, "_current", current)
-        # the first name wins when one tensor is passed as two arguments, as before
-        names = dict(zip(map(id, reversed(current)), reversed(self._args), strict=False))
-        object.__setattr__(self, "_current_names", names)
         try:
             new = self.step(x, *state, *context)
         finally:
             object.__setattr__(self, "_current", ())
-            object.__setattr__(self, "_current_names", {})
         if not isinstance(new, tuple | list) or len(new) != len(self.state):
             got = len(new) if isinstance(new, tuple | list) else type(new).__name__
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "

@@ -124,10 +124,10 @@ class StepPlan:
             if bias is not None:
                 flat = flat + bias
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
-        # Per gate: its group, its place among the group's gates, the sources the
-        # plan was made for, and the blocks that read a value computed inside the step (r ⊙ h),
-        # each transposed once for the whole sequence.
-        self.routes: dict[str, tuple[_Group, Any, tuple[str | None, ...],
+        # Per gate: its group, its place among the group's gates, the step arguments it was
+        # planned for (their positions; None for a value computed inside the step), and its
+        # blocks that read such a computed value (r ⊙ h), each transposed once per sequence.
+        self.routes: dict[str, tuple[_Group, int, tuple[int | None, ...],
                                      list[tuple[int, Tensor]]]] = {}
         for spec in cell.gates.values():
             group = next((g for g in self.groups if spec in g.gates), None)
@@ -136,7 +136,9 @@ class StepPlan:
             computed = [(k, _transposed([params[w]]))
                         for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
                         if src is None]
-            self.routes[spec.name] = (group, group.gates.index(spec), spec.sources,
+            positions = tuple(None if src is None else cell._args.index(src)
+                              for src in spec.sources)
+            self.routes[spec.name] = (group, group.gates.index(spec), positions,
                                       computed)
         self._products: list[Tensor | None] = []
         self._pre: list[tuple[Tensor, ...] | None] = []  # per group: its gates' pre-activations
@@ -184,10 +186,16 @@ class StepPlan:
         route = self.routes.get(name)
         if route is None:
             return None
-        group, place, sources, computed = route
-        names = self.cell._current_names
-        if tuple([names.get(id(t)) for t in inputs]) != sources:
+        group, place, positions, computed = route
+        current = self.cell._current
+        if len(inputs) != len(positions):
             return None
+        for t, position in zip(inputs, positions, strict=True):  # the inputs it was made for?
+            if position is None:
+                if any(t is value for value in current):
+                    return None
+            elif t is not current[position]:
+                return None
         pieces = self._pre[group.number]
         if pieces is None:  # the group's first gate this step: all of its gates, one split
             pre = self._preactivation(group)

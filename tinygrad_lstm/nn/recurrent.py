@@ -194,7 +194,9 @@ class Recurrent(Module):
                     plan.begin(t)
                 fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
                 extra = tuple(c[t] for c in context) if context else zero_context
-                new = cell.run_step(apply(GETITEM, xs, index=t), fed, extra)  # xs[t]
+                x_t = apply(GETITEM, xs, index=t) if xs.requires_grad else \
+                    Tensor._wrap(xs.data[t], xs.backend)  # xs[t]; a constant needs no node
+                new = cell.run_step(x_t, fed, extra)
                 if masks is not None:
                     new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
                 state = new
