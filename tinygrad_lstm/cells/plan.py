@@ -147,6 +147,7 @@ class StepPlan:
     def begin(self, t: int) -> None:
         """Start time step ``t``: forget last step's products."""
         self._t = t
+        self._expected: dict[tuple[int | None, ...], tuple[Tensor, ...]] = {}
         self._pre = [None] * len(self.groups)
         self._products = [None] * len(self.weights_t)
 
@@ -187,14 +188,23 @@ class StepPlan:
         if route is None:
             return None
         group, place, positions, computed = route
-        current = self.cell._current
-        if len(inputs) != len(positions):
-            return None
-        for t, position in zip(inputs, positions, strict=True):  # the inputs it was made for?
-            if position is None:
-                if any(t is value for value in current):
+        # the inputs it was planned for? (the same step arguments, in the same places)
+        if computed:
+            current = self.cell._current
+            if len(inputs) != len(positions):
+                return None
+            for t, position in zip(inputs, positions, strict=True):
+                if position is None:
+                    if any(t is value for value in current):
+                        return None
+                elif t is not current[position]:
                     return None
-            elif t is not current[position]:
+        else:  # only step arguments: compare with the tuple of them, made once per step
+            expected = self._expected.get(positions)
+            if expected is None:
+                current = self.cell._current
+                expected = self._expected[positions] = tuple([current[p] for p in positions])
+            if inputs != expected:  # Tensor has no __eq__: this compares identities
                 return None
         pieces = self._pre[group.number]
         if pieces is None:  # the group's first gate this step: all of its gates, one split
