@@ -221,7 +221,15 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 g = g.total(xp, tensor.data.dtype)
             else:
                 owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
-            in_grads = node.prim.vjp(xp, g, tensor.data, *node.args, **node.params)
+            args = node.args
+            if node.params:
+                in_grads = node.prim.vjp(xp, g, tensor.data, *args, **node.params)
+            elif len(args) == 2:  # the common arities without a star call
+                in_grads = node.prim.vjp(xp, g, tensor.data, args[0], args[1])
+            elif len(args) == 1:
+                in_grads = node.prim.vjp(xp, g, tensor.data, args[0])
+            else:
+                in_grads = node.prim.vjp(xp, g, tensor.data, *args)
         else:  # the newest output of a split: its VJP, once, with every output's gradient
             if id(outputs) in split_done:
                 continue

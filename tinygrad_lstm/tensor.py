@@ -83,8 +83,15 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     if backend is None:
         raise TypeError(f"{prim.name}: needs at least one Tensor input")
     forward = backend.kernels.get(prim.name, prim.forward)
-    try:
-        out = forward(backend.xp, *args, **params)
+    try:  # the common arities without * and ** (a star call costs several times more)
+        if params:
+            out = forward(backend.xp, *args, **params)
+        elif len(args) == 2:
+            out = forward(backend.xp, args[0], args[1])
+        elif len(args) == 1:
+            out = forward(backend.xp, args[0])
+        else:
+            out = forward(backend.xp, *args)
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
     mode = _mode
