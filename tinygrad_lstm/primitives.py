@@ -252,13 +252,19 @@ def _stack_vjp(xp: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> tuple[Any,
     return tuple(g[lead + (k,)] for k in range(len(xs)))
 
 
+_SPLIT_INDEX: dict[tuple[tuple[int, ...], int], list[tuple[slice, ...]]] = {}
+
+
 def _split(xp: Any, x: Any, sizes: tuple[int, ...] = (), axis: int = 0) -> tuple[Any, ...]:
-    lead = (slice(None),) * axis
-    pieces, start = [], 0
-    for n in sizes:
-        pieces.append(x[(*lead, slice(start, start + n))])
-        start += n
-    return tuple(pieces)
+    index = _SPLIT_INDEX.get((sizes, axis))
+    if index is None:  # the pieces' indices, made once per (sizes, axis): it runs every step
+        lead, index, start = (slice(None),) * axis, [], 0
+        for n in sizes:
+            index.append((*lead, slice(start, start + n)))
+            start += n
+        if len(_SPLIT_INDEX) < 1024:
+            _SPLIT_INDEX[(sizes, axis)] = index
+    return tuple([x[i] for i in index])
 
 
 def _split_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], x: Any,

@@ -118,20 +118,18 @@ def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], a
              outs: tuple[Any, ...], backend: Backend, record: bool) -> tuple[Tensor, ...]:
     """The tensors of a primitive with several outputs (split), each with its own node."""
     mode = _mode
-    tensors = []
-    for k, out in enumerate(outs):
-        if mode.anomaly:
+    if mode.anomaly:
+        for out in outs:
             _check_finite(prim, inputs, out, backend)
-        t = Tensor._wrap(out, backend)
-        if record:
-            t.requires_grad = True
-            t._node = OutputNode(prim, inputs, params, args)
-            t._node.index = k
-        tensors.append(t)
+    tensors = [Tensor._wrap(out, backend) for out in outs]
     if record:
-        group = Outputs(tensors, tuple(outs))
-        for t in tensors:
-            t._node.outputs = group
+        group = Outputs(tensors, outs)
+        for k, t in enumerate(tensors):
+            node = OutputNode(prim, inputs, params, args)
+            node.outputs = group
+            node.index = k
+            t.requires_grad = True
+            t._node = node
     if mode.trace is not None:
         mode.trace.extend(tensors)
     return tuple(tensors)
