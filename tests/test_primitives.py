@@ -144,3 +144,22 @@ def test_a_wrong_vjp_is_caught() -> None:
     with pytest.raises(tl.GradcheckError, match=r"input 0 .*backward\(\).*central"):
         tl.gradcheck(lambda x: apply(broken, x), x)
     assert tl.gradcheck(lambda x: apply(broken, x), x, raise_exception=False) is False
+
+
+def test_addmm_with_a_given_transpose_has_the_same_gradients(backend: str) -> None:
+    """The plan hands addmm b^T in C order (``bt``) for the backward pass: same numbers."""
+    rng = np.random.default_rng(3)
+    c, a, b = (tl.Tensor(rng.standard_normal(s), dtype="float64", requires_grad=True)
+               for s in [(5, 3, 2), (3, 4), (4, 2)])
+    grads = []
+    for bt in (None, np.ascontiguousarray(b.numpy().T)):
+        for t in (c, a, b):
+            t.grad = None
+        params = {"index": 1} if bt is None else {"index": 1, "bt": bt}
+        out = tl.tensor.apply(tl.PRIMITIVES["addmm"], c, a, b, **params)
+        (out * out).sum().backward()
+        grads.append([t.grad.numpy() for t in (c, a, b)])
+    for g0, g1 in zip(*grads, strict=True):
+        np.testing.assert_allclose(g1, g0, rtol=1e-13)
+    assert tl.gradcheck(lambda c, a, b: tl.tensor.apply(
+        tl.PRIMITIVES["addmm"], c, a, b, index=1, bt=np.ascontiguousarray(b.numpy().T)), c, a, b)

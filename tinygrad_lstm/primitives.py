@@ -73,18 +73,18 @@ class MatmulGrad:
 
 
 class LeftProduct:
-    """The gradient g b^T of the left operand of a matrix product, multiplied only when that
-    operand needs a gradient: the input sequence of a first layer does not, and its product
-    is the largest GEMM of the backward pass."""
+    """The gradient g m (m = b^T) of the left operand of a matrix product, multiplied only when
+    that operand needs a gradient: the input sequence of a first layer does not, and its
+    product is the largest GEMM of the backward pass."""
 
-    __slots__ = ("g", "b")
+    __slots__ = ("g", "m")
 
-    def __init__(self, g: Any, b: Any) -> None:
+    def __init__(self, g: Any, m: Any) -> None:
         self.g = g
-        self.b = b
+        self.m = m
 
     def product(self, xp: Any) -> Any:
-        return xp.dot(self.g, self.b.T)
+        return xp.dot(self.g, self.m)
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def _matmul(xp: Any, a: Any, b: Any) -> Any:
 
 def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     if a.ndim == 2 and b.ndim == 2:  # out = a b  =>  da = g b^T, db = a^T g (deferred)
-        return LeftProduct(g, b), MatmulGrad(a, g)
+        return LeftProduct(g, b.T), MatmulGrad(a, g)
     if a.ndim == 1 and b.ndim == 1:  # an inner product
         return g * b, g * a
     # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).
@@ -215,7 +215,7 @@ def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return ga, gb  # leading (batch) dims that were broadcast are summed by the tape
 
 
-def _addmm(xp: Any, c: Any, a: Any, b: Any, index: Any = ()) -> Any:
+def _addmm(xp: Any, c: Any, a: Any, b: Any, index: Any = (), bt: Any = None) -> Any:
     out = _matmul(xp, a, b)
     part = c[index]
     if part.dtype == out.dtype and part.shape == out.shape[out.ndim - part.ndim:]:
@@ -224,11 +224,14 @@ def _addmm(xp: Any, c: Any, a: Any, b: Any, index: Any = ()) -> Any:
     return out + part
 
 
-def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any,
-               index: Any = ()) -> tuple[Any, Any, Any]:
+def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any, index: Any = (),
+               bt: Any = None) -> tuple[Any, Any, Any]:
     # index () is all of c, which may broadcast (a bias): the tape sums g back to its shape.
     # Otherwise c[index] has the product's shape (checked by tensor.addmm): a slice of c.
-    return (g if index == () else SliceGrad(index, g), *_matmul_vjp(xp, g, out, a, b))
+    gc = g if index == () else SliceGrad(index, g)
+    if bt is not None:  # b^T in C order, given by the caller: BLAS multiplies it faster
+        return gc, LeftProduct(g, bt), MatmulGrad(a, g)
+    return (gc, *_matmul_vjp(xp, g, out, a, b))
 
 
 def _transpose_vjp(xp: Any, g: Any, out: Any, x: Any, axes: Any = None) -> tuple[Any]:
@@ -415,8 +418,9 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
     _p("addmm", 3,
        _addmm,
        _addmm_vjp,
-       lambda c, a, b, index=(): np.asarray(c)[index] + a @ b,
-       "c[index] + a @ b: a matrix product added to (a slice of) c in one step"),
+       lambda c, a, b, index=(), bt=None: np.asarray(c)[index] + a @ b,
+       "c[index] + a @ b: a matrix product added to (a slice of) c in one step; bt, when "
+       "given, is b^T in C order (a constant the backward pass multiplies by)"),
     _p("transpose", 1,
        lambda xp, x, axes=None: xp.transpose(x, axes),
        _transpose_vjp,

@@ -90,6 +90,7 @@ class StepPlan:
         self.groups = [_Group(k, args, gates) for k, (args, gates) in enumerate(by_args.items())]
         # One stack per argument: W^T of every block reading it, group after group.
         self.weights_t: list[Tensor | None] = [None] * len(cell._args)
+        self.weights: list[Any] = [None] * len(cell._args)
         stack_bias: list[Tensor | None] = []
         for position, arg in enumerate(cell._args):
             blocks, widths, start = [], [], 0
@@ -105,6 +106,8 @@ class StepPlan:
                         stack_bias.append(params[g.bias] if g.bias else None)
             if blocks:
                 self.weights_t[position] = _transposed(blocks)
+                # the same stack untransposed, C-ordered, for the backward pass's products
+                self.weights[position] = xs.backend.xp.concatenate([b.data for b in blocks])
         for group in self.groups:
             for position, arg in enumerate(cell._args):
                 if arg in group.args:
@@ -170,7 +173,8 @@ class StepPlan:
             if c is None and group.bias is not None:
                 c = group.bias
             if columns is None and out is None and c is not None:  # this group's product only
-                out = apply(ADDMM, c, current[position], self.weights_t[position], index=index)
+                out = apply(ADDMM, c, current[position], self.weights_t[position], index=index,
+                            bt=self.weights[position])
                 c = None
                 continue
             product = products[position]
