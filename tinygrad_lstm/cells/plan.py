@@ -123,12 +123,11 @@ class StepPlan:
         weight_t = self.weights_t[0]
         if weight_t is not None:
             steps, batch, features = xs.shape
-            flat = xs.reshape(steps * batch, features) @ weight_t
+            flat_xs = xs.reshape(steps * batch, features)
             widths = [g.size for group in self.groups if self.x_arg in group.args
                       for g in group.gates]
             bias = _stacked(cell, stack_bias, widths, axis=0)
-            if bias is not None:
-                flat = flat + bias
+            flat = flat_xs @ weight_t if bias is None else addmm(bias, flat_xs, weight_t)
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
         # Per gate: its group, its place among the group's gates, the step arguments it was
         # planned for (their positions; None for a value computed inside the step), and its
