@@ -16,10 +16,9 @@ A record holds, side by side:
 VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
 input's shape (``tape.unbroadcast``), in one place, for every edge. Two VJPs return a
 gradient in a form the tape accumulates cheaply: getitem a ``SliceGrad`` (added in place into
-one buffer) and matmul, for its right operand, a ``MatmulGrad`` (the products of a weight used
-at every step, multiplied as one GEMM) and for its left a ``LeftProduct`` (multiplied only if
-that operand needs a gradient). VJPs are written from ``out`` where the math allows
-(tanh: ``g * (1 - out**2)``).
+one buffer) and matmul a ``MatmulGrad`` (right operand) and a ``LeftProduct`` (left operand),
+products the tape multiplies only for an operand that needs a gradient. VJPs are written from
+``out`` where the math allows (tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
 every rule has NumPy's exact shape semantics) and return the same kind. ``tests/test_primitives``
@@ -55,12 +54,11 @@ class SliceGrad:
 
 
 class MatmulGrad:
-    """The gradient a^T g of the right operand of a matrix product, not yet multiplied.
-
-    A weight read at every time step is the right operand of T products. Its gradient is the
-    sum of T small products a_t^T g_t; the tape collects the pairs and multiplies once,
-    [a_1; ...; a_T]^T [g_1; ...; g_T]: one large GEMM instead of T small ones and T additions.
-    """
+    """The gradient a^T g of the right operand of a matrix product, multiplied only when that
+    operand needs a gradient (a frozen weight does not). The tape multiplies it as it arrives
+    and adds it in place: a weight read at every step sums T products into one buffer while
+    each step's operands are still in cache (measured faster than one GEMM over all steps at
+    the end, whose concatenated operands cost more than the larger GEMM saves)."""
 
     __slots__ = ("a", "g")
 

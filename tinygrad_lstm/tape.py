@@ -163,27 +163,6 @@ def _freed_error(node: Node) -> GraphFreedError:
         "pass retain_graph=True to that first call to backward through it again")
 
 
-class _Products:
-    """Pending ``MatmulGrad`` pairs of one tensor, multiplied together when first needed."""
-
-    __slots__ = ("a", "g")
-
-    def __init__(self) -> None:
-        self.a: list[Any] = []
-        self.g: list[Any] = []
-
-    def add(self, grad: MatmulGrad) -> None:
-        self.a.append(grad.a)
-        self.g.append(grad.g)
-
-    def total(self, xp: Any, dtype: Any) -> Any:
-        if len(self.a) == 1:
-            out = xp.dot(self.a[0].T, self.g[0])
-        else:
-            out = xp.dot(xp.concatenate(self.a, axis=0).T, xp.concatenate(self.g, axis=0))
-        return out if out.dtype == dtype else out.astype(dtype)
-
-
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root)).
 
@@ -217,10 +196,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         if outputs is None:
             done.append(node)
             g = grads.pop(id(tensor))
-            if g.__class__ is _Products:
-                g = g.total(xp, tensor.data.dtype)
-            else:
-                owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+            owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
             args = node.args
             if node.params:
                 in_grads = node.prim.vjp(xp, g, tensor.data, *args, **node.params)
@@ -235,17 +211,14 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 continue
             split_done.add(id(outputs))
             gs = []
-            for ref, out in zip(outputs.refs, outputs.data, strict=True):
+            for ref in outputs.refs:
                 t = ref()
                 if t is None:
                     gs.append(None)
                     continue
                 done.append(t._node)
                 g = grads.pop(id(t), None)
-                if g.__class__ is _Products:
-                    g = g.total(xp, out.dtype)
-                elif g is not None:
-                    owned.discard(id(g))
+                owned.discard(id(g))
                 gs.append(g)
             in_grads = node.prim.vjp(xp, tuple(gs), outputs.data, *node.args, **node.params)
         if len(in_grads) != len(parents):
@@ -253,7 +226,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                                f"for {len(parents)} inputs")
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
-                continue  # a lazy gradient (LeftProduct) nobody needs is never computed
+                continue  # a lazy product (MatmulGrad, LeftProduct) nobody needs: never made
             key = id(parent)
             seen = grads.get(key)
             if seen is None:  # the first gradient to reach this tensor
@@ -262,18 +235,9 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 else:
                     push(heap, (-parent._node.seq, parent))
             cls = pg.__class__
-            if cls is MatmulGrad:  # collect: multiplied once, when first needed
-                if seen is None or seen.__class__ is _Products:
-                    if seen is None:
-                        seen = grads[key] = _Products()
-                    seen.add(pg)
-                    continue
+            fresh = cls is MatmulGrad or cls is LeftProduct
+            if fresh:  # a product nobody else holds: multiplied now that it is needed
                 pg = pg.product(xp)
-            elif cls is LeftProduct:
-                pg = pg.product(xp)
-            if seen.__class__ is _Products:  # a gradient of another kind: settle them first
-                seen = grads[key] = seen.total(xp, parent.data.dtype)
-                owned.add(id(seen))
             data = parent.data
             if cls is SliceGrad:  # add the slice into one buffer, in place
                 if seen is None:
@@ -290,6 +254,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                     pg = pg.astype(data.dtype)
                 if seen is None:
                     grads[key] = pg
+                    if fresh:
+                        owned.add(id(pg))
                     continue
                 if id(seen) in owned:
                     seen += pg
@@ -304,9 +270,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         g = grads.pop(key, None)
         if g is None:
             continue
-        if g.__class__ is _Products:
-            g = g.total(leaf.backend.xp, leaf.data.dtype)
-        elif id(g) not in owned:
+        if id(g) not in owned:
             g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
         if leaf.grad is None:
             leaf.grad = Tensor._wrap(g, leaf.backend)
