@@ -241,7 +241,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             data = parent.data
             if cls is SliceGrad:  # add the slice into one buffer, in place
                 if seen is None:
-                    buf = xp.zeros_like(data)
+                    buf = xp.zeros(data.shape, data.dtype)  # calloc: no memset pass
                 elif id(seen) in owned:
                     buf = seen
                 else:
