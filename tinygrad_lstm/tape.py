@@ -168,7 +168,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
 
     Computed tensors are visited newest first (a heap on the creation order ``Node.seq``): a
     tensor is made after everything it reads, so when it is visited every tensor that read it
-    has already passed its gradient on. Only tensors a gradient reached are visited.
+    has already passed its gradient on. Only tensors a gradient reached are visited, and the
+    outputs of one split once, together.
     """
     from tinygrad_lstm.tensor import Tensor
 
@@ -180,7 +181,9 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     else:
         heap.append((-root._node.seq, root))
     done: list[Node] = []  # freed at the end, so a failure leaves the graph as it was
-    split_done: set[int] = set()  # ids of the ``Outputs`` whose VJP has run
+    # ids of the ``Outputs`` (split) with one output in the heap: one stands for them all, as
+    # every tensor that read any of them was made after all of them
+    split_waiting: set[int] = set()
     # ids of the arrays in ``grads`` that the tape allocated itself: only those may be added
     # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
     owned: set[int] = set()
@@ -206,10 +209,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 in_grads = node.prim.vjp(xp, g, tensor.data, args[0])
             else:
                 in_grads = node.prim.vjp(xp, g, tensor.data, *args)
-        else:  # the newest output of a split: its VJP, once, with every output's gradient
-            if id(outputs) in split_done:
-                continue
-            split_done.add(id(outputs))
+        else:  # an output of a split: its VJP, once, with every output's gradient
             gs = []
             for ref in outputs.refs:
                 t = ref()
@@ -230,10 +230,14 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             key = id(parent)
             seen = grads.get(key)
             if seen is None:  # the first gradient to reach this tensor
-                if parent._node is None:
+                made_by = parent._node
+                if made_by is None:
                     leaves[key] = parent
-                else:
-                    push(heap, (-parent._node.seq, parent))
+                elif made_by.outputs is None:
+                    push(heap, (-made_by.seq, parent))
+                elif id(made_by.outputs) not in split_waiting:
+                    split_waiting.add(id(made_by.outputs))
+                    push(heap, (-made_by.seq, parent))
             cls = pg.__class__
             fresh = cls is MatmulGrad or cls is LeftProduct
             if fresh:  # a product nobody else holds: multiplied now that it is needed
