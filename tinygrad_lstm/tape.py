@@ -30,6 +30,11 @@ class _GradMode(threading.local):
     enabled: bool = True
     anomaly: bool = False  # check every primitive's output for NaN and Inf (detect_anomaly)
     trace: list[Any] | None = None  # every tensor apply() makes, in order (symbolic tracing)
+    watched: bool = False  # anomaly or trace: apply() looks at neither unless this is set
+
+
+def _watch() -> None:
+    _mode.watched = _mode.anomaly or _mode.trace is not None
 
 
 _mode = _GradMode()
@@ -83,10 +88,12 @@ def detect_anomaly() -> Iterator[None]:
     """
     previous = _mode.anomaly
     _mode.anomaly = True
+    _watch()
     try:
         yield
     finally:
         _mode.anomaly = previous
+        _watch()
 
 
 @contextmanager
@@ -96,10 +103,12 @@ def recording() -> Iterator[list[Any]]:
     previous = _mode.trace
     made: list[Any] = []
     _mode.trace = made
+    _watch()
     try:
         yield made
     finally:
         _mode.trace = previous
+        _watch()
 
 
 class Node:

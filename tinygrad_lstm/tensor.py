@@ -22,7 +22,7 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode
+from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -97,20 +97,27 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     mode = _mode
     if prim.multiple:
         return _outputs(prim, inputs, params, args, out, backend, needs_grad and mode.enabled)
-    if mode.anomaly:
-        _check_finite(prim, inputs, out, backend)
     result = _new(Tensor)
     result.data = out
     result.backend = backend
     result.grad = None
     if needs_grad and mode.enabled:
         result.requires_grad = True
-        result._node = Node(prim, inputs, params, args)
+        node = _new(Node)  # Node(prim, inputs, params, args), without the call
+        node.prim = prim
+        node.parents = inputs
+        node.params = params
+        node.args = args
+        node.seq = _next_seq()
+        result._node = node
     else:
         result.requires_grad = False
         result._node = None
-    if mode.trace is not None:
-        mode.trace.append(result)
+    if mode.watched:  # detect_anomaly or recording
+        if mode.anomaly:
+            _check_finite(prim, inputs, out, backend)
+        if mode.trace is not None:
+            mode.trace.append(result)
     return result
 
 
