@@ -176,6 +176,25 @@ def test_split_graph_retained_and_then_freed(backend: str) -> None:
         loss.backward()
 
 
+def test_weight_gradients_summed_over_many_steps_in_blocks(backend: str) -> None:
+    """A weight read at many steps (its products are gathered in blocks of rows), also read
+    by an elementwise op, and once by a product too tall for a block: every path, one sum."""
+    rng = np.random.default_rng(5)
+    w = tl.Tensor(rng.standard_normal((3, 4)) * 0.3, dtype="float64", requires_grad=True)
+    xs = [tl.Tensor(rng.standard_normal((5, 3)), dtype="float64") for _ in range(40)]
+    tall = tl.Tensor(rng.standard_normal((200, 3)), dtype="float64")
+
+    def f(w: tl.Tensor) -> tl.Tensor:
+        total = (tall @ w).tanh().sum()
+        for k, x in enumerate(xs):
+            total = total + (x @ w).tanh().sum()
+            if k == 20:
+                total = total + (w * w).sum()  # a gradient of another kind, mid-way
+        return total
+
+    assert tl.gradcheck(f, w)
+
+
 def test_mixed_precision_gradient_comes_back_in_the_leaf_dtype(backend: str) -> None:
     w = tl.Tensor([1.0, 2.0], requires_grad=True)  # float32
     x = tl.Tensor([3.0, 4.0], dtype="float64")

@@ -55,10 +55,10 @@ class SliceGrad:
 
 class MatmulGrad:
     """The gradient a^T g of the right operand of a matrix product, multiplied only when that
-    operand needs a gradient (a frozen weight does not). The tape multiplies it as it arrives
-    and adds it in place: a weight read at every step sums T products into one buffer while
-    each step's operands are still in cache (measured faster than one GEMM over all steps at
-    the end, whose concatenated operands cost more than the larger GEMM saves)."""
+    operand needs a gradient (a frozen weight does not). For a weight read at every step the
+    tape copies each step's a and g, while they are still in cache, into a block of rows and
+    multiplies a full block at once (``tape._Products``): one GEMM per block of steps instead
+    of a small one per step, and no large concatenation at the end."""
 
     __slots__ = ("a", "g")
 

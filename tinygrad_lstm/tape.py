@@ -172,6 +172,53 @@ def _freed_error(node: Node) -> GraphFreedError:
         "pass retain_graph=True to that first call to backward through it again")
 
 
+class _Products:
+    """The pending sum of products a_t^T g_t that is one tensor's gradient (a weight read at
+    every step). Each pair is copied, while it is still in cache, into a block of rows; a full
+    block is multiplied at once, one GEMM of ``ROWS`` rows instead of a small one per step."""
+
+    __slots__ = ("a", "g", "rows", "sum")
+    ROWS = 128
+
+    def __init__(self, xp: Any, first: MatmulGrad) -> None:
+        a, g = first.a, first.g
+        self.a = xp.empty((self.ROWS, a.shape[1]), a.dtype)
+        self.g = xp.empty((self.ROWS, g.shape[1]), g.dtype)
+        self.rows = 0
+        self.sum: Any = None
+        self.add(xp, first)
+
+    @staticmethod
+    def takes(grad: MatmulGrad) -> bool:
+        """Whether a pair can join a block: matrices of one dtype, a few rows (a step's batch)."""
+        a, g = grad.a, grad.g
+        return a.ndim == 2 and g.ndim == 2 and a.dtype == g.dtype \
+            and a.shape[0] <= _Products.ROWS // 2
+
+    def add(self, xp: Any, grad: MatmulGrad) -> None:
+        a, g = grad.a, grad.g
+        n = a.shape[0]
+        if self.rows + n > self.ROWS:
+            self._flush(xp)
+        self.a[self.rows:self.rows + n] = a
+        self.g[self.rows:self.rows + n] = g
+        self.rows += n
+
+    def _flush(self, xp: Any) -> None:
+        product = xp.dot(self.a[:self.rows].T, self.g[:self.rows])
+        if self.sum is None:
+            self.sum = product
+        else:
+            self.sum += product
+        self.rows = 0
+
+    def total(self, xp: Any, dtype: Any) -> Any:
+        if self.rows:
+            self._flush(xp)
+        out = self.sum
+        return out if out.dtype == dtype else out.astype(dtype)
+
+
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root)).
 
@@ -208,7 +255,10 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         if outputs is None:
             done.append(node)
             g = grads.pop(id(tensor))
-            owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
+            if g.__class__ is _Products:
+                g = g.total(xp, tensor.data.dtype)
+            else:
+                owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
             args = node.args
             if node.params:
                 in_grads = node.prim.vjp(xp, g, tensor.data, *args, **node.params)
@@ -227,6 +277,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                     continue
                 done.append(t._node)
                 g = grads.pop(id(t), None)
+                if g.__class__ is _Products:
+                    g = g.total(xp, t.data.dtype)
                 owned.discard(id(g))
                 gs.append(g)
             in_grads = node.prim.vjp(xp, tuple(gs), outputs.data, *node.args, **node.params)
@@ -248,6 +300,16 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                     split_waiting.add(id(made_by.outputs))
                     push(heap, (-made_by.seq, parent))
             cls = pg.__class__
+            if cls is MatmulGrad:
+                if seen is None and _Products.takes(pg):  # a weight's first step: a block
+                    grads[key] = _Products(xp, pg)
+                    continue
+                if seen.__class__ is _Products and _Products.takes(pg):
+                    seen.add(xp, pg)
+                    continue
+            if seen.__class__ is _Products:  # a gradient of another kind: settle them first
+                seen = grads[key] = seen.total(xp, parent.data.dtype)
+                owned.add(id(seen))
             fresh = cls is MatmulGrad or cls is LeftProduct
             if fresh:  # a product nobody else holds: multiplied now that it is needed
                 pg = pg.product(xp)
@@ -283,7 +345,9 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         g = grads.pop(key, None)
         if g is None:
             continue
-        if id(g) not in owned:
+        if g.__class__ is _Products:
+            g = g.total(leaf.backend.xp, leaf.data.dtype)
+        elif id(g) not in owned:
             g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
         if leaf.grad is None:
             leaf.grad = Tensor._wrap(g, leaf.backend)
