@@ -178,7 +178,7 @@ class _Products:
     block is multiplied at once, one GEMM of ``ROWS`` rows instead of a small one per step."""
 
     __slots__ = ("a", "g", "rows", "sum")
-    ROWS = 128
+    ROWS = 256
 
     def __init__(self, xp: Any, first: MatmulGrad) -> None:
         a, g = first.a, first.g
