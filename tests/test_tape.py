@@ -202,3 +202,10 @@ def test_mixed_precision_gradient_comes_back_in_the_leaf_dtype(backend: str) -> 
     assert y.dtype == np.float64  # like PyTorch: the wider dtype wins between tensors
     y.sum().backward()
     assert w.grad.dtype == np.float32
+
+
+def test_tensors_hash_by_identity_as_the_tape_keys_them() -> None:
+    """backward() keys gradients by the tensors themselves: equal values stay distinct keys."""
+    a, b = tl.Tensor([1.0]), tl.Tensor([1.0])
+    table = {a: "a", b: "b"}
+    assert table[a] == "a" and table[b] == "b" and len(table) == 2

@@ -229,11 +229,12 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     """
     from tinygrad_lstm.tensor import Tensor
 
-    grads: dict[int, Any] = {id(root): gradient}
-    leaves: dict[int, Tensor] = {}
+    # keyed by the tensors themselves: Tensor hashes and compares by identity
+    grads: dict[Tensor, Any] = {root: gradient}
+    leaves: list[Tensor] = []
     heap: list[tuple[int, Tensor]] = []
     if root._node is None:
-        leaves[id(root)] = root
+        leaves.append(root)
     else:
         heap.append((-root._node.seq, root))
     done: list[Node] = []  # freed at the end, so a failure leaves the graph as it was
@@ -254,7 +255,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         outputs = node.outputs
         if outputs is None:
             done.append(node)
-            g = grads.pop(id(tensor))
+            g = grads.pop(tensor)
             if g.__class__ is _Products:
                 g = g.total(xp, tensor.data.dtype)
             else:
@@ -276,7 +277,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                     gs.append(None)
                     continue
                 done.append(t._node)
-                g = grads.pop(id(t), None)
+                g = grads.pop(t, None)
                 if g.__class__ is _Products:
                     g = g.total(xp, t.data.dtype)
                 owned.discard(id(g))
@@ -288,12 +289,11 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue  # a lazy product (MatmulGrad, LeftProduct) nobody needs: never made
-            key = id(parent)
-            seen = grads.get(key)
+            seen = grads.get(parent)
             if seen is None:  # the first gradient to reach this tensor
                 made_by = parent._node
                 if made_by is None:
-                    leaves[key] = parent
+                    leaves.append(parent)
                 elif made_by.outputs is None:
                     push(heap, (-made_by.seq, parent))
                 elif id(made_by.outputs) not in split_waiting:
@@ -302,13 +302,13 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             cls = pg.__class__
             if cls is MatmulGrad:
                 if seen is None and _Products.takes(pg):  # a weight's first step: a block
-                    grads[key] = _Products(xp, pg)
+                    grads[parent] = _Products(xp, pg)
                     continue
                 if seen.__class__ is _Products and _Products.takes(pg):
                     seen.add(xp, pg)
                     continue
             if seen.__class__ is _Products:  # a gradient of another kind: settle them first
-                seen = grads[key] = seen.total(xp, parent.data.dtype)
+                seen = grads[parent] = seen.total(xp, parent.data.dtype)
                 owned.add(id(seen))
             fresh = cls is MatmulGrad or cls is LeftProduct
             if fresh:  # a product nobody else holds: multiplied now that it is needed
@@ -328,7 +328,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if pg.dtype is not data.dtype and pg.dtype != data.dtype:  # mixed precision
                     pg = pg.astype(data.dtype)
                 if seen is None:
-                    grads[key] = pg
+                    grads[parent] = pg
                     if fresh:
                         owned.add(id(pg))
                     continue
@@ -336,13 +336,13 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                     seen += pg
                     continue
                 buf = seen + pg
-            grads[key] = buf
+            grads[parent] = buf
             owned.add(id(buf))
     if not retain_graph:
         for node in done:
             node.parents = node.args = None
-    for key, leaf in leaves.items():
-        g = grads.pop(key, None)
+    for leaf in leaves:
+        g = grads.pop(leaf, None)
         if g is None:
             continue
         if g.__class__ is _Products:
