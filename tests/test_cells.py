@@ -317,10 +317,12 @@ def _count_matmuls(t: tl.Tensor) -> int:
     seen, todo, count = set(), [t], 0
     while todo:
         node = todo.pop()._node
-        if node is None or id(node) in seen:
+        # the outputs of one call of a primitive with several (addmm_split) are one product
+        key = id(node) if node is None or node.outputs is None else id(node.outputs)
+        if node is None or key in seen:
             continue
-        seen.add(id(node))
-        count += node.prim.name in ("matmul", "addmm")  # addmm: c + a @ b, one GEMM
+        seen.add(key)
+        count += node.prim.name in ("matmul", "addmm", "addmm_split")  # c + a @ b, one GEMM
         todo.extend(p for p in node.parents if isinstance(p, tl.Tensor))
     return count
 

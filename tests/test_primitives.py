@@ -163,3 +163,10 @@ def test_addmm_with_a_given_transpose_has_the_same_gradients(backend: str) -> No
         np.testing.assert_allclose(g1, g0, rtol=1e-13)
     assert tl.gradcheck(lambda c, a, b: tl.tensor.apply(
         tl.PRIMITIVES["addmm"], c, a, b, index=1, bt=np.ascontiguousarray(b.numpy().T)), c, a, b)
+
+    def gates(c: tl.Tensor, a: tl.Tensor, b: tl.Tensor) -> tl.Tensor:  # every piece used
+        f, g = tl.tensor.apply(tl.PRIMITIVES["addmm_split"], c, a, b, index=1,
+                               bt=np.ascontiguousarray(b.numpy().T), sizes=(1, 1))
+        return f.sigmoid() * g.tanh()
+
+    assert tl.gradcheck(gates, c, a, b)

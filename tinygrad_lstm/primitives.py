@@ -232,6 +232,19 @@ def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any, index: Any = (
     return (gc, *_matmul_vjp(xp, g, out, a, b))
 
 
+def _addmm_split(xp: Any, c: Any, a: Any, b: Any, index: Any = (), bt: Any = None,
+                 sizes: tuple[int, ...] = ()) -> tuple[Any, ...]:
+    out = _addmm(xp, c, a, b, index)
+    return _split(xp, out, sizes, out.ndim - 1)
+
+
+def _addmm_split_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], c: Any, a: Any,
+                     b: Any, index: Any = (), bt: Any = None,
+                     sizes: tuple[int, ...] = ()) -> tuple[Any, Any, Any]:
+    (g,) = _split_vjp(xp, gs, outs, None, sizes, outs[0].ndim - 1)
+    return _addmm_vjp(xp, g, None, c, a, b, index, bt)
+
+
 def _transpose_vjp(xp: Any, g: Any, out: Any, x: Any, axes: Any = None) -> tuple[Any]:
     if axes is None:
         return (xp.transpose(g),)
@@ -419,6 +432,13 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        lambda c, a, b, index=(), bt=None: np.asarray(c)[index] + a @ b,
        "c[index] + a @ b: a matrix product added to (a slice of) c in one step; bt, when "
        "given, is b^T in C order (a constant the backward pass multiplies by)"),
+    _p("addmm_split", 3,
+       _addmm_split,
+       _addmm_split_vjp,
+       lambda c, a, b, index=(), bt=None, sizes=(): _sym_split(
+           np.asarray(c)[index] + a @ b, sizes, -1),
+       "addmm cut along its last axis into pieces of the given sizes: one step's gates",
+       multiple=True),
     _p("transpose", 1,
        lambda xp, x, axes=None: xp.transpose(x, axes),
        _transpose_vjp,

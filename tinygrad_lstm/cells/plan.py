@@ -33,6 +33,7 @@ GETITEM = PRIMITIVES["getitem"]
 MATMUL = PRIMITIVES["matmul"]
 ADDMM = PRIMITIVES["addmm"]
 SPLIT = PRIMITIVES["split"]
+ADDMM_SPLIT = PRIMITIVES["addmm_split"]
 
 
 def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
@@ -156,15 +157,16 @@ class StepPlan:
         self._pre = [None] * len(self.groups)
         self._products = [None] * len(self.weights_t)
 
-    def _preactivation(self, group: _Group) -> Tensor:
-        """The group's pre-activation at this step, in as few operations as it allows: for the
-        LSTM, one ``addmm`` projection[t] + h W_h."""
+    def _pieces(self, group: _Group) -> tuple[Tensor, ...]:
+        """The pre-activations of the group's gates at this step, in as few operations as it
+        allows: for the LSTM, one ``addmm_split`` (projection[t] + h W_h, cut into f, i, C̃, o)."""
         current = self.cell._current
         products = self._products
         c: Tensor | None = None  # what the first product is added into, at ``index``
         index: Any = ()
         out = None
-        for position, columns in group.terms:
+        last = len(group.terms) - 1
+        for k, (position, columns) in enumerate(group.terms):
             if position == 0 and self.projection is not None:  # x: the hoisted projection
                 c = self.projection
                 index = self._t if columns is None else (self._t, *columns)
@@ -172,8 +174,12 @@ class StepPlan:
             if c is None and group.bias is not None:
                 c = group.bias
             if columns is None and out is None and c is not None:  # this group's product only
-                out = apply(ADDMM, c, current[position], self.weights_t[position], index=index,
-                            bt=self.weights[position])
+                value, weight_t, weight = current[position], self.weights_t[position], \
+                    self.weights[position]
+                if k == last and len(group.gates) > 1:  # the whole pre-activation: cut it too
+                    return apply(ADDMM_SPLIT, c, value, weight_t, index=index, bt=weight,
+                                 sizes=group.sizes)
+                out = apply(ADDMM, c, value, weight_t, index=index, bt=weight)
                 c = None
                 continue
             product = products[position]
@@ -185,7 +191,9 @@ class StepPlan:
         if c is not None:
             part = c if index == () else apply(GETITEM, c, index=index)
             out = part if out is None else out + part
-        return out
+        if len(group.gates) == 1:
+            return (out,)
+        return apply(SPLIT, out, sizes=group.sizes, axis=out.ndim - 1)
 
     def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor | None:
         """The gate's value from the stacked/hoisted parts, or None to take the plain path
@@ -213,10 +221,8 @@ class StepPlan:
             if inputs != expected:  # Tensor has no __eq__: this compares identities
                 return None
         pieces = self._pre[group.number]
-        if pieces is None:  # the group's first gate this step: all of its gates, one split
-            pre = self._preactivation(group)
-            pieces = self._pre[group.number] = (pre,) if len(group.gates) == 1 else \
-                apply(SPLIT, pre, sizes=group.sizes, axis=pre.ndim - 1)
+        if pieces is None:  # the group's first gate this step: all of its gates at once
+            pieces = self._pre[group.number] = self._pieces(group)
         out = pieces[place]
         for k, weight_t in computed:
             out = addmm(out, inputs[k], weight_t)

@@ -227,7 +227,7 @@ def _rule(name: str, args: list[Any], params: dict[str, Any]) -> Any:
         return _Where(sympy.Symbol("m_t"), *args)
     if name == "matmul":
         return _MatMul(*args)
-    if name == "addmm":  # c[index] + a @ b; the index is layout, as for getitem
+    if name in ("addmm", "addmm_split"):  # c[index] + a @ b; index and pieces are layout
         return sympy.Add(args[0], _MatMul(args[1], args[2]), evaluate=False)
     if name == "transpose":
         return _T(args[0])
