@@ -32,6 +32,8 @@ DEFAULT_DTYPE = float32
 _P = PRIMITIVES  # short name for the hot path below
 _new = object.__new__
 _ADD, _SUB, _MUL, _DIV = _P["add"], _P["sub"], _P["mul"], _P["div"]
+_NEG, _EXP, _LOG, _SIGMOID, _TANH, _RELU = (
+    _P[name] for name in ("neg", "exp", "log", "sigmoid", "tanh", "relu"))
 
 
 def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
@@ -94,9 +96,25 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
             out = forward(backend.xp, *args)
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
-    mode = _mode
     if prim.multiple:
-        return _outputs(prim, inputs, params, args, out, backend, needs_grad and mode.enabled)
+        return _outputs(prim, inputs, params, args, out, backend, needs_grad and _mode.enabled)
+    return _record(prim, inputs, params, args, out, backend, needs_grad)
+
+
+def _unary(prim: Primitive, x: Tensor) -> Tensor:
+    """``apply(prim, x)`` for an elementwise primitive of one tensor and no params, without the
+    generic argument handling (activations run several times per step)."""
+    backend = x.backend
+    data = x.data
+    out = backend.kernels.get(prim.name, prim.forward)(backend.xp, data)
+    return _record(prim, (x,), {}, [data], out, backend, x.requires_grad)
+
+
+def _record(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], args: list[Any],
+            out: Any, backend: Backend, needs_grad: bool) -> Tensor:
+    """The tensor around ``prim``'s output ``out``, on the tape when an input needs a
+    gradient (the second half of ``apply``)."""
+    mode = _mode
     result = _new(Tensor)
     result.data = out
     result.backend = backend
@@ -372,7 +390,7 @@ class Tensor:
         return apply(_DIV, _operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
-        return apply(_P["neg"], self)
+        return _unary(_NEG, self)
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, Tensor) or not isinstance(exponent, numbers.Real):
@@ -395,19 +413,19 @@ class Tensor:
         return matmul(_operand(other, self, "matmul"), self)
 
     def exp(self) -> Tensor:
-        return apply(_P["exp"], self)
+        return _unary(_EXP, self)
 
     def log(self) -> Tensor:
-        return apply(_P["log"], self)
+        return _unary(_LOG, self)
 
     def sigmoid(self) -> Tensor:
-        return apply(_P["sigmoid"], self)
+        return _unary(_SIGMOID, self)
 
     def tanh(self) -> Tensor:
-        return apply(_P["tanh"], self)
+        return _unary(_TANH, self)
 
     def relu(self) -> Tensor:
-        return apply(_P["relu"], self)
+        return _unary(_RELU, self)
 
     def sqrt(self) -> Tensor:
         return self ** 0.5
