@@ -1,11 +1,13 @@
 """The tape: reverse-mode differentiation over the graph the primitives recorded.
 
 Each tensor computed from a tensor that requires grad carries a ``Node``: the primitive, its
-inputs (tensors or Python scalars) and its constant params. ``backward`` sorts the tensors
-reachable from the root topologically, walks them from the root back to the leaves, calls each
-primitive's VJP, undoes broadcasting (``unbroadcast``, the only place that does), and sums the
-gradients of tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is
-freed unless ``retain_graph=True``.
+inputs (tensors or Python scalars), its constant params, and its place in the order the nodes
+were made. ``backward`` walks from the root back to the leaves, newest node first (a tensor is
+made after everything it reads, so that order is topological), calls each primitive's VJP,
+undoes broadcasting (``unbroadcast``, the only place that does), and sums the gradients of
+tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is freed unless
+``retain_graph=True``. The sums are made cheaply where it matters: slices added in place into
+one buffer, and the per-step products of a weight gathered into blocks of rows (``_Products``).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ When the cell was built, ``step`` showed which step argument feeds each input of
 * the blocks that read the same state (h, c, ...) are stacked: one matmul per state per step,
   however many gates read it;
 * gates that read the same set of arguments (the LSTM's f, i, C̃, o all read [h, x]) sit side by
-  side in every stack, so their pre-activation is one ``addmm`` (projection[t] + h W_h, the
-  product added into the hoisted slice) and one ``split`` into the gates;
+  side in every stack, so their pre-activations are one ``addmm_split`` per step: the product
+  h W_h added into the hoisted slice projection[t] and cut into the gates (``addmm`` and
+  ``split`` when more terms follow);
 * an input computed inside the step (the GRU's r ⊙ h) keeps its own product, added in with
   ``addmm``.
 
