@@ -10,8 +10,8 @@ What is measured
 
     ``fused``    ``tl.nn.Recurrent(tl.cells.LSTM(I, H))``: the planned path (x blocks of every
                  gate hoisted into one GEMM before the loop; per step one stacked recurrent
-                 product added into that step's slice (``addmm``) and one ``split`` into the
-                 gates; see ``tinygrad_lstm/cells/plan.py``).
+                 product added into that step's slice and cut into the gates, one
+                 ``addmm_split``; see ``tinygrad_lstm/cells/plan.py``).
     ``plain``    the same module and weights with ``fused=False``: each gate on its own,
                  W·[h, x] over the concatenation, as the essay writes it.
     ``coupled``  ``CoupledLSTM`` below, a custom cell written as a user would (3 gates: f, C̃, o;
