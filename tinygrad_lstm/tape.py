@@ -197,6 +197,10 @@ class _Products:
         return a.ndim == 2 and g.ndim == 2 and a.dtype == g.dtype \
             and a.shape[0] <= _Products.ROWS // 2
 
+    def accepts(self, grad: MatmulGrad) -> bool:
+        """Whether a later pair can join: as ``takes``, and of the blocks' dtypes."""
+        return self.takes(grad) and grad.a.dtype == self.a.dtype and grad.g.dtype == self.g.dtype
+
     def add(self, xp: Any, grad: MatmulGrad) -> None:
         a, g = grad.a, grad.g
         n = a.shape[0]
@@ -306,7 +310,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if seen is None and _Products.takes(pg):  # a weight's first step: a block
                     grads[parent] = _Products(xp, pg)
                     continue
-                if seen.__class__ is _Products and _Products.takes(pg):
+                if seen.__class__ is _Products and seen.accepts(pg):
                     seen.add(xp, pg)
                     continue
             if seen.__class__ is _Products:  # a gradient of another kind: settle them first
