@@ -144,7 +144,8 @@ class OutputNode(Node):
 class Outputs:
     """The outputs of one call of a primitive with several (split). Each output has its own
     ``Node`` (consecutive ``seq``); backward runs the primitive's VJP once, for all of them,
-    when it reaches the newest. It holds the outputs weakly: one nobody kept had no gradient.
+    when it reaches the one that stands in its heap for them all. It holds the outputs weakly:
+    one nobody kept had no gradient.
     """
 
     __slots__ = ("refs", "data")

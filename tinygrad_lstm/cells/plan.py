@@ -47,13 +47,16 @@ def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: in
     return full[0] if len(full) == 1 else concat(full, axis=axis)
 
 
-def _transposed(blocks: list[Tensor]) -> Tensor:
-    """[W_1; W_2; ...]^T as one C-ordered array, made once per sequence and used at every step:
+def _transposed(blocks: list[Tensor]) -> tuple[Tensor, Any]:
+    """[W_1; W_2; ...]^T as one C-ordered tensor, made once per sequence and used at every step,
+    and the stack [W_1; W_2; ...] itself as a C-ordered array (for the backward products).
+
     BLAS multiplies a (batch, in) by an (in, out) F-ordered matrix (a transposed view) about
-    three times as slowly at LSTM sizes. Concatenating the transposed blocks keeps their F order,
-    so the result is flattened (a reshape that copies into C order) and shaped back."""
-    stacked = concat([b.T for b in blocks], axis=1)
-    return stacked.reshape(stacked.numel()).reshape(stacked.shape)
+    three times as slowly at LSTM sizes, so the transpose is flattened (a reshape that copies
+    into C order) and shaped back."""
+    stacked = concat(blocks, axis=0)  # a copy even of one block: both are this moment's values
+    transposed = stacked.T
+    return transposed.reshape(transposed.numel()).reshape(transposed.shape), stacked.data
 
 
 class _Group:
@@ -107,9 +110,8 @@ class StepPlan:
                     if arg == self.x_arg:
                         stack_bias.append(params[g.bias] if g.bias else None)
             if blocks:
-                self.weights_t[position] = _transposed(blocks)
-                # the same stack untransposed, C-ordered, for the backward pass's products
-                self.weights[position] = xs.backend.xp.concatenate([b.data for b in blocks])
+                # the stack transposed for the products, and as it is for their backward
+                self.weights_t[position], self.weights[position] = _transposed(blocks)
         for group in self.groups:
             for position, arg in enumerate(cell._args):
                 if arg in group.args:
@@ -140,7 +142,7 @@ class StepPlan:
             group = next((g for g in self.groups if spec in g.gates), None)
             if group is None:  # every input is computed inside the step: nothing to share
                 continue
-            computed = [(k, _transposed([params[w]]))
+            computed = [(k, _transposed([params[w]])[0])
                         for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
                         if src is None]
             positions = tuple(None if src is None else cell._args.index(src)
