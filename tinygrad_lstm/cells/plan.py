@@ -89,9 +89,11 @@ class StepPlan:
         params = cell._parameters
         by_args: dict[frozenset[str], list[GateSpec]] = {}
         for spec in cell.gates.values():
-            args = frozenset(s for s in spec.sources if s is not None)
-            if args:
-                by_args.setdefault(args, []).append(spec)
+            named = [s for s in spec.sources if s is not None]
+            # a step argument passed twice (gate("g", h, h)) has two blocks for one product:
+            # such a gate takes the plain path
+            if named and len(set(named)) == len(named):
+                by_args.setdefault(frozenset(named), []).append(spec)
         self.groups = [_Group(k, args, gates) for k, (args, gates) in enumerate(by_args.items())]
         # One stack per argument: W^T of every block reading it, group after group.
         self.weights_t: list[Tensor | None] = [None] * len(cell._args)
@@ -169,13 +171,14 @@ class StepPlan:
         index: Any = ()
         out = None
         last = len(group.terms) - 1
+        bias = group.bias  # added once: into the first product, or at the end
         for k, (position, columns) in enumerate(group.terms):
             if position == 0 and self.projection is not None:  # x: the hoisted projection
                 c = self.projection
                 index = self._t if columns is None else (self._t, *columns)
                 continue
-            if c is None and group.bias is not None:
-                c = group.bias
+            if c is None and bias is not None:
+                c, bias = bias, None
             if columns is None and out is None and c is not None:  # this group's product only
                 value, weight_t, weight = current[position], self.weights_t[position], \
                     self.weights[position]
