@@ -128,6 +128,12 @@ def _reduce(loss: str, elem: Tensor, mask: Any, reduction: str) -> Tensor:
     return total / kept
 
 
+def _kept(x: Tensor, mask: Any) -> Tensor:
+    """``x`` with its masked-out entries replaced by 0 before anything reads them: selected,
+    not multiplied, so a NaN or inf in padding reaches neither the loss nor any gradient."""
+    return x if mask is None else where(mask[0], x, 0)
+
+
 def _prepare_mask(loss: str, mask: Any, shape: tuple[int, ...], backend: Backend) -> Any:
     return None if mask is None else _mask_array(loss, mask, shape, backend)
 
@@ -152,6 +158,7 @@ def mse_loss(pred: Tensor, target: Any, mask: Any = None, reduction: Reduction =
     pred = _require_tensor(loss, "pred", pred)
     target = _target_tensor(loss, target, pred)
     m = _prepare_mask(loss, mask, pred.shape, pred.backend)
+    pred, target = _kept(pred, m), _kept(target, m)
     diff = pred - target
     return _reduce(loss, diff * diff, m, reduction)
 
@@ -215,6 +222,8 @@ def cross_entropy(logits: Tensor, target: Any, mask: Any = None, axis: int = -1,
                          f"out of range for {n_classes} classes (logits {logits.shape}, "
                          f"axis {axis}); valid indices are 0..{n_classes - 1}")
     safe = xp.where(valid, t, 0)  # masked-out padding may hold anything
+    if m is not None:
+        logits = where(xp.expand_dims(m[0], axis), logits, 0)  # never read the padding
     classes = xp.arange(n_classes).reshape((n_classes,) + (1,) * (logits.ndim - 1 - axis))
     # The gather as a one-hot selection: the engine has no advanced indexing. `where` picks the
     # entry (instead of multiplying by a one-hot of logits' dtype) so that a -inf log-prob of
@@ -242,10 +251,12 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, mask: Any = No
     _check_reduction(loss, reduction)
     logits = _require_tensor(loss, "logits", logits)
     target = _target_tensor(loss, target, logits)
+    m = _prepare_mask(loss, mask, logits.shape, logits.backend)
+    logits, target = _kept(logits, m), _kept(target, m)  # padding may hold anything
     if target.numel() and not bool(((target.data >= 0) & (target.data <= 1)).all()):
         raise ValueError(f"{loss}: target (shape {target.shape}, dtype {target.dtype}) must "
-                         "hold probabilities in [0, 1]")
-    m = _prepare_mask(loss, mask, logits.shape, logits.backend)
+                         "hold probabilities in [0, 1]" + (" where the mask keeps entries"
+                                                          if m is not None else ""))
     r = logits.relu()
     abs_x = 2 * r - logits
     elem = r - logits * target + (1 + (-abs_x).exp()).log()

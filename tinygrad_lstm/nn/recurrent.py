@@ -147,7 +147,12 @@ class Recurrent(Module):
         states = self._check_state(state, batch)
         masks = None
         if valid is not None:
-            masks = [x.backend.asarray((t < valid)[:, None]) for t in range(steps)]
+            keep = np.arange(steps)[:, None] < valid[None, :]  # (T, B): the valid steps
+            masks = [x.backend.asarray(keep[t][:, None]) for t in range(steps)]
+            # Padding is never read: its entries are replaced (selected, not multiplied, so a
+            # NaN or inf there reaches neither a value nor a gradient) before any product, the
+            # hoisted input projection included, and before input dropout.
+            x = where(x.backend.asarray(keep[:, :, None]), x, 0.0)
         training = self.training
         if training and self.input_dropout:
             shape = (1, batch, x.shape[2]) if self.variational else x.shape
