@@ -20,3 +20,26 @@ def check_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
                                                                    f"an int >= {minimum}")
         raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
     return int(value)
+
+
+def check_dtype(owner: str, name: str, tensor: Any, expected: Any) -> None:
+    """A DTypeError naming ``owner``, the argument ``name`` and both dtypes when ``tensor`` has
+    another dtype than the module's parameters (PyTorch refuses too: an implicit cast would
+    silently change the outputs' dtype, or cost precision).
+
+    >>> import tinygrad_lstm as tl
+    >>> check_dtype("LSTM", "input", tl.Tensor([1.0], dtype="float64"), "float32")
+    Traceback (most recent call last):
+    ...
+    tinygrad_lstm.errors.DTypeError: LSTM: input has dtype float64, but the module's \
+parameters are float32; cast the input (.to('float32')) or the module (.to('float64'))
+    """
+    import numpy as np
+
+    from tinygrad_lstm.errors import DTypeError
+
+    got, want = np.dtype(tensor.dtype), np.dtype(expected)
+    if got != want:
+        raise DTypeError(f"{owner}: {name} has dtype {got}, but the module's parameters are "
+                         f"{want}; cast the {name} (.to('{want}')) or the module "
+                         f"(.to('{got}'))")

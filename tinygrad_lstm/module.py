@@ -94,11 +94,41 @@ class Module:
             p.grad = None
 
     def to(self, target: Any) -> Module:
-        """Move (or cast) every parameter in place, keeping the Parameter objects."""
+        """Move (or cast) every parameter in place, keeping the Parameter objects.
+
+        ``target`` is a backend name (``"numpy"``, ``"cupy"``) or a dtype. A cast also sets the
+        ``dtype`` of every sub-module that has one (the cells, which make their zero states and
+        their clones in it), so later outputs have the new dtype.
+        """
+        import backends
+        from tinygrad_lstm.tensor import Backend, _as_dtype
+
+        is_backend = isinstance(target, Backend) or isinstance(target, str) and \
+            target in backends.names()
+        dtype = None
+        if not is_backend:
+            try:
+                dtype = _as_dtype(target, "to")
+            except DTypeError:
+                raise ValueError(f"{type(self).__name__}.to: {target!r} is neither a backend "
+                                 f"({', '.join(backends.names())}) nor a dtype (float32, "
+                                 "float64)") from None
         for p in self.parameters():
             moved = p.to(target)
             p.data, p.backend, p.grad = moved.data, moved.backend, None
+        if dtype is not None:
+            for _, m in self.named_modules():
+                if "dtype" in m.__dict__:
+                    object.__setattr__(m, "dtype", dtype)
         return self
+
+    def double(self) -> Module:
+        """Cast to float64 (``to("float64")``), as PyTorch's ``Module.double``."""
+        return self.to("float64")
+
+    def float(self) -> Module:
+        """Cast to float32 (``to("float32")``), as PyTorch's ``Module.float``."""
+        return self.to("float32")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter as a NumPy copy, keyed by its dotted name."""

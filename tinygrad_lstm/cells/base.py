@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_dtype, check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import no_grad
@@ -299,9 +299,11 @@ class Cell(Module):
                             f"{len(self.state)} tensors {self.state}")
         return tuple(new)
 
-    def check_state(self, state: Sequence[Any], batch: int) -> tuple[Tensor, ...]:
-        """Validate a user-given state (a tuple of tensors, one per state name)."""
-        owner = type(self).__name__
+    def check_state(self, state: Sequence[Any], batch: int, where: str | None = None
+                    ) -> tuple[Tensor, ...]:
+        """Validate a user-given state (a tuple of tensors, one per state name): shapes, and
+        dtypes equal to the parameters' (``where`` names the module in errors)."""
+        owner = where or type(self).__name__
         if isinstance(state, Tensor):
             state = (state,)
         if not isinstance(state, tuple | list) or len(state) != len(self.state):
@@ -313,6 +315,7 @@ class Cell(Module):
             if not isinstance(s, Tensor) or s.shape != want:
                 got = s.shape if isinstance(s, Tensor) else type(s).__name__
                 raise ShapeError(f"{owner}: state {name!r} has shape {got}, expected {want}")
+            check_dtype(owner, f"state {name!r}", s, self.dtype)
         return tuple(state)
 
     def check_input(self, x: Any, where: str) -> None:
@@ -322,6 +325,7 @@ class Cell(Module):
             raise ShapeError(f"{where}: input has shape {x.shape}: {x.shape[-1:] and x.shape[-1]}"
                              f" features, but {type(self).__name__} expects input_size="
                              f"{self.input_size}")
+        check_dtype(where, "input", x, self.dtype)
 
     def __call__(self, x: Tensor, state: Sequence[Tensor] | None = None
                  ) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -343,7 +347,10 @@ class Cell(Module):
         bound.arguments.pop("self")
         if input_size is not None:
             bound.arguments["input_size"] = input_size
-        return type(self)(*bound.args, **bound.kwargs)
+        clone = type(self)(*bound.args, **bound.kwargs)
+        if clone.dtype != self.dtype:  # cast since it was made (module.to(dtype))
+            clone.to(self.dtype)
+        return clone
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}"

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from tinygrad_lstm import random as tl_random
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_dtype, check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tensor import Tensor
@@ -39,6 +39,7 @@ class Linear(Module):
             got = x.shape[-1] if x.ndim else "no"
             raise ShapeError(f"Linear: input of shape {x.shape} has {got} features, expected "
                              f"{self.in_features}")
+        check_dtype("Linear", "input", x, self.weight.dtype)
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 

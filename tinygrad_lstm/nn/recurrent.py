@@ -122,7 +122,8 @@ class Recurrent(Module):
             raise ValueError(f"Recurrent: state must be a list of {count} tuples (one per layer "
                              f"and direction), got {type(state).__name__}"
                              + (f" of length {len(state)}" if hasattr(state, "__len__") else ""))
-        return [c.check_state(s, batch) for c, s in zip(self.cells, state, strict=True)]
+        return [c.check_state(s, batch, type(self).__name__)
+                for c, s in zip(self.cells, state, strict=True)]
 
     def _mask(self, p: float, shape: tuple[int, ...], like: Tensor) -> Tensor:
         keep = tl_random.generator().random(shape) >= p
@@ -132,7 +133,7 @@ class Recurrent(Module):
     def forward(self, x: Tensor, state: Any = None,
                 lengths: Any = None) -> tuple[Tensor, State]:
         first = self.cells[0]
-        first.check_input(x, "Recurrent")
+        first.check_input(x, type(self).__name__)
         if x.ndim != 3:
             layout = "(B, T, features)" if self.batch_first else "(T, B, features)"
             raise ShapeError(f"Recurrent: input must be 3-D {layout}, got shape {x.shape}")

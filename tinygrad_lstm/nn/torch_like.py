@@ -25,6 +25,7 @@ import numpy as np
 
 from tinygrad_lstm import cells
 from tinygrad_lstm.cells.base import Cell
+from tinygrad_lstm.checks import check_dtype
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.nn.recurrent import Recurrent
 from tinygrad_lstm.tensor import Tensor, stack
@@ -65,6 +66,7 @@ class _TorchShaped(Recurrent):
                 raise ShapeError(f"{type(self).__name__}: {name}_0 must have shape "
                                  f"(num_layers * directions, batch, hidden_size) = {want}, "
                                  f"got {got}")
+            check_dtype(type(self).__name__, f"{name}_0", p, self.cells[0].dtype)
         return [tuple(p[k] for p in parts) for k in range(want[0])]
 
     def _state_doc(self) -> str:
