@@ -75,16 +75,21 @@ def test_a_custom_cell_prints_like_the_built_ins() -> None:
     assert lines(CoupledLSTM(3, 4)) == lines(tl.cells.CIFG(3, 4))
 
 
-def test_an_operation_without_a_printable_rule_is_named() -> None:
+def test_every_primitive_prints_through_its_own_rule() -> None:
+    """log_softmax and stack had no rule in the printer's old if-ladder; the table's rules
+    print them now."""
     class Softmaxed(tl.Cell):
         state = ("h",)
 
         def step(self, x, h):
-            return (self.gate("h", h, x).log_softmax(),)
+            both = tl.stack([h, x[:, :4]]).mean(axis=0)
+            return (self.gate("h", both, x, names=("s", "x")).log_softmax(),)
 
-    with pytest.raises(tl.symbolic.SymbolicError,
-                       match=r"^Softmaxed: no printable rule for the primitive 'log_softmax'"):
-        tl.symbolic.equations(Softmaxed(3, 4))
+    (eq,) = tl.symbolic.equations(Softmaxed(4, 4))
+    assert tl.symbolic.latex_expr(eq.rhs) == (
+        r"W_h \left[\operatorname{mean}\left(\left[h_{t-1}, x_t\right]\right), x_t\right] + b_h"
+        r" - \log{\left(\operatorname{sum}\left(e^{W_h \left[\operatorname{mean}\left("
+        r"\left[h_{t-1}, x_t\right]\right), x_t\right] + b_h}\right) \right)}")
     with pytest.raises(TypeError, match="equations: expected a tl.Cell, got str"):
         tl.symbolic.equations("lstm")
 
@@ -223,8 +228,8 @@ def _evaluate(expr, env):
     import numpy as np
     import sympy
 
-    from tinygrad_lstm.symbolic.functions import sigmoid
-    from tinygrad_lstm.symbolic.printer import _T, Affine, _MatMul, _Reduce, _Where
+    from tinygrad_lstm.symbolic.functions import matmul, reduction, sigmoid, transposed
+    from tinygrad_lstm.symbolic.printer import Affine
 
     def ev(e):
         if isinstance(e, sympy.Symbol):
@@ -235,17 +240,17 @@ def _evaluate(expr, env):
             gate, has_bias, blocks, *inputs = e.args
             out = sum(env[str(w)] @ ev(i) for w, i in zip(blocks, inputs, strict=True))
             return out + env[f"b_{{{gate}}}"] if has_bias else out
-        if isinstance(e, _MatMul):
+        if isinstance(e, matmul):
             a, b = e.args
-            return ev(b.args[0]) @ ev(a) if isinstance(b, _T) else ev(a) @ ev(b)
-        if isinstance(e, _T):
+            return ev(b.args[0]) @ ev(a) if isinstance(b, transposed) else ev(a) @ ev(b)
+        if isinstance(e, transposed):
             return ev(e.args[0]).T
-        if isinstance(e, _Reduce):
+        if isinstance(e, reduction):
             op, arg = e.args
             return {"mean": np.mean, "sum": np.sum, "max": np.max}[str(op)](ev(arg))
-        if isinstance(e, _Where):
-            mask, a, b = (ev(x) for x in e.args)
-            return np.where(np.asarray(mask) != 0, a, b)
+        if isinstance(e, sympy.Piecewise):
+            (a, mask), (b, _) = e.args
+            return np.where(np.asarray(ev(mask)) != 0, ev(a), ev(b))
         args = [ev(a) for a in e.args]
         if isinstance(e, sympy.Add):
             return sum(args)
@@ -257,8 +262,8 @@ def _evaluate(expr, env):
             return 1 / (1 + np.exp(-args[0]))
         if isinstance(e, sympy.tanh):
             return np.tanh(args[0])
-        if type(e).__name__ == "relu":
-            return np.maximum(args[0], 0)
+        if isinstance(e, sympy.Max):
+            return np.maximum(*args)
         raise NotImplementedError(type(e).__name__)
 
     return ev(expr)

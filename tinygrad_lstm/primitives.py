@@ -20,10 +20,15 @@ one buffer) and matmul a ``MatmulGrad`` (right operand) and a ``LeftProduct`` (l
 products the tape multiplies only for an operand that needs a gradient. VJPs are written from
 ``out`` where the math allows (tanh: ``g * (1 - out**2)``).
 
-Symbolic rules take SymPy expressions: a scalar, or a NumPy object array of SymPy scalars (so
-every rule has NumPy's exact shape semantics) and return the same kind. ``tests/test_primitives``
-checks each rule by ``sympy.lambdify`` against ``forward``. SymPy is imported lazily, on first use
-of a rule, so importing the engine stays fast.
+Symbolic rules take SymPy expressions and return the same kind: either NumPy object arrays of
+SymPy scalars (entry by entry, with NumPy's exact shape semantics; ``tests/test_primitives``
+checks each rule so by ``sympy.lambdify`` against ``forward``), or plain SymPy scalars. A plain
+scalar is one entry for an elementwise primitive (the cell compiler derives its kernels so), and
+a whole vector or matrix for the others (``tl.symbolic`` prints a step so: matmul, transpose,
+the reductions and concatenations then return ``tinygrad_lstm.symbolic.functions``' vector-level
+forms, and layout (reshape, getitem, split, astype) is invisible). These rules are the only
+ones: the printer, the Jacobians and the compiler all evaluate them. SymPy is imported lazily,
+on first use of a rule, so importing the engine stays fast.
 
 Adding a primitive: add a record to ``PRIMITIVES`` (and a ``Tensor`` method that calls
 ``apply``), then a spec to ``tests/primitive_specs.py``; a test fails until both tables agree.
@@ -119,10 +124,19 @@ def _elementwise(fn: Callable[..., Any], *xs: Any) -> Any:
     return np.frompyfunc(fn, len(xs), 1)(*xs)
 
 
-def _sym_sigmoid(x: Any) -> Any:
-    from tinygrad_lstm.symbolic.functions import sigmoid
+def _functions() -> Any:
+    from tinygrad_lstm.symbolic import functions
 
-    return _elementwise(sigmoid, x)
+    return functions
+
+
+def _whole(*xs: Any) -> bool:
+    """No input is an object array: SymPy scalars standing for whole vectors or matrices."""
+    return not any(isinstance(x, np.ndarray) for x in xs)
+
+
+def _sym_sigmoid(x: Any) -> Any:
+    return _elementwise(_functions().sigmoid, x)
 
 
 def _sym_relu(x: Any) -> Any:
@@ -130,6 +144,8 @@ def _sym_relu(x: Any) -> Any:
 
 
 def _sym_max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if _whole(x):
+        return _functions().reduction(_functions().MAX, x)
     arr = np.asarray(x, dtype=object)
     top = np.frompyfunc(lambda a, b: _sympy().Max(a, b), 2, 1)
     axes = range(arr.ndim) if axis is None else np.atleast_1d(axis)
@@ -142,8 +158,38 @@ def _sym_max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def _sym_log_softmax(x: Any, axis: int = -1) -> Any:
     # log softmax(x) = x - log(sum(exp(x))); the shift by max(x) is numerics, not mathematics.
     sp = _sympy()
+    if _whole(x):
+        return x - sp.log(_functions().reduction(_functions().SUM, sp.exp(x)))
     total = _elementwise(sp.exp, x).sum(axis=axis, keepdims=True)
     return x - _elementwise(sp.log, total)
+
+
+def _sym_reduce(name: str, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if _whole(x):
+        return _functions().reduction(_sympy().Symbol(name), x)
+    return getattr(np, name)(x, axis=axis, keepdims=keepdims)
+
+
+def _sym_matmul(a: Any, b: Any) -> Any:
+    return _functions().matmul(a, b) if _whole(a, b) else a @ b
+
+
+def _sym_addmm(c: Any, a: Any, b: Any, index: Any = (), bt: Any = None) -> Any:
+    part = np.asarray(c)[index] if isinstance(c, np.ndarray) else c  # a slice is layout
+    return part + _sym_matmul(a, b)
+
+
+def _sym_join(stacked: bool, *xs: Any, axis: int = 0) -> Any:
+    if _whole(*xs):
+        return _functions().concatenation(_sympy().true if stacked else _sympy().false, *xs)
+    return (np.stack if stacked else np.concatenate)(xs, axis=axis)
+
+
+def _sym_layout(x: Any, index: Any = (), shape: Any = None) -> Any:
+    """reshape (``shape``) or basic indexing (``index``); for a whole vector, layout only."""
+    if _whole(x):
+        return x
+    return np.reshape(x, shape) if shape is not None else x[index]
 
 
 def _sym_maximum(a: Any, b: Any) -> Any:
@@ -151,6 +197,8 @@ def _sym_maximum(a: Any, b: Any) -> Any:
 
 
 def _sym_where(a: Any, b: Any, cond: Any) -> Any:
+    if _whole(a, b, cond):  # cond a SymPy condition: the printer's mask m_t, a compiler input
+        return _sympy().Piecewise((a, cond), (b, True))
     return np.where(np.asarray(cond, dtype=bool), a, b)
 
 
@@ -289,6 +337,8 @@ def _split_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], x: Any,
 
 
 def _sym_split(x: Any, sizes: tuple[int, ...] = (), axis: int = 0) -> tuple[Any, ...]:
+    if _whole(x):  # the pieces of a whole vector: layout, each written as the whole
+        return tuple(x for _ in sizes)
     return tuple(np.split(np.asarray(x, dtype=object), np.cumsum(sizes)[:-1], axis=axis))
 
 
@@ -424,40 +474,40 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
     _p("matmul", 2,
        _matmul,
        _matmul_vjp,
-       lambda a, b: a @ b,
+       _sym_matmul,
        "matrix product; leading dims batch and broadcast"),
     _p("addmm", 3,
        _addmm,
        _addmm_vjp,
-       lambda c, a, b, index=(), bt=None: np.asarray(c)[index] + a @ b,
+       _sym_addmm,
        "c[index] + a @ b: a matrix product added to (a slice of) c in one step; bt, when "
        "given, is b^T in C order (a constant the backward pass multiplies by)"),
     _p("addmm_split", 3,
        _addmm_split,
        _addmm_split_vjp,
        lambda c, a, b, index=(), bt=None, sizes=(): _sym_split(
-           np.asarray(c)[index] + a @ b, sizes, -1),
+           _sym_addmm(c, a, b, index), sizes, -1),
        "addmm cut along its last axis into pieces of the given sizes: one step's gates",
        multiple=True),
     _p("transpose", 1,
        lambda xp, x, axes=None: xp.transpose(x, axes),
        _transpose_vjp,
-       lambda x, axes=None: np.transpose(x, axes),
+       lambda x, axes=None: _functions().transposed(x) if _whole(x) else np.transpose(x, axes),
        "permute axes (reverse them when axes is None)"),
     _p("reshape", 1,
        lambda xp, x, shape=(): x.reshape(shape),
        lambda xp, g, out, x, shape=(): (g.reshape(x.shape),),
-       lambda x, shape=(): np.reshape(x, shape),
+       lambda x, shape=(): _sym_layout(x, shape=shape),
        "same entries, new shape (C order)"),
     _p("concat", None,
        lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis),
        _concat_vjp,
-       lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+       lambda *xs, axis=0: _sym_join(False, *xs, axis=axis),
        "join along an existing axis: [h, x]"),
     _p("stack", None,
        lambda xp, *xs, axis=0: xp.stack(xs, axis=axis),
        _stack_vjp,
-       lambda *xs, axis=0: np.stack(xs, axis=axis),
+       lambda *xs, axis=0: _sym_join(True, *xs, axis=axis),
        "join same-shaped arrays along a new axis (a sequence of steps)"),
     _p("split", 1,
        _split,
@@ -468,18 +518,18 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
     _p("getitem", 1,
        lambda xp, x, index=(): x[index],
        _getitem_vjp,
-       lambda x, index=(): x[index],
+       lambda x, index=(): _sym_layout(x, index=index),
        "basic indexing: ints, slices, None, Ellipsis"),
     # reductions
     _p("sum", 1,
        lambda xp, x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
        _sum_vjp,
-       lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+       lambda x, axis=None, keepdims=False: _sym_reduce("sum", x, axis, keepdims),
        "sum over axes"),
     _p("mean", 1,
        lambda xp, x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
        _mean_vjp,
-       lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+       lambda x, axis=None, keepdims=False: _sym_reduce("mean", x, axis, keepdims),
        "mean over axes"),
     _p("max", 1,
        lambda xp, x, axis=None, keepdims=False: x.max(axis=axis, keepdims=keepdims),

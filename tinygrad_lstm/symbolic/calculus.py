@@ -19,17 +19,15 @@ from typing import Any
 import sympy
 
 from tinygrad_lstm.cells.base import Cell
-from tinygrad_lstm.symbolic.functions import sigmoid
+from tinygrad_lstm.symbolic.functions import MEAN, matmul, reduction, sigmoid, transposed
 from tinygrad_lstm.symbolic.printer import (
-    _T,
     STATE_SYMBOLS,
     Affine,
     SymbolicError,
-    _MatMul,
     _name,
-    _Reduce,
-    _Where,
     equations,
+    signed,
+    split_coefficient,
 )
 
 ZERO = sympy.Integer(0)
@@ -53,12 +51,13 @@ class Chain(sympy.Function):
                         for a in self.args)
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
-        parts = [rf"\left({printer._print(a)}\right)"
-                 if isinstance(a, Total | sympy.Add | sympy.Mul) else printer._print(a)
-                 for a in self.args]
-        if parts and parts[0] == "-1":
-            return "-" + " ".join(parts[1:])
-        return " ".join(parts)
+        # the scalar factors _chain put first; a matrix such as W ⊙ M stays one factor
+        coefficient = sympy.Mul(*[split_coefficient(a)[0] for a in self.args if a.is_number])
+        others = [a for a in self.args if not a.is_number]
+        body = " ".join(rf"\left({printer._print(a)}\right)"
+                        if isinstance(a, Total | sympy.Add | sympy.Mul) else printer._print(a)
+                        for a in others)
+        return signed(printer._print, coefficient, body)
 
 
 class Total(sympy.Function):
@@ -95,7 +94,12 @@ class Averaging(sympy.Function):
 
 
 def _is_relu(e: Any) -> bool:
-    return isinstance(e, sympy.Function) and type(e).__name__ == "relu"
+    """max(u, 0), the rule of relu."""
+    return isinstance(e, sympy.Max) and len(e.args) == 2 and 0 in e.args
+
+
+def _relu_input(e: Any) -> Any:
+    return next(a for a in e.args if a != 0)
 
 
 def _chain(*factors: Any) -> Any:
@@ -160,7 +164,7 @@ class _Derivative:
             if isinstance(rhs, sympy.tanh):
                 return _chain(_diag(1 - e ** 2), self.d(rhs.args[0]))
             if _is_relu(rhs):
-                return _chain(Diag(Positive(e)), self.d(rhs.args[0]))
+                return _chain(Diag(Positive(e)), self.d(_relu_input(rhs)))
             return self.d(rhs)
         if isinstance(e, sympy.Add):
             return _total(*[self.d(a) for a in e.args])
@@ -187,7 +191,8 @@ class _Derivative:
         if isinstance(e, sympy.tanh):
             return _chain(_diag(1 - e ** 2), self.d(e.args[0]))
         if _is_relu(e):
-            return _chain(Diag(Positive(e.args[0])), self.d(e.args[0]))
+            u = _relu_input(e)
+            return _chain(Diag(Positive(u)), self.d(u))
         if isinstance(e, sympy.Pow) and e.args[1].is_number:
             base, p = e.args
             return _chain(_diag(sympy.Mul(p, sympy.Pow(base, p - 1), evaluate=False)),
@@ -196,14 +201,14 @@ class _Derivative:
             _, _, blocks, *inputs = e.args
             return _total(*[_chain(block, self.d(i)) for block, i in zip(blocks, inputs,
                                                                           strict=True)])
-        if isinstance(e, _Reduce) and str(e.args[0]) == "mean":
+        if isinstance(e, reduction) and e.args[0] == MEAN:
             return _chain(Averaging(sympy.Symbol("n")), self.d(e.args[1]))
-        if isinstance(e, _Where):  # where(m, a, b) = m ⊙ a + (1 - m) ⊙ b for a 0/1 mask m
-            m, a, b = e.args
+        if isinstance(e, sympy.Piecewise):  # a where m else b = m ⊙ a + (1 - m) ⊙ b, 0/1 mask m
+            (a, m), (b, _) = e.args
             return _total(_chain(Diag(m), self.d(a)), _chain(Diag(1 - m), self.d(b)))
-        if isinstance(e, _MatMul):
+        if isinstance(e, matmul):
             a, b = e.args
-            if isinstance(b, _T) and not self.depends(b):
+            if isinstance(b, transposed) and not self.depends(b):
                 return _chain(b.args[0], self.d(a))
         raise SymbolicError(f"{type(self.cell).__name__}: jacobian: no rule for "
                             f"{type(e).__name__} on the way from {self.wrt}")

@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import sympy
 
 from tinygrad_lstm.cells.base import Cell
-from tinygrad_lstm.symbolic.functions import sigmoid
+from tinygrad_lstm.symbolic.functions import reduction, sigmoid, transposed
 from tinygrad_lstm.symbolic.printer import (
     STATE_SYMBOLS,
     Affine,
@@ -36,12 +37,11 @@ EDGE = "#444444"
 
 
 def _plain(symbol: Any) -> str:
-    """A symbol's LaTeX name as readable text: \\tilde{C}_{t-1} -> C̃_t-1."""
-    text = str(symbol)
-    for latex, plain in ((r"\tilde{C}", "C̃"), (r"\tilde{h}", "h̃"), ("{", ""), ("}", ""),
-                         ("^", "")):
-        text = text.replace(latex, plain)
-    return text
+    """A symbol's LaTeX name as readable text for a DOT label, whatever identifier it came
+    from: \\tilde{C}_{t-1} -> C̃_t-1, h_{a,t-1} -> h_a,t-1, \\_p -> _p, \\gamma -> γ."""
+    text = re.sub(r"\\tilde\{([^{}]*)\}", lambda m: m.group(1) + "\u0303", str(symbol))
+    text = text.replace(r"\_", "_").replace(r"\gamma", "γ").replace(r"\beta", "β")
+    return re.sub(r"[{}^\\\"]", "", text)
 
 
 class _Drawing:
@@ -105,6 +105,15 @@ class _Drawing:
             return self._op("+", [t for t in terms if not t.is_number])
         if isinstance(e, sigmoid):
             return self._op("σ", [e.args[0]])
+        if isinstance(e, sympy.Piecewise):  # a where the mask is set, else b
+            (a, mask), (b, _) = e.args
+            return self._op("where", [mask, a, b])
+        if isinstance(e, reduction):
+            return self._op(e.op, [e.args[1]])
+        if isinstance(e, transposed):
+            return self._op("T", [e.args[0]])
+        if isinstance(e, sympy.Max) and 0 in e.args:  # max(u, 0): the essay's relu
+            return self._op("relu", [a for a in e.args if a != 0])
         label = type(e).__name__.lower().strip("_")
         return self._op(label, [a for a in e.args if isinstance(a, sympy.Expr)
                                 and not a.is_number])

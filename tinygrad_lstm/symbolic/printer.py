@@ -24,22 +24,43 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from tinygrad_lstm.cells.base import Cell
-from tinygrad_lstm.symbolic.functions import sigmoid
+from tinygrad_lstm.primitives import Primitive
+from tinygrad_lstm.symbolic.functions import sigmoid, transposed
 from tinygrad_lstm.tape import recording
 from tinygrad_lstm.tensor import Tensor, zeros
 
 #: how a state is written (the essay writes the cell state as C)
 STATE_SYMBOLS = {"c": "C"}
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+#: a constant array a step hands a primitive (Clockwork's tick mask), at the vector level
+MASK = sympy.Symbol("m_t")
 
 
 class SymbolicError(ValueError):
     """A cell's step could not be printed; the message names the cell and the operation."""
 
 
+_GREEK = {"gamma": r"\gamma", "beta": r"\beta"}
+
+
+def latex_name(identifier: str, *subscripts: str, tilde: bool = False) -> str:
+    r"""Any Python identifier as valid LaTeX, its underscores as one subscript list that the
+    given ``subscripts`` join: ``h_a`` at t-1 is ``h_{a,t-1}`` (``h_a_{t-1}`` would be a double
+    subscript), ``W_f_2_h`` is ``W_{f,2,h}``, ``_p`` is ``\_p``.
+
+    >>> print(latex_name("h_a", "t-1"), latex_name("x1_y", "t", tilde=True), latex_name("_p"))
+    h_{a,t-1} \tilde{x1}_{y,t} \_p
+    """
+    stripped = identifier.lstrip("_")
+    head, *rest = stripped.split("_")
+    head = r"\_" * (len(identifier) - len(stripped)) + _GREEK.get(head, head)
+    if tilde:
+        head = rf"\tilde{{{head}}}"
+    subs = [p for p in rest if p] + [s for s in subscripts if s]
+    return head + (f"_{{{','.join(subs)}}}" if subs else "")
+
+
 def _name(base: str, time: str, tilde: bool = False) -> sympy.Symbol:
-    body = rf"\tilde{{{base}}}" if tilde else base
-    return sympy.Symbol(f"{body}_{{{time}}}")
+    return sympy.Symbol(latex_name(base, time, tilde=tilde))
 
 
 class Affine(sympy.Function):
@@ -61,8 +82,8 @@ class Affine(sympy.Function):
                 if isinstance(i, sympy.Add | sympy.Mul):
                     text = rf"\left({text}\right)"
                 terms.append(f"{printer._print(block)} {text}")
-            return " + ".join(terms) + (rf" + b_{{{gate}}}" if has_bias else "")
-        weight = rf"W_{{{gate}}}"
+            return " + ".join(terms) + (f" + {latex_name(f'b_{gate}')}" if has_bias else "")
+        weight = latex_name(f"W_{gate}")
         if len(inputs) == 1:
             text = printer._print(inputs[0])
             if isinstance(inputs[0], sympy.Add | sympy.Mul):
@@ -71,39 +92,7 @@ class Affine(sympy.Function):
         else:
             body = (weight + r" \left[" + ", ".join(printer._print(i) for i in inputs)
                     + r"\right]")
-        return body + (rf" + b_{{{gate}}}" if has_bias else "")
-
-
-class _Where(sympy.Function):
-    def _latex(self, printer: Any, exp: Any = None) -> str:
-        cond, a, b = (printer._print(x) for x in self.args)
-        return (rf"\begin{{cases}} {a} & \text{{if }} {cond} \\ {b} & \text{{otherwise}}"
-                r" \end{cases}")
-
-
-class _T(sympy.Function):
-    """A transposed operand (only matrices are transposed in a step)."""
-
-    def _latex(self, printer: Any, exp: Any = None) -> str:
-        return printer._print(self.args[0])
-
-
-class _MatMul(sympy.Function):
-    """A matrix product outside a gate; rows in the code (h W^T), written W h as in the essay."""
-
-    def _latex(self, printer: Any, exp: Any = None) -> str:
-        a, b = self.args
-        if isinstance(b, _T):
-            a, b = b.args[0], a
-        return " ".join(rf"\left({printer._print(x)}\right)"
-                        if isinstance(x, sympy.Add | sympy.Mul) else printer._print(x)
-                        for x in (a, b))
-
-
-class _Reduce(sympy.Function):
-    def _latex(self, printer: Any, exp: Any = None) -> str:
-        op, arg = self.args
-        return rf"\operatorname{{{op}}}\left({printer._print(arg)}\right)"
+        return body + (f" + {latex_name(f'b_{gate}')}" if has_bias else "")
 
 
 class _Printer(LatexPrinter):
@@ -114,17 +103,9 @@ class _Printer(LatexPrinter):
         super().__init__({"order": "none"})
 
     def _print_Mul(self, expr: Any) -> str:
-        args = list(expr.args)
-        if args and args[0] == -1:
-            rest = args[1:]
-            inner = rest[0] if len(rest) == 1 else sympy.Mul(*rest, evaluate=False)
-            return "-" + self._factor(inner)
-        numbers = [a for a in args if a.is_number]
-        others = [a for a in args if not a.is_number]
-        parts = [self._print(n) for n in numbers] + [self._factor(a) for a in others]
-        sep = r" \odot " if len(others) > 1 else " "
-        return sep.join(parts) if not numbers else " ".join(parts[:len(numbers)]) + " " + \
-            sep.join(parts[len(numbers):])
+        coefficient, others = split_coefficient(expr)
+        body = (r" \odot " if len(others) > 1 else " ").join(self._factor(a) for a in others)
+        return signed(self._print, coefficient, body)
 
     def _factor(self, expr: Any) -> str:
         text = self._print(expr)
@@ -149,6 +130,35 @@ class _Printer(LatexPrinter):
             return rf"\frac{{1}}{{{self._print(base)}}}"
         return super()._print_Pow(expr)
 
+    def _print_Max(self, expr: Any, exp: Any = None) -> str:
+        # relu(u) = max(u, 0), written with the number last
+        args = sorted(expr.args, key=lambda a: a.is_number)
+        body = r"\max\left(" + ", ".join(self._print(a) for a in args) + r"\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+    def _print_Piecewise(self, expr: Any) -> str:
+        (a, cond), (b, _) = expr.args
+        return (rf"\begin{{cases}} {self._print(a)} & \text{{if }} {self._print(cond)} \\ "
+                rf"{self._print(b)} & \text{{otherwise}} \end{{cases}}")
+
+    def _print_matmul(self, expr: Any, exp: Any = None) -> str:
+        # rows in the code (h W^T), written W h as in the essay
+        a, b = expr.args
+        if isinstance(b, transposed):
+            a, b = b.args[0], a
+        return " ".join(rf"\left({self._print(x)}\right)"
+                        if isinstance(x, sympy.Add | sympy.Mul) else self._print(x)
+                        for x in (a, b))
+
+    def _print_transposed(self, expr: Any, exp: Any = None) -> str:
+        return self._print(expr.args[0])  # only matrices are transposed in a step
+
+    def _print_reduction(self, expr: Any, exp: Any = None) -> str:
+        return rf"\operatorname{{{expr.op}}}\left({self._print(expr.args[1])}\right)"
+
+    def _print_concatenation(self, expr: Any, exp: Any = None) -> str:
+        return r"\left[" + ", ".join(self._print(a) for a in expr.args[1:]) + r"\right]"
+
     def _print_tanh(self, expr: Any, exp: Any = None) -> str:
         power = f"^{{{exp}}}" if exp is not None else ""
         return rf"\tanh{power}\left({self._print(expr.args[0])}\right)"
@@ -164,6 +174,33 @@ _PRINTER = _Printer()
 _EXPANDED = _ExpandedPrinter()
 
 
+def split_coefficient(expr: Any) -> tuple[Any, list[Any]]:
+    """A product as (its numeric coefficient, evaluated; its other factors in order), nested
+    unevaluated products flattened: 2 ⊙ (-1 ⊙ x) is (-2, [x])."""
+    numbers, others, todo = [], [], [expr]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, sympy.Mul):
+            todo[:0] = e.args
+        else:
+            (numbers if e.is_number else others).append(e)
+    return sympy.Mul(*[n.doit() for n in numbers]), others
+
+
+def signed(show: Any, coefficient: Any, body: str) -> str:
+    """``coefficient body`` with the sign in front: ``- X``, ``-2 X``, never ``+ (-1) X``
+    (``show`` prints the coefficient; an empty body prints the coefficient alone)."""
+    if not body:
+        return show(coefficient)
+    if coefficient == 1:
+        return body
+    if coefficient == -1:
+        return "-" + body
+    if coefficient.is_negative:
+        return f"-{show(-coefficient)} {body}"
+    return f"{show(coefficient)} {body}"
+
+
 def latex_expr(expr: Any, expanded: bool = False) -> str:
     """One expression in the essay's notation (``expanded``: gates block by block)."""
     return tidy((_EXPANDED if expanded else _PRINTER).doprint(expr))
@@ -176,68 +213,46 @@ def tidy(text: str) -> str:
 
 # --- the walk ----------------------------------------------------------------------------------
 
-def _mul(a: Any, b: Any) -> Any:
-    if a == 1:
-        return b
-    if b == 1:
-        return a
-    return sympy.Mul(a, b, evaluate=False)
-
-
-def _add(a: Any, b: Any) -> Any:
-    return sympy.Add(a, b, evaluate=False)
-
-
-def _neg(a: Any) -> Any:
-    return sympy.Mul(-1, a, evaluate=False)
-
-
 def _number(value: Any) -> Any:
     v = float(value)
     return sympy.Integer(int(v)) if v.is_integer() else sympy.Float(v, 4)
 
 
-def _rule(name: str, args: list[Any], params: dict[str, Any]) -> Any:
-    """The vector-level meaning of one primitive."""
-    if name == "add":
-        return _add(*args)
-    if name == "sub":
-        return _add(args[0], _neg(args[1]))
-    if name == "mul":
-        return _mul(*args)
-    if name == "div":
-        return _mul(args[0], sympy.Pow(args[1], -1, evaluate=False))
-    if name == "neg":
-        return _neg(args[0])
-    if name == "pow":
-        return sympy.Pow(args[0], params["exponent"], evaluate=False)
-    if name == "exp":
-        return sympy.exp(args[0], evaluate=False)
-    if name == "log":
-        return sympy.log(args[0], evaluate=False)
-    if name == "sigmoid":
-        return sigmoid(args[0], evaluate=False)
-    if name == "tanh":
-        return sympy.tanh(args[0], evaluate=False)
-    if name == "relu":
-        return sympy.Function("relu")(args[0])
-    if name == "maximum":
-        return sympy.Max(*args, evaluate=False)
-    if name == "where":
-        return _Where(sympy.Symbol("m_t"), *args)
-    if name == "matmul":
-        return _MatMul(*args)
-    if name in ("addmm", "addmm_split"):  # c[index] + a @ b; index and pieces are layout
-        return sympy.Add(args[0], _MatMul(args[1], args[2]), evaluate=False)
-    if name == "transpose":
-        return _T(args[0])
-    if name in ("reshape", "astype", "getitem", "split"):
-        return args[0]  # layout, not mathematics, at the level of the printed vectors
-    if name in ("sum", "mean", "max"):
-        return _Reduce(sympy.Symbol(name), args[0])
-    if name == "concat":
-        return sympy.Function("concat")(*args)
-    raise SymbolicError(f"no printable rule for the primitive {name!r}")
+def _apply_rule(prim: Primitive, args: list[Any], params: dict[str, Any], index: int) -> Any:
+    """The vector-level meaning of one primitive: its record's own symbolic rule, evaluated on
+    whole vectors with SymPy's evaluation off (so terms keep the order the code wrote them)."""
+    # a constant array parameter (a mask) is a symbol at the vector level
+    params = {k: MASK if getattr(v, "ndim", 0) else v for k, v in params.items()}
+    try:
+        with sympy.evaluate(False):
+            out = prim.symbolic(*args, **params)
+    except Exception as err:  # noqa: BLE001 - any failure is reported as this primitive's
+        raise SymbolicError(f"the symbolic rule of the primitive {prim.name!r} cannot take "
+                            f"{', '.join(map(str, args))}: {err}") from None
+    out = out[index] if prim.multiple else out
+    if isinstance(out, sympy.Mul) and any(a == 1 for a in out.args):  # 1 ⊙ x is x
+        kept = [a for a in out.args if a != 1]
+        out = kept[0] if len(kept) == 1 else sympy.Mul(*kept, evaluate=False)
+    return out
+
+
+_ACTIVATION: dict[str, bool] = {}
+
+
+def _is_activation(prim: Primitive) -> bool:
+    """Does the primitive's rule apply σ, tanh or max(·, 0) to its one input? Its outputs are
+    the tensors that get a name (f_t, C̃_t) when they read exactly one gate."""
+    known = _ACTIVATION.get(prim.name)
+    if known is None:
+        u = sympy.Symbol("u")
+        try:
+            out = None if prim.multiple or prim.arity != 1 else prim.symbolic(u)
+        except Exception:  # noqa: BLE001 - a rule that needs parameters is no activation
+            out = None
+        known = isinstance(out, sigmoid | sympy.tanh) or (
+            isinstance(out, sympy.Max) and u in out.args and 0 in out.args)
+        _ACTIVATION[prim.name] = known
+    return known
 
 
 class _Trace:
@@ -321,7 +336,7 @@ class _Trace:
             args = [self.values[id(p)] if isinstance(p, Tensor) else _number(p)
                     for p in node.parents]
             try:
-                self.values[id(t)] = _rule(node.prim.name, args, node.params)
+                self.values[id(t)] = _apply_rule(node.prim, args, node.params, node.index)
             except SymbolicError as err:
                 raise SymbolicError(f"{type(self.cell).__name__}: {err}") from None
             stack.pop()
@@ -330,14 +345,13 @@ class _Trace:
 
 def context_symbol(name: str) -> sympy.Symbol:
     """How a per-step input from the layer below is written: c_below -> c^{below}."""
-    return sympy.Symbol(name.replace("_", "^{", 1) + "}" if "_" in name else name)
+    head, _, rest = name.lstrip("_").partition("_")
+    base = latex_name(name[:len(name) - len(name.lstrip("_"))] + head)
+    return sympy.Symbol(f"{base}^{{{rest.replace('_', ',')}}}" if rest else base)
 
 
 def _param_symbol(name: str) -> str:
-    kind, _, rest = name.partition("_")
-    greek = {"gamma": r"\gamma", "beta": r"\beta"}
-    kind = greek.get(kind, kind)
-    return f"{kind}_{{{rest.replace('_', ',')}}}" if rest else kind
+    return latex_name(name)
 
 
 def equations(cell: Cell) -> list[sympy.Eq]:
@@ -354,7 +368,7 @@ def equations(cell: Cell) -> list[sympy.Eq]:
     for s, t in zip(cell.state, trace.new, strict=True):
         named.setdefault(id(t), (_name(STATE_SYMBOLS.get(s, s), "t"), t))
     candidates = [t for t in _made(trace) if t._node is not None
-                  and t._node.prim.name in ACTIVATIONS and id(t) not in named]
+                  and _is_activation(t._node.prim) and id(t) not in named]
     stop = set(named)
     for t in candidates:
         inside = trace.gates_inside(t, stop)
