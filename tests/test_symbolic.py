@@ -122,8 +122,12 @@ def test_the_conveyor_belt_and_the_vanishing_gradient() -> None:
 
 def test_jacobian_names_what_is_wrong() -> None:
     lstm = tl.cells.LSTM(3, 4)
-    with pytest.raises(ValueError, match=r"LSTM has no state 'q' \(its state is \('h', 'c'\)"):
+    with pytest.raises(ValueError, match=r"LSTM has no state 'q' \(the states of LSTM are "
+                                         r"\('h', 'c'\)"):
         tl.symbolic.jacobian(lstm, "q", wrt="c_prev")
+    with pytest.raises(ValueError, match=r"the input x is not a state \(the states of LSTM are "
+                                         r"\('h', 'c'\).*got 'x' for the output"):
+        tl.symbolic.jacobian(lstm, "x", wrt="h_prev")
     with pytest.raises(ValueError, match=r"the wrt must be a previous state"):
         tl.symbolic.jacobian(lstm, "c", wrt="c")
     with pytest.raises(TypeError, match="jacobian: expected a tl.Cell"):
@@ -229,7 +233,7 @@ def _evaluate(expr, env):
     import sympy
 
     from tinygrad_lstm.symbolic.functions import matmul, reduction, sigmoid, transposed
-    from tinygrad_lstm.symbolic.printer import Affine
+    from tinygrad_lstm.symbolic.printer import Affine, _param_symbol
 
     def ev(e):
         if isinstance(e, sympy.Symbol):
@@ -239,7 +243,7 @@ def _evaluate(expr, env):
         if isinstance(e, Affine):
             gate, has_bias, blocks, *inputs = e.args
             out = sum(env[str(w)] @ ev(i) for w, i in zip(blocks, inputs, strict=True))
-            return out + env[f"b_{{{gate}}}"] if has_bias else out
+            return out + env[_param_symbol(f"b_{gate}")] if has_bias else out
         if isinstance(e, matmul):
             a, b = e.args
             return ev(b.args[0]) @ ev(a) if isinstance(b, transposed) else ev(a) @ ev(b)

@@ -216,12 +216,15 @@ class _Derivative:
 
 def _symbol(cell: Cell, name: str, role: str) -> sympy.Symbol:
     base, prev = (name[:-5], True) if name.endswith("_prev") else (name, False)
-    if base == "x" and not prev:
+    if base == "x" and not prev and role == "wrt":
         return sympy.Symbol("x_{t}")
     if base not in cell.state:
-        raise ValueError(f"jacobian: {type(cell).__name__} has no state {base!r} (its state is "
-                         f"{cell.state}; write e.g. {cell.state[0]!r} or "
-                         f"'{cell.state[0]}_prev', or 'x' for the input) for {role}")
+        what = "the input x is not a state" if base == "x" and not prev else \
+            f"{type(cell).__name__} has no state {base!r}"
+        raise ValueError(f"jacobian: {what} (the states of {type(cell).__name__} are "
+                         f"{cell.state}; the output is a new state such as "
+                         f"{cell.state[0]!r}, wrt a previous state such as "
+                         f"'{cell.state[0]}_prev' or 'x'), got {name!r} for the {role}")
     if prev == (role == "output"):
         raise ValueError(f"jacobian: the {role} must be "
                          + ("a new state such as 'c'" if role == "output" else

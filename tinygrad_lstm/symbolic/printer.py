@@ -215,7 +215,8 @@ def tidy(text: str) -> str:
 
 def _number(value: Any) -> Any:
     v = float(value)
-    return sympy.Integer(int(v)) if v.is_integer() else sympy.Float(v, 4)
+    # all 53 bits: the printed equations evaluate to what the cell computes (eps = 1e-5)
+    return sympy.Integer(int(v)) if v.is_integer() else sympy.Float(v)
 
 
 def _apply_rule(prim: Primitive, args: list[Any], params: dict[str, Any], index: int) -> Any:
@@ -236,13 +237,13 @@ def _apply_rule(prim: Primitive, args: list[Any], params: dict[str, Any], index:
     return out
 
 
-_ACTIVATION: dict[str, bool] = {}
+_ACTIVATION: dict[Primitive, bool] = {}
 
 
 def _is_activation(prim: Primitive) -> bool:
     """Does the primitive's rule apply σ, tanh or max(·, 0) to its one input? Its outputs are
     the tensors that get a name (f_t, C̃_t) when they read exactly one gate."""
-    known = _ACTIVATION.get(prim.name)
+    known = _ACTIVATION.get(prim)
     if known is None:
         u = sympy.Symbol("u")
         try:
@@ -251,7 +252,7 @@ def _is_activation(prim: Primitive) -> bool:
             out = None
         known = isinstance(out, sigmoid | sympy.tanh) or (
             isinstance(out, sympy.Max) and u in out.args and 0 in out.args)
-        _ACTIVATION[prim.name] = known
+        _ACTIVATION[prim] = known
     return known
 
 
