@@ -93,6 +93,14 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def double(self) -> Module:
+        """Cast to float64 (``to("float64")``), as PyTorch's ``Module.double``."""
+        return self.to("float64")
+
+    def float(self) -> Module:
+        """Cast to float32 (``to("float32")``), as PyTorch's ``Module.float``."""
+        return self.to("float32")
+
     def to(self, target: Any) -> Module:
         """Move (or cast) every parameter in place, keeping the Parameter objects.
 
@@ -113,22 +121,14 @@ class Module:
                 raise ValueError(f"{type(self).__name__}.to: {target!r} is neither a backend "
                                  f"({', '.join(backends.names())}) nor a dtype (float32, "
                                  "float64)") from None
-        for p in self.parameters():
-            moved = p.to(target)
-            p.data, p.backend, p.grad = moved.data, moved.backend, None
         if dtype is not None:
             for _, m in self.named_modules():
                 if "dtype" in m.__dict__:
                     object.__setattr__(m, "dtype", dtype)
+        for p in self.parameters():
+            moved = p.to(target)
+            p.data, p.backend, p.grad = moved.data, moved.backend, None
         return self
-
-    def double(self) -> Module:
-        """Cast to float64 (``to("float64")``), as PyTorch's ``Module.double``."""
-        return self.to("float64")
-
-    def float(self) -> Module:
-        """Cast to float32 (``to("float32")``), as PyTorch's ``Module.float``."""
-        return self.to("float32")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter as a NumPy copy, keyed by its dotted name."""
