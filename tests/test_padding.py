@@ -97,3 +97,31 @@ def test_masked_losses_never_read_padding(loss: str, fill: str) -> None:
     for a, b in zip(bad, good, strict=True):
         assert np.isfinite(a).all(), f"{loss}: {fill} in the masked entries leaked"
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_padded_lstm_matches_pytorchs_packed_path() -> None:
+    """PyTorch's packed sequences never read padding: NaN there, the same outputs, final states
+    and input gradients from both (weights copied through the PyTorch layout)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    ours = tl.nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype="float64")
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
+                         layout="torch")
+    x = _padded("nan", (4, 3, 3))
+    w = np.random.default_rng(5).standard_normal((4, 3, 8))
+    xt = tl.Tensor(x, dtype="float64", requires_grad=True)
+    out, (h, c) = ours(xt, lengths=LENGTHS)
+    ((out * tl.Tensor(w, dtype="float64")).sum() + h.sum() + (c * c).sum()).backward()
+    xs = torch.tensor(x, requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xs, torch.tensor(LENGTHS),
+                                                     enforce_sorted=False)
+    out_p, (h_t, c_t) = net(packed)
+    out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_p, total_length=4)
+    ((out_t * torch.tensor(w)).sum() + h_t.sum() + (c_t * c_t).sum()).backward()
+    keep = (np.arange(4)[:, None] < np.array(LENGTHS)[None, :])[:, :, None]
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.numpy(), h_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.numpy(), c_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.where(keep, xt.grad.numpy(), 0),
+                               np.where(keep, xs.grad.numpy(), 0), rtol=1e-10, atol=1e-12)
