@@ -118,6 +118,16 @@ class Underscored(tl.Cell):
         return (h_a_new * 0.5 - new_y, new_y)
 
 
+class Unicode(tl.Cell):
+    """Python identifiers beyond ASCII: accented Latin, Cyrillic, Greek."""
+
+    state = ("hé", "α_ж1")
+
+    def step(self, x, h, a):
+        g = self.gate("ж_2", h, x).sigmoid()
+        return g * h + a * self.param("p_é", (self.hidden_size,)), (1 - g) * a
+
+
 def _strings(cell: tl.Cell) -> list[str]:
     out = [tl.symbolic.latex(cell), tl.symbolic.latex(cell, expanded=True)]
     for s in cell.state:
@@ -132,7 +142,9 @@ def test_names_with_underscores_and_digits_are_valid_latex() -> None:
     assert r"f_{2,t} &= \sigma\left(W_{f,2} \left[h_{a,t-1}, x_t\right] + b_{f,2}\right)" in text
     assert r"\tilde{h}_{a,t} &=" in text and r"x1_{y,t} &=" in text
     assert "_{t" not in text.replace("_{t-1}", "").replace("_{t}", "")  # no double subscripts
-    strings = _strings(cell)
+    unicode = tl.symbolic.latex(Unicode(3, 4))
+    assert r"\text{ж}_{2,t}" in unicode and r"α_{\text{ж}1,t-1}" in unicode
+    strings = _strings(cell) + _strings(Unicode(3, 4))
     for s in strings:  # one subscript per symbol (KaTeX: "Double subscript")
         assert not re.search(r"_\{[^{}]*\}_|_[A-Za-z0-9]_", s), s
     node, modules = shutil.which("node"), ROOT / ".ci" / "katex" / "node_modules"
@@ -169,9 +181,9 @@ def test_the_printed_underscored_equations_compute_what_the_cell_computes() -> N
 
 
 def test_dot_labels_are_plain_text_for_any_name() -> None:
-    dot = tl.symbolic.diagram(Underscored(3, 4))
+    dot = tl.symbolic.diagram(Underscored(3, 4)) + tl.symbolic.diagram(Unicode(3, 4))
     labels = re.findall(r'(?:x?label)="([^"]*)"', dot)
-    assert "h_a,t-1" in labels and "x1_y,t" in labels
+    assert "h_a,t-1" in labels and "x1_y,t" in labels and "hé_t-1" in labels
     assert not [lab for lab in labels if set(lab) & set("\\{}^")], labels
 
 

@@ -39,7 +39,8 @@ EDGE = "#444444"
 def _plain(symbol: Any) -> str:
     """A symbol's LaTeX name as readable text for a DOT label, whatever identifier it came
     from: \\tilde{C}_{t-1} -> C̃_t-1, h_{a,t-1} -> h_a,t-1, \\_p -> _p, \\gamma -> γ."""
-    text = re.sub(r"\\tilde\{([^{}]*)\}", lambda m: m.group(1) + "\u0303", str(symbol))
+    text = re.sub(r"\\text\{([^{}]*)\}", r"\1", str(symbol))
+    text = re.sub(r"\\tilde\{([^{}]*)\}", lambda m: m.group(1) + "\u0303", text)
     text = text.replace(r"\_", "_").replace(r"\gamma", "γ").replace(r"\beta", "β")
     return re.sub(r"[{}^\\\"]", "", text)
 

@@ -18,6 +18,7 @@ h_t = \\left(1 - z_t\\right) \\odot h_{t-1} + z_t \\odot \\tilde{h}_t
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import sympy
@@ -42,6 +43,19 @@ class SymbolicError(ValueError):
 _GREEK = {"gamma": r"\gamma", "beta": r"\beta"}
 
 
+def _letters(part: str) -> str:
+    """Letters KaTeX takes in math mode (ASCII, Greek) as they are; any other run (é, ж, 中)
+    as ``\\text{...}``, which math mode refuses unwrapped."""
+    runs: list[tuple[bool, str]] = []
+    for ch in part:
+        math = ch.isascii() or unicodedata.name(ch, "").startswith("GREEK")
+        if runs and runs[-1][0] == math:
+            runs[-1] = (math, runs[-1][1] + ch)
+        else:
+            runs.append((math, ch))
+    return "".join(text if math else rf"\text{{{text}}}" for math, text in runs)
+
+
 def latex_name(identifier: str, *subscripts: str, tilde: bool = False) -> str:
     r"""Any Python identifier as valid LaTeX, its underscores as one subscript list that the
     given ``subscripts`` join: ``h_a`` at t-1 is ``h_{a,t-1}`` (``h_a_{t-1}`` would be a double
@@ -52,10 +66,10 @@ def latex_name(identifier: str, *subscripts: str, tilde: bool = False) -> str:
     """
     stripped = identifier.lstrip("_")
     head, *rest = stripped.split("_")
-    head = r"\_" * (len(identifier) - len(stripped)) + _GREEK.get(head, head)
+    head = r"\_" * (len(identifier) - len(stripped)) + _GREEK.get(head, _letters(head))
     if tilde:
         head = rf"\tilde{{{head}}}"
-    subs = [p for p in rest if p] + [s for s in subscripts if s]
+    subs = [_letters(p) for p in rest if p] + [s for s in subscripts if s]
     return head + (f"_{{{','.join(subs)}}}" if subs else "")
 
 
@@ -348,7 +362,8 @@ def context_symbol(name: str) -> sympy.Symbol:
     """How a per-step input from the layer below is written: c_below -> c^{below}."""
     head, _, rest = name.lstrip("_").partition("_")
     base = latex_name(name[:len(name) - len(name.lstrip("_"))] + head)
-    return sympy.Symbol(f"{base}^{{{rest.replace('_', ',')}}}" if rest else base)
+    sup = ",".join(_letters(p) for p in rest.split("_") if p)
+    return sympy.Symbol(f"{base}^{{{sup}}}" if sup else base)
 
 
 def _param_symbol(name: str) -> str:
