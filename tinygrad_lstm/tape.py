@@ -8,6 +8,13 @@ undoes broadcasting (``unbroadcast``, the only place that does), and sums the gr
 tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is freed unless
 ``retain_graph=True``. The sums are made cheaply where it matters: slices added in place into
 one buffer, and the per-step products of a weight gathered into blocks of rows (``_Products``).
+
+Arrays a node saved and then changed in place are caught, as PyTorch's version counters do:
+every in-place writer the engine owns (optimiser steps, ``zero_grad``, clipping) calls
+``bump_version(t)``, which counts ``t``'s writes and advances a global write ``epoch``. Each
+node records the epoch it was made in (``Node.epoch``); backward compares it with the epoch of
+the last write to each tensor input and to the output, only when some write happened since
+(one integer comparison per node otherwise). Any node made through ``tensor.apply`` gets this.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
 from tinygrad_lstm.primitives import LeftProduct, MatmulGrad, SliceGrad
@@ -41,6 +50,46 @@ def _watch() -> None:
 
 _mode = _GradMode()
 _next_seq = itertools.count().__next__
+
+
+class _Writes:
+    """In-place writes to tensors: ``epoch`` counts them all (process-wide: a write in one
+    thread changes what a graph of another saved); ``last[t]`` is ``(version, epoch, writer)``
+    for a tensor written at least once (weakly keyed: a tensor's entry dies with it)."""
+
+    epoch = 0
+    last: weakref.WeakKeyDictionary[Any, tuple[int, int, str]] = weakref.WeakKeyDictionary()
+
+
+def bump_version(tensor: Tensor, writer: str) -> None:
+    """Record that ``writer`` (e.g. ``"SGD.step"``) changed ``tensor``'s array in place.
+
+    Every engine function that writes into a tensor's array calls this, so that a backward
+    through a node that saved the old values raises instead of computing a wrong gradient."""
+    _Writes.epoch += 1
+    version = _Writes.last.get(tensor, (0,))[0] + 1
+    _Writes.last[tensor] = (version, _Writes.epoch, writer)
+
+
+def version(tensor: Tensor) -> int:
+    """How many times ``tensor`` was written in place (PyTorch's ``tensor._version``)."""
+    return _Writes.last.get(tensor, (0,))[0]
+
+
+def _check_saved(node: Node, out: Any) -> None:
+    """Raise if an input or the output of ``node`` was written in place after it was made."""
+    from tinygrad_lstm.tensor import Tensor
+
+    saved = [(f"input {i}", t) for i, t in enumerate(node.parents) if isinstance(t, Tensor)]
+    saved.append(("the output", out))
+    for what, t in saved:
+        entry = _Writes.last.get(t)
+        if entry is not None and entry[1] > node.epoch:
+            raise RuntimeError(
+                f"backward: {what} of '{node.prim.name}' (a tensor of shape {t.shape}, "
+                f"{t.dtype}) was modified by an inplace operation ({entry[2]}) after "
+                f"'{node.prim.name}' saved it; it is at version {entry[0]}. Call backward() "
+                "before changing it, or compute the graph again after")
 
 
 def is_grad_enabled() -> bool:
@@ -121,7 +170,7 @@ class Node:
     ``seq`` is a topological order.
     """
 
-    __slots__ = ("prim", "parents", "params", "args", "seq")
+    __slots__ = ("prim", "parents", "params", "args", "seq", "epoch")
     outputs: Outputs | None = None  # see OutputNode
     index = 0
 
@@ -132,6 +181,7 @@ class Node:
         self.params = params
         self.args: list[Any] | None = args
         self.seq = _next_seq()
+        self.epoch = _Writes.epoch  # in-place writes after this one invalidate what it saved
 
 
 class OutputNode(Node):
@@ -223,7 +273,38 @@ class _Products:
         if self.rows:
             self._flush(xp)
         out = self.sum
+        if out is None:  # only pairs of 0 rows (an empty batch): a zero gradient
+            out = xp.zeros((self.a.shape[1], self.g.shape[1]), dtype)
         return out if out.dtype == dtype else out.astype(dtype)
+
+
+def _array(a: Any) -> Any:
+    """``a`` as an array: NumPy turns 0-d results into immutable scalars, which an in-place
+    sum would silently rebind instead of updating."""
+    return np.asarray(a) if isinstance(a, np.generic) else a
+
+
+def _anomalous(node: Node, in_grads: tuple[Any, ...], xp: Any) -> list[Any]:
+    """detect_anomaly() in backward: raise naming the primitive and the input whose gradient
+    holds a NaN or an Inf. Deferred products are multiplied here, and handed on multiplied."""
+    checked = []
+    for i, pg in enumerate(in_grads):
+        if pg.__class__ is MatmulGrad or pg.__class__ is LeftProduct:
+            pg = pg.product(xp)
+        values = pg.g if pg.__class__ is SliceGrad else pg
+        if values is not None:
+            bad = ~xp.isfinite(values)
+            count = int(bad.sum())
+            if count:
+                first = float(values[bad].ravel()[0])
+                parent = node.parents[i]
+                shape = getattr(parent, "shape", ())
+                raise FloatingPointError(
+                    f"backward: the VJP of '{node.prim.name}' returned {first} in the gradient "
+                    f"of its input {i} (shape {tuple(shape)}; {count} of {values.size} entries "
+                    "not finite)")
+        checked.append(pg)
+    return checked
 
 
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
@@ -252,6 +333,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
     owned: set[int] = set()
     pop, push = heapq.heappop, heapq.heappush
+    epoch = _Writes.epoch  # a node made at this epoch saw every write there was
+    anomaly = _mode.anomaly
     while heap:
         tensor = pop(heap)[1]
         node = tensor._node
@@ -261,6 +344,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         xp = tensor.backend.xp
         outputs = node.outputs
         if outputs is None:
+            if node.epoch != epoch:  # something was written in place since: was it saved here?
+                _check_saved(node, tensor)
             done.append(node)
             g = grads.pop(tensor)
             if g.__class__ is _Products:
@@ -283,6 +368,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if t is None:
                     gs.append(None)
                     continue
+                if node.epoch != epoch:
+                    _check_saved(t._node, t)
                 done.append(t._node)
                 g = grads.pop(t, None)
                 if g.__class__ is _Products:
@@ -293,6 +380,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
                                f"for {len(parents)} inputs")
+        if anomaly:
+            in_grads = _anomalous(node, in_grads, xp)
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue  # a lazy product (MatmulGrad, LeftProduct) nobody needs: never made
@@ -327,7 +416,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 elif id(seen) in owned:
                     buf = seen
                 else:
-                    buf = seen.copy()
+                    buf = _array(seen.copy())
                 buf[pg.index] += pg.g
             else:
                 if pg.shape != data.shape:
@@ -337,12 +426,13 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if seen is None:
                     grads[parent] = pg
                     if fresh:
+                        grads[parent] = pg = _array(pg)
                         owned.add(id(pg))
                     continue
                 if id(seen) in owned:
                     seen += pg
                     continue
-                buf = seen + pg
+                buf = _array(seen + pg)
             grads[parent] = buf
             owned.add(id(buf))
     if not retain_graph:
@@ -357,6 +447,6 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         elif id(g) not in owned:
             g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
         if leaf.grad is None:
-            leaf.grad = Tensor._wrap(g, leaf.backend)
+            leaf.grad = Tensor._wrap(_array(g), leaf.backend)
         else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + g, leaf.backend)
+            leaf.grad = Tensor._wrap(_array(leaf.grad.data + g), leaf.backend)
