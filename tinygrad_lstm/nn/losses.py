@@ -110,10 +110,7 @@ def _reduce(loss: str, elem: Tensor, mask: Any, reduction: str) -> Tensor:
             return elem
         if reduction == "sum":
             return elem.sum()
-        if elem.numel() == 0:
-            raise ShapeError(f"{loss}: the input is empty (per-element loss shape "
-                             f"{elem.shape}); the mean of nothing is undefined")
-        return elem.mean()
+        return elem.mean()  # nan for an empty batch, as in PyTorch; its gradient is empty
     full, kept = mask
     kept_only = where(full, elem, 0)  # `where`, not `* mask`: NaN/inf in padding stay out
     if reduction == "none":
@@ -121,6 +118,8 @@ def _reduce(loss: str, elem: Tensor, mask: Any, reduction: str) -> Tensor:
     total = kept_only.sum()
     if reduction == "sum":
         return total
+    if kept == 0 and elem.numel() == 0:  # an empty batch: nan, as without a mask
+        return total * math.nan
     if kept == 0:
         raise ValueError(f"{loss}: the mask keeps no entries (per-element loss shape "
                          f"{elem.shape}); the mean over an empty mask is undefined. Skip the "
