@@ -128,7 +128,9 @@ def enable_grad() -> Any:
 @contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Within the block, the first primitive whose output holds a NaN or an Inf raises
-    ``FloatingPointError`` naming it and its inputs' shapes (slower: every output is checked).
+    ``FloatingPointError`` naming it and its inputs' shapes (slower: every output is checked);
+    in ``backward()``, the first VJP that returns one names the primitive and the input whose
+    gradient it is (as PyTorch's anomaly mode does), before any ``.grad`` is touched.
 
     >>> import numpy as np, tinygrad_lstm as tl
     >>> with tl.detect_anomaly():
