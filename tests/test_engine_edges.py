@@ -160,6 +160,43 @@ def test_relu_and_maximum_select_rather_than_multiply(backend: str) -> None:
     np.testing.assert_array_equal(b.grad.numpy(), [np.inf, 1.0, 2.0])
 
 
+_V = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
+_PAIRS = np.array([[a, b] for a in _V for b in _V])  # every pair of boundary values
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's, for a true inf
+@pytest.mark.parametrize("loss", ["mse_loss", "binary_cross_entropy_with_logits",
+                                  "cross_entropy"])
+def test_losses_at_boundary_values_match_pytorch(loss: str) -> None:
+    torch = pytest.importorskip("torch")
+    if loss == "cross_entropy":
+        target = np.arange(len(_PAIRS)) % 2
+        ttarget = torch.tensor(target)
+    else:
+        target = np.resize(np.array([0.0, 1.0, 0.5]), _PAIRS.shape)
+        ttarget = torch.tensor(target)
+    x = tl.Tensor(_PAIRS, dtype="float64", requires_grad=True)
+    out = getattr(tl.nn.losses, loss)(x, target, reduction="none")
+    out.sum().backward()
+    tx = torch.tensor(_PAIRS, requires_grad=True)
+    tout = getattr(torch.nn.functional, loss)(tx, ttarget, reduction="none")
+    tout.sum().backward()
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-300,
+                               equal_nan=True)
+
+
+def test_bce_with_logits_at_infinite_logits_is_finite_where_defined() -> None:
+    """(1 - y) x + relu(-x) + log(1 + e^-|x|): no inf - inf at x = +inf (it was nan there;
+    at x = -inf PyTorch's formula gives nan as well, and the test above holds us to it)."""
+    x = tl.Tensor([np.inf, np.inf, 0.0], dtype="float64", requires_grad=True)
+    y = np.array([0.0, 0.5, 0.25])
+    loss = tl.nn.losses.binary_cross_entropy_with_logits(x, y, reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [np.inf, np.inf, math.log(2)])
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.5, 0.25])  # sigmoid(x) - y
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's, for a true inf
 def test_sqrt_at_signed_zero_as_pytorch(backend: str) -> None:
     x = tl.Tensor([0.0, -0.0], dtype="float64", requires_grad=True)

@@ -227,10 +227,10 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, mask: Any = No
                                      reduction: Reduction = "mean") -> Tensor:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in ``[0, 1]``.
 
-    Computed stably as ``max(x, 0) - x * y + log(1 + exp(-|x|))``: ``exp`` only ever sees
-    non-positive numbers. ``|x|`` is written ``2 * relu(x) - x`` so the gradient at ``x = 0`` is
-    the true ``sigmoid(0) - y`` (``maximum(x, -x)`` would give the subgradient 0 there, and the
-    loss's gradient would come out as ``-y``).
+    Computed stably as ``(1 - y) x + max(-x, 0) + log(1 + exp(-|x|))``: ``exp`` only ever sees
+    non-positive numbers, and no term is ``inf - inf`` at ``x = ±inf`` (PyTorch's values there).
+    ``|x|`` selects ``x`` at ``x = 0`` so the gradient there is the true ``sigmoid(0) - y``
+    (``maximum(x, -x)`` would give the subgradient 0, and the gradient would come out wrong).
 
     >>> import numpy as np, tinygrad_lstm as tl
     >>> from tinygrad_lstm.nn.losses import binary_cross_entropy_with_logits as bce
@@ -245,7 +245,6 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, mask: Any = No
         raise ValueError(f"{loss}: target (shape {target.shape}, dtype {target.dtype}) must "
                          "hold probabilities in [0, 1]")
     m = _prepare_mask(loss, mask, logits.shape, logits.backend)
-    r = logits.relu()
-    abs_x = 2 * r - logits
-    elem = r - logits * target + (1 + (-abs_x).exp()).log()
+    abs_x = where(logits.data >= 0, logits, -logits)
+    elem = (1 - target) * logits + (-logits).relu() + (1 + (-abs_x).exp()).log()
     return _reduce(loss, elem, m, reduction)
