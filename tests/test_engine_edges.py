@@ -18,8 +18,8 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tinygrad_lstm as tl
 from tinygrad_lstm import optim
-from tinygrad_lstm.tape import bump_version
 from tinygrad_lstm.tensor import apply
+from tinygrad_lstm.versions import bump_version
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
 

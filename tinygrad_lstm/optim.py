@@ -32,8 +32,9 @@ import numpy as np
 
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.module import Module, Parameter
-from tinygrad_lstm.tape import bump_version, enable_grad, no_grad
+from tinygrad_lstm.tape import enable_grad, no_grad
 from tinygrad_lstm.tensor import Tensor
+from tinygrad_lstm.versions import bump_version
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup",

@@ -9,12 +9,10 @@ tensors used more than once. Leaves collect theirs in ``.grad``; then the graph 
 ``retain_graph=True``. The sums are made cheaply where it matters: slices added in place into
 one buffer, and the per-step products of a weight gathered into blocks of rows (``_Products``).
 
-Arrays a node saved and then changed in place are caught, as PyTorch's version counters do:
-every in-place writer the engine owns (optimiser steps, ``zero_grad``, clipping) calls
-``bump_version(t)``, which counts ``t``'s writes and advances a global write ``epoch``. Each
-node records the epoch it was made in (``Node.epoch``); backward compares it with the epoch of
-the last write to each tensor input and to the output, only when some write happened since
-(one integer comparison per node otherwise). Any node made through ``tensor.apply`` gets this.
+Arrays a node saved and then changed in place are caught, as PyTorch's version counters do
+(``versions.py``): each node records the write epoch it was made in (``Node.epoch``), and
+backward checks its inputs and output against later writes. In ``detect_anomaly()`` every
+VJP's result is checked for NaN and Inf.
 """
 
 from __future__ import annotations
@@ -31,6 +29,10 @@ import numpy as np
 
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
 from tinygrad_lstm.primitives import LeftProduct, MatmulGrad, SliceGrad
+from tinygrad_lstm.versions import _check_saved, _Writes, bump_version, version
+
+__all__ = ["backward", "bump_version", "detect_anomaly", "enable_grad", "is_grad_enabled",
+           "no_grad", "recording", "unbroadcast", "version"]
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -50,46 +52,6 @@ def _watch() -> None:
 
 _mode = _GradMode()
 _next_seq = itertools.count().__next__
-
-
-class _Writes:
-    """In-place writes to tensors: ``epoch`` counts them all (process-wide: a write in one
-    thread changes what a graph of another saved); ``last[t]`` is ``(version, epoch, writer)``
-    for a tensor written at least once (weakly keyed: a tensor's entry dies with it)."""
-
-    epoch = 0
-    last: weakref.WeakKeyDictionary[Any, tuple[int, int, str]] = weakref.WeakKeyDictionary()
-
-
-def bump_version(tensor: Tensor, writer: str) -> None:
-    """Record that ``writer`` (e.g. ``"SGD.step"``) changed ``tensor``'s array in place.
-
-    Every engine function that writes into a tensor's array calls this, so that a backward
-    through a node that saved the old values raises instead of computing a wrong gradient."""
-    _Writes.epoch += 1
-    version = _Writes.last.get(tensor, (0,))[0] + 1
-    _Writes.last[tensor] = (version, _Writes.epoch, writer)
-
-
-def version(tensor: Tensor) -> int:
-    """How many times ``tensor`` was written in place (PyTorch's ``tensor._version``)."""
-    return _Writes.last.get(tensor, (0,))[0]
-
-
-def _check_saved(node: Node, out: Any) -> None:
-    """Raise if an input or the output of ``node`` was written in place after it was made."""
-    from tinygrad_lstm.tensor import Tensor
-
-    saved = [(f"input {i}", t) for i, t in enumerate(node.parents) if isinstance(t, Tensor)]
-    saved.append(("the output", out))
-    for what, t in saved:
-        entry = _Writes.last.get(t)
-        if entry is not None and entry[1] > node.epoch:
-            raise RuntimeError(
-                f"backward: {what} of '{node.prim.name}' (a tensor of shape {t.shape}, "
-                f"{t.dtype}) was modified by an inplace operation ({entry[2]}) after "
-                f"'{node.prim.name}' saved it; it is at version {entry[0]}. Call backward() "
-                "before changing it, or compute the graph again after")
 
 
 def is_grad_enabled() -> bool:

@@ -22,7 +22,8 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq, _Writes
+from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
+from tinygrad_lstm.versions import _Writes
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)

@@ -1,0 +1,65 @@
+"""In-place writes to the arrays the tape saved: PyTorch's version counters, for this engine.
+
+Every engine function that writes into a tensor's array in place (optimiser steps,
+``zero_grad(set_to_none=False)``, ``clip_grad_norm_``; any in-place ``Tensor`` method) calls
+``bump_version(tensor, writer)``. That counts the tensor's writes (``tensor._version``) and
+advances one process-wide write ``epoch``. Each tape node records the epoch it was made in
+(``Node.epoch``, set for every node, so any primitive made through ``tensor.apply`` gets the
+check); ``tape.backward`` compares it with the epoch of the last write to each tensor input of
+the node and to its output, and only when some write happened since the node was made: one
+integer comparison per node in a training loop, which writes only after backward.
+
+What is not seen, as in PyTorch: writes through ``.data`` (the raw array) or through
+``.detach().numpy()``. ``.numpy()`` of a tensor that requires grad is a read-only view.
+Stricter than PyTorch: every tensor input counts as saved, also for primitives whose VJP
+reads none (add), so a write between forward and backward is refused there too.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tinygrad_lstm.tape import Node
+    from tinygrad_lstm.tensor import Tensor
+
+
+class _Writes:
+    """In-place writes to tensors: ``epoch`` counts them all (process-wide: a write in one
+    thread changes what a graph of another saved); ``last[t]`` is ``(version, epoch, writer)``
+    for a tensor written at least once (weakly keyed: a tensor's entry dies with it)."""
+
+    epoch = 0
+    last: weakref.WeakKeyDictionary[Any, tuple[int, int, str]] = weakref.WeakKeyDictionary()
+
+
+def bump_version(tensor: Tensor, writer: str) -> None:
+    """Record that ``writer`` (e.g. ``"SGD.step"``) changed ``tensor``'s array in place.
+
+    Every engine function that writes into a tensor's array calls this, so that a backward
+    through a node that saved the old values raises instead of computing a wrong gradient."""
+    _Writes.epoch += 1
+    version = _Writes.last.get(tensor, (0,))[0] + 1
+    _Writes.last[tensor] = (version, _Writes.epoch, writer)
+
+
+def version(tensor: Tensor) -> int:
+    """How many times ``tensor`` was written in place (PyTorch's ``tensor._version``)."""
+    return _Writes.last.get(tensor, (0,))[0]
+
+
+def _check_saved(node: Node, out: Any) -> None:
+    """Raise if an input or the output of ``node`` was written in place after it was made."""
+    from tinygrad_lstm.tensor import Tensor
+
+    saved = [(f"input {i}", t) for i, t in enumerate(node.parents) if isinstance(t, Tensor)]
+    saved.append(("the output", out))
+    for what, t in saved:
+        entry = _Writes.last.get(t)
+        if entry is not None and entry[1] > node.epoch:
+            raise RuntimeError(
+                f"backward: {what} of '{node.prim.name}' (a tensor of shape {t.shape}, "
+                f"{t.dtype}) was modified by an inplace operation ({entry[2]}) after "
+                f"'{node.prim.name}' saved it; it is at version {entry[0]}. Call backward() "
+                "before changing it, or compute the graph again after")
