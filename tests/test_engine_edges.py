@@ -138,6 +138,18 @@ def test_recurrent_modules_run_an_empty_batch(cls: str, backend: str) -> None:
             np.testing.assert_array_equal(p.grad.numpy(), np.zeros(p.shape))
 
 
+@pytest.mark.parametrize("name", sorted(tl.cells.available()))
+def test_every_zoo_cell_runs_an_empty_batch(name: str) -> None:
+    """Stacked, with and without lengths (the plan's and the masked paths): zero gradients."""
+    for lengths in (None, np.zeros(0, dtype=np.int64)):
+        rnn = tl.nn.Recurrent(tl.cells.create(name, 4, 4), num_layers=2)
+        out, _ = rnn(tl.Tensor(np.zeros((3, 0, 4))), lengths=lengths)
+        assert out.shape == (3, 0, 4)
+        out.sum().backward()
+        for p in rnn.parameters():
+            np.testing.assert_array_equal(p.grad.numpy(), np.zeros(p.shape))
+
+
 # --- 3. boundary values (the spec table checks every primitive; these are the examples) -----
 
 def test_pow_0_at_0_has_gradient_0_and_no_warning(backend: str) -> None:
@@ -237,6 +249,34 @@ def test_every_engine_writer_bumps_the_version(writer: str) -> None:
     assert target._version == 1
     with pytest.raises(RuntimeError, match=rf"modified by an inplace operation \({writer}"):
         y.backward()
+
+
+WRITERS = {  # name: (what it writes, the call)
+    "a.step": ("a", lambda t: optim.SGD([t["a"]], lr=0.1).step()),
+    "b.step": ("b", lambda t: optim.SGD([t["b"]], lr=0.1).step()),
+    "a.zero_grad": ("a.grad", lambda t: optim.SGD([t["a"]], lr=0.1).zero_grad(False)),
+    "b.clip": ("b.grad", lambda t: optim.clip_grad_norm_([t["b"]], 1e-3)),
+}
+
+
+@SETTINGS
+@given(used=st.sets(st.sampled_from(["a", "b", "a.grad", "b.grad"]), min_size=1),
+       writes=st.lists(st.sampled_from(sorted(WRITERS)), max_size=3))
+def test_backward_refuses_exactly_when_a_saved_tensor_was_written(used: set, writes: list) -> None:
+    a, b, p = (tl.nn.Parameter(np.full(2, v), dtype="float64") for v in (1.0, 2.0, 3.0))
+    a.grad, b.grad = (tl.Tensor([v, v], dtype="float64") for v in (0.5, 4.0))
+    tensors = {"a": a, "b": b, "a.grad": a.grad, "b.grad": b.grad}
+    y = sum((p * tensors[name]).sum() for name in sorted(used))  # p and `used` are saved
+    expected = sum(tensors[name].numpy().copy() for name in used)
+    for w in writes:
+        WRITERS[w][1](tensors)
+    if {WRITERS[w][0] for w in writes} & used:
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+        assert p.grad is None
+    else:
+        y.backward()
+        np.testing.assert_allclose(p.grad.numpy(), expected)
 
 
 def test_no_false_alarms_in_a_training_loop() -> None:
