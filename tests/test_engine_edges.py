@@ -297,7 +297,7 @@ def test_any_primitive_made_through_apply_is_checked() -> None:
                         lambda xp, g, out, x: (3 * g * x * x,), lambda x: x ** 3, "x^3")
     w = tl.nn.Parameter(np.array([1.0, 2.0]))
     y = apply(cube, w)
-    optim.SGD([w], lr=0.1).step() if w.grad is not None else bump_version(w, "my_writer")
+    bump_version(w, "my_writer")  # an in-place write, as any engine writer records it
     with pytest.raises(RuntimeError, match=r"input 0 of 'cube' .*\(my_writer\)"):
         y.sum().backward()
     z = apply(cube, w)  # made after the write: fine
@@ -305,6 +305,16 @@ def test_any_primitive_made_through_apply_is_checked() -> None:
     bump_version(out, "out.add_")  # the output of a node, written after exp saved it
     with pytest.raises(RuntimeError, match=r"the output of 'exp' .*\(out\.add_\)"):
         out.sum().backward()
+
+
+def test_a_detached_tensor_shares_the_version_counter() -> None:
+    w = tl.nn.Parameter(np.array([1.0, 2.0]))
+    x = tl.Tensor([3.0, 4.0], requires_grad=True)
+    y = (x * w.detach()).sum()  # mul saved the detached tensor, whose array is w's
+    bump_version(w, "w.add_")  # an in-place write, as an add_ method would record it
+    assert w.detach()._version == 1
+    with pytest.raises(RuntimeError, match=r"input 1 of 'mul' .*\(w\.add_\)"):
+        y.backward()
 
 
 def test_numpy_of_a_tensor_that_requires_grad_is_read_only() -> None:

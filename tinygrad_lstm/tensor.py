@@ -23,7 +23,7 @@ from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
-from tinygrad_lstm.versions import _Writes
+from tinygrad_lstm.versions import _Writes, share_version
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -361,8 +361,11 @@ class Tensor:
         tape.backward(self, g, retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
-        """The same values (shared memory), cut from the graph: no gradient flows through."""
-        return Tensor._wrap(self.data, self.backend)
+        """The same values (shared memory), cut from the graph: no gradient flows through.
+        It shares this tensor's version counter (an in-place write to either is seen)."""
+        out = Tensor._wrap(self.data, self.backend)
+        share_version(out, self)
+        return out
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if not self.is_leaf and not flag:

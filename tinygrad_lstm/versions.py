@@ -32,6 +32,14 @@ class _Writes:
 
     epoch = 0
     last: weakref.WeakKeyDictionary[Any, tuple[int, int, str]] = weakref.WeakKeyDictionary()
+    # a tensor sharing another's array (``detach()``) -> the one whose counter it shares
+    shares: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def share_version(tensor: Tensor, base: Tensor) -> None:
+    """Make ``tensor`` (which shares ``base``'s array) count its writes with ``base``'s, as
+    PyTorch's detach() does: a write through either is seen by graphs that saved the other."""
+    _Writes.shares[tensor] = _Writes.shares.get(base, base)
 
 
 def bump_version(tensor: Tensor, writer: str) -> None:
@@ -40,13 +48,14 @@ def bump_version(tensor: Tensor, writer: str) -> None:
     Every engine function that writes into a tensor's array calls this, so that a backward
     through a node that saved the old values raises instead of computing a wrong gradient."""
     _Writes.epoch += 1
+    tensor = _Writes.shares.get(tensor, tensor)
     version = _Writes.last.get(tensor, (0,))[0] + 1
     _Writes.last[tensor] = (version, _Writes.epoch, writer)
 
 
 def version(tensor: Tensor) -> int:
     """How many times ``tensor`` was written in place (PyTorch's ``tensor._version``)."""
-    return _Writes.last.get(tensor, (0,))[0]
+    return _Writes.last.get(_Writes.shares.get(tensor, tensor), (0,))[0]
 
 
 def _check_saved(node: Node, out: Any) -> None:
@@ -56,7 +65,7 @@ def _check_saved(node: Node, out: Any) -> None:
     saved = [(f"input {i}", t) for i, t in enumerate(node.parents) if isinstance(t, Tensor)]
     saved.append(("the output", out))
     for what, t in saved:
-        entry = _Writes.last.get(t)
+        entry = _Writes.last.get(_Writes.shares.get(t, t))
         if entry is not None and entry[1] > node.epoch:
             raise RuntimeError(
                 f"backward: {what} of '{node.prim.name}' (a tensor of shape {t.shape}, "
