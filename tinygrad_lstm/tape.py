@@ -253,20 +253,20 @@ def _anomalous(node: Node, in_grads: tuple[Any, ...], xp: Any) -> list[Any]:
     holds a NaN or an Inf. Deferred products are multiplied here, and handed on multiplied."""
     checked = []
     for i, pg in enumerate(in_grads):
+        if pg is None or not getattr(node.parents[i], "requires_grad", False):
+            checked.append(pg)  # a gradient nobody needs: never made, never checked
+            continue
         if pg.__class__ is MatmulGrad or pg.__class__ is LeftProduct:
             pg = pg.product(xp)
         values = pg.g if pg.__class__ is SliceGrad else pg
-        if values is not None:
-            bad = ~xp.isfinite(values)
-            count = int(bad.sum())
-            if count:
-                first = float(values[bad].ravel()[0])
-                parent = node.parents[i]
-                shape = getattr(parent, "shape", ())
-                raise FloatingPointError(
-                    f"backward: the VJP of '{node.prim.name}' returned {first} in the gradient "
-                    f"of its input {i} (shape {tuple(shape)}; {count} of {values.size} entries "
-                    "not finite)")
+        bad = ~xp.isfinite(values)
+        count = int(bad.sum())
+        if count:
+            first = float(values[bad].ravel()[0])
+            raise FloatingPointError(
+                f"backward: the VJP of '{node.prim.name}' returned {first} in the gradient of "
+                f"its input {i} (shape {node.parents[i].shape}; {count} of {values.size} "
+                "entries not finite)")
         checked.append(pg)
     return checked
 

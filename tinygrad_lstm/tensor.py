@@ -238,7 +238,9 @@ class Tensor:
     the backend is the current one (``tl.get_backend()``) unless named.
     """
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "_node", "__weakref__")
+    # _written, _shares: in-place write tracking (versions.py); unset until first used
+    __slots__ = ("data", "backend", "requires_grad", "grad", "_node", "_written", "_shares",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,

@@ -27,19 +27,25 @@ if TYPE_CHECKING:
 
 class _Writes:
     """In-place writes to tensors: ``epoch`` counts them all (process-wide: a write in one
-    thread changes what a graph of another saved); ``last[t]`` is ``(version, epoch, writer)``
-    for a tensor written at least once (weakly keyed: a tensor's entry dies with it)."""
+    thread changes what a graph of another saved); ``last[t]`` is ``(version, writer)`` for a
+    tensor written at least once (weakly keyed: a tensor's entry dies with it). The epoch of a
+    tensor's last write is on the tensor itself (``_written``, unset until the first write), so
+    that backward's check reads a slot, not a dictionary."""
 
     epoch = 0
-    last: weakref.WeakKeyDictionary[Any, tuple[int, int, str]] = weakref.WeakKeyDictionary()
-    # a tensor sharing another's array (``detach()``) -> the one whose counter it shares
-    shares: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    last: weakref.WeakKeyDictionary[Any, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _owner(tensor: Any) -> Any:
+    """The tensor whose counter ``tensor`` shares (itself, unless made by ``detach()``)."""
+    base = getattr(tensor, "_shares", None)
+    return tensor if base is None else base
 
 
 def share_version(tensor: Tensor, base: Tensor) -> None:
     """Make ``tensor`` (which shares ``base``'s array) count its writes with ``base``'s, as
     PyTorch's detach() does: a write through either is seen by graphs that saved the other."""
-    _Writes.shares[tensor] = _Writes.shares.get(base, base)
+    tensor._shares = _owner(base)
 
 
 def bump_version(tensor: Tensor, writer: str) -> None:
@@ -48,14 +54,14 @@ def bump_version(tensor: Tensor, writer: str) -> None:
     Every engine function that writes into a tensor's array calls this, so that a backward
     through a node that saved the old values raises instead of computing a wrong gradient."""
     _Writes.epoch += 1
-    tensor = _Writes.shares.get(tensor, tensor)
-    version = _Writes.last.get(tensor, (0,))[0] + 1
-    _Writes.last[tensor] = (version, _Writes.epoch, writer)
+    owner = _owner(tensor)
+    owner._written = _Writes.epoch
+    _Writes.last[owner] = (_Writes.last.get(owner, (0,))[0] + 1, writer)
 
 
 def version(tensor: Tensor) -> int:
     """How many times ``tensor`` was written in place (PyTorch's ``tensor._version``)."""
-    return _Writes.last.get(_Writes.shares.get(tensor, tensor), (0,))[0]
+    return _Writes.last.get(_owner(tensor), (0,))[0]
 
 
 def _check_saved(node: Node, out: Any) -> None:
@@ -65,10 +71,11 @@ def _check_saved(node: Node, out: Any) -> None:
     saved = [(f"input {i}", t) for i, t in enumerate(node.parents) if isinstance(t, Tensor)]
     saved.append(("the output", out))
     for what, t in saved:
-        entry = _Writes.last.get(_Writes.shares.get(t, t))
-        if entry is not None and entry[1] > node.epoch:
+        owner = _owner(t)
+        if getattr(owner, "_written", 0) > node.epoch:
+            count, writer = _Writes.last.get(owner, (0, "?"))
             raise RuntimeError(
                 f"backward: {what} of '{node.prim.name}' (a tensor of shape {t.shape}, "
-                f"{t.dtype}) was modified by an inplace operation ({entry[2]}) after "
-                f"'{node.prim.name}' saved it; it is at version {entry[0]}. Call backward() "
+                f"{t.dtype}) was modified by an inplace operation ({writer}) after "
+                f"'{node.prim.name}' saved it; it is at version {count}. Call backward() "
                 "before changing it, or compute the graph again after")
