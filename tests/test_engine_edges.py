@@ -122,6 +122,17 @@ def test_linear_and_losses_on_an_empty_batch_match_pytorch() -> None:
     assert x.grad.shape == (0, 3)
 
 
+def test_reductions_over_empty_axes_follow_pytorch() -> None:
+    x = tl.zeros((0, 3))
+    assert x.max(axis=1).shape == (0,) and x.sum(axis=0).numpy().tolist() == [0, 0, 0]
+    assert np.isnan(x.mean().item())
+    with pytest.raises(tl.ShapeError, match=r"^max: the tensor of shape \(0, 3\) is empty along "
+                                            r"the axis 0 it would reduce$"):
+        x.max(axis=0)  # PyTorch refuses too: a maximum of nothing has no value
+    with pytest.raises(tl.ShapeError, match=r"^sum: axis 1 is out of range for a 0-d tensor"):
+        tl.Tensor(1.0).sum(axis=1)
+
+
 @pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
 def test_recurrent_modules_run_an_empty_batch(cls: str, backend: str) -> None:
     rnn = getattr(tl.nn, cls)(3, 4, num_layers=2, bidirectional=True)

@@ -23,7 +23,7 @@ from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
-from tinygrad_lstm.versions import _Writes, share_version
+from tinygrad_lstm.versions import _Writes, share_version, version
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -333,7 +333,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many times this tensor was written in place (PyTorch's name)."""
-        return tape.version(self)
+        return version(self)
 
     def item(self) -> float:
         if self.data.size != 1:
