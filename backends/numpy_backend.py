@@ -61,6 +61,8 @@ def _sigmoid_passes(xp: Any, x: np.ndarray) -> np.ndarray:
     reciprocal cannot overflow).
     """
     t = np.exp(np.negative(x))
+    if not t.shape:  # 0-d: NumPy gives an immutable scalar, nothing to write into
+        return np.asarray(1 / (1 + t))
     t += 1
     return np.reciprocal(t, out=t)
 

@@ -165,3 +165,241 @@ CASES: list[Case] = [
     Case("log_softmax", ((4, 3, 2),), lambda x: x.log_softmax(axis=0),
          lambda x: _log_softmax(x, 0), label="axis0"),
 ]
+
+
+# --- edges: 0-d inputs, size-0 dims, boundary values ------------------------------------------
+#
+# Every primitive has, for each kind in ``EDGE_KINDS``, at least one ``Edge`` or a ``REFUSES``
+# entry (the one-line error it gives, where PyTorch refuses too); ``test_primitive_edges``
+# fails until a new primitive has them. ``torch`` is the same math in PyTorch, the oracle for
+# values and gradients (at 0, -0, ±1, ±inf, nan, with incoming gradients 1, -inf and nan);
+# ``ref`` the forward in NumPy, for machines without PyTorch.
+
+EDGE_KINDS = ("0-d", "empty", "boundary")
+BOUNDARY_VALUES = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan])
+
+
+@dataclass(frozen=True)
+class Edge:
+    prim: str
+    kind: str  # one of EDGE_KINDS
+    shapes: tuple[tuple[int, ...], ...]
+    call: Callable[..., Any]  # the public API, on Tensors
+    torch: Callable[..., Any]  # the same math on torch tensors (imported only by the test)
+    ref: Callable[..., np.ndarray]  # the forward, directly in NumPy
+    label: str = ""
+    values: tuple[Any, ...] = ()  # given inputs (nested lists), instead of generated ones
+    eps: float = 1e-6  # central-difference step (as in Case)
+
+    @property
+    def id(self) -> str:
+        shapes = "_".join("x".join(map(str, s)) or "scalar" for s in self.shapes)
+        return f"{self.prim}-{self.kind}-{self.label or shapes}"
+
+    def inputs(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """Random values in [0.5, 2) (every primitive's domain) for 0-d and empty edges; for
+        boundary edges every combination of the boundary values where the shapes allow it
+        (k inputs of 7^k entries each), else the values cycled, shifted per input."""
+        if self.values:
+            return [np.array(v, dtype=np.float64) for v in self.values]
+        if self.kind != "boundary":
+            return [rng.uniform(0.5, 2.0, s) for s in self.shapes]
+        k, n = len(self.shapes), len(BOUNDARY_VALUES)
+        out = []
+        for i, shape in enumerate(self.shapes):
+            size = int(np.prod(shape, dtype=np.int64))
+            if k == 1 and len(shape) == 2 and shape[0] == n ** shape[1]:  # rows: all m-tuples
+                m = shape[1]
+                columns = [np.tile(np.repeat(BOUNDARY_VALUES, n ** (m - 1 - j)), n ** j)
+                           for j in range(m)]
+                out.append(np.stack(columns, axis=1))
+                continue
+            if size == n ** k:  # the full grid: input i varies with stride n^(k-1-i)
+                flat = np.tile(np.repeat(BOUNDARY_VALUES, n ** (k - 1 - i)), n ** i)
+            else:
+                flat = np.resize(np.roll(BOUNDARY_VALUES, i), size)
+            out.append(flat.reshape(shape).astype(np.float64))
+        return out
+
+
+def _edge(prim: str, kind: str, shapes: tuple[tuple[int, ...], ...], call: Callable[..., Any],
+          torch: Callable[..., Any] | None = None, ref: Callable[..., Any] | None = None,
+          label: str = "", values: tuple[Any, ...] = ()) -> Edge:
+    """``torch`` and ``ref`` default to ``call``: most of the API reads the same in all three."""
+    return Edge(prim, kind, shapes, call, torch or call, ref or call, label, values)
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+_GRID2 = ((49,), (49,))  # two inputs: every pair of boundary values
+_ROW_MASK = np.arange(49) % 2 == 0
+_EMPTY_MASK = np.zeros((0, 3), dtype=bool)
+
+
+def _unary_edges(prim: str, call: Callable[..., Any], torch: Callable[..., Any] | None = None,
+                 ref: Callable[..., Any] | None = None, label: str = "") -> list[Edge]:
+    return [_edge(prim, kind, (shape,), call, torch, ref, label)
+            for kind, shape in (("0-d", ()), ("empty", (0, 3)), ("boundary", (7,)))]
+
+
+def _binary_edges(prim: str, call: Callable[..., Any], torch: Callable[..., Any] | None = None,
+                  ref: Callable[..., Any] | None = None) -> list[Edge]:
+    return [_edge(prim, "0-d", ((), ()), call, torch, ref),
+            _edge(prim, "0-d", ((), (3,)), call, torch, ref, label="0d-broadcast"),
+            _edge(prim, "empty", ((0, 3), (3,)), call, torch, ref),
+            _edge(prim, "boundary", _GRID2, call, torch, ref)]
+
+
+def _pow_edges(exponent: float) -> list[Edge]:
+    def call(x: Any) -> Any:
+        return x ** exponent
+
+    def ref(x: np.ndarray) -> np.ndarray:
+        # NumPy's x ** ±0.5 is C's pow; PyTorch (and tinygrad_lstm) take sqrt: -0 keeps its sign
+        return {0.5: np.sqrt, -0.5: lambda v: 1 / np.sqrt(v)}.get(exponent, call)(x)
+
+    return _unary_edges("pow", call, lambda x: x.pow(exponent), ref, label=f"exp{exponent:g}")
+
+
+def _shifted_log_softmax(x: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, shifted by the row's maximum first (so an inf entry
+    gives nan, as x - max does, and not the naive formula's inf - inf in another place)."""
+    m = np.max(x, axis=-1, keepdims=True)
+    return (x - m) - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+
+
+def _rowwise_max(x: Any) -> Any:
+    """PyTorch's max() of each row: its backward shares the gradient among the ties, and a nan
+    maximum's among the nan entries (``tl``'s max over an axis does both; ``amax`` neither)."""
+    if len(x) == 0:
+        return x.amax(1)
+    return _torch().stack([row.max() for row in x])
+
+
+EDGES: list[Edge] = [
+    *_binary_edges("add", lambda a, b: a + b),
+    *_binary_edges("sub", lambda a, b: a - b),
+    *_binary_edges("mul", lambda a, b: a * b),
+    *_binary_edges("div", lambda a, b: a / b),
+    *_binary_edges("maximum", tl.maximum, lambda a, b: _torch().maximum(a, b), np.maximum),
+    _edge("where", "0-d", ((), ()), lambda a, b: tl.where(np.array(True), a, b),
+          lambda a, b: _torch().where(_torch().tensor(True), a, b),
+          lambda a, b: np.where(True, a, b)),
+    _edge("where", "empty", ((0, 3), (3,)), lambda a, b: tl.where(_EMPTY_MASK, a, b),
+          lambda a, b: _torch().where(_torch().tensor(_EMPTY_MASK), a, b),
+          lambda a, b: np.where(_EMPTY_MASK, a, b)),
+    _edge("where", "boundary", _GRID2, lambda a, b: tl.where(_ROW_MASK, a, b),
+          lambda a, b: _torch().where(_torch().tensor(_ROW_MASK), a, b),
+          lambda a, b: np.where(_ROW_MASK, a, b)),
+    *_unary_edges("neg", lambda x: -x),
+    *[edge for e in (0, 0.5, -0.5, 1, 2, 3, -1, -2, 1.5) for edge in _pow_edges(e)],
+    *_unary_edges("exp", lambda x: x.exp(), ref=np.exp),
+    *_unary_edges("log", lambda x: x.log(), ref=np.log),
+    *_unary_edges("sigmoid", lambda x: x.sigmoid(), ref=_sigmoid),
+    *_unary_edges("tanh", lambda x: x.tanh(), ref=np.tanh),
+    *_unary_edges("relu", lambda x: x.relu(),
+                  ref=lambda x: np.where((x > 0) | np.isnan(x), x, 0.0)),
+    *[Edge("astype", e.kind, e.shapes, e.call, e.torch, e.ref, eps=1e-2)  # linear: exact
+      for e in _unary_edges("astype", lambda x: x.to("float32").to("float64"),
+                            lambda x: x.float().double(),
+                            lambda x: x.astype(np.float32).astype(float))],
+    _edge("matmul", "empty", ((0, 3), (3, 4)), lambda a, b: a @ b, label="empty-batch"),
+    _edge("matmul", "empty", ((3, 0), (0, 4)), lambda a, b: a @ b, label="empty-inner"),
+    _edge("matmul", "empty", ((2, 0, 3), (3, 4)), lambda a, b: a @ b, label="empty-stack"),
+    _edge("matmul", "boundary", ((7, 1), (1, 7)), lambda a, b: a @ b, label="outer"),
+    _edge("matmul", "boundary", ((1, 7), (7, 1)), lambda a, b: a @ b, label="inner"),
+    _edge("addmm", "0-d", ((), (3,), (3,)), lambda c, a, b: tl.addmm(c, a, b),
+          lambda c, a, b: c + a @ b, lambda c, a, b: c + a @ b),
+    _edge("addmm", "empty", ((4,), (0, 3), (3, 4)), lambda c, a, b: tl.addmm(c, a, b),
+          lambda c, a, b: c + a @ b, lambda c, a, b: c + a @ b),
+    _edge("addmm", "boundary", ((7,), (7, 1), (1, 7)), lambda c, a, b: tl.addmm(c, a, b),
+          lambda c, a, b: c + a @ b, lambda c, a, b: c + a @ b),
+    _edge("addmm_split", "0-d", ((), (2, 3), (3, 4)),
+          lambda c, a, b: tl.tensor.apply(tl.PRIMITIVES["addmm_split"], c, a, b,
+                                          sizes=(1, 3))[1],
+          lambda c, a, b: (c + a @ b)[:, 1:], lambda c, a, b: (c + a @ b)[:, 1:]),
+    _edge("addmm_split", "empty", ((4,), (0, 3), (3, 4)),
+          lambda c, a, b: tl.tensor.apply(tl.PRIMITIVES["addmm_split"], c, a, b,
+                                          sizes=(1, 3))[1],
+          lambda c, a, b: (c + a @ b)[:, 1:], lambda c, a, b: (c + a @ b)[:, 1:]),
+    _edge("addmm_split", "boundary", ((7,), (7, 1), (1, 7)),
+          lambda c, a, b: tl.tensor.apply(tl.PRIMITIVES["addmm_split"], c, a, b,
+                                          sizes=(3, 4))[1],
+          lambda c, a, b: (c + a @ b)[:, 3:], lambda c, a, b: (c + a @ b)[:, 3:]),
+    _edge("transpose", "0-d", ((),), lambda x: x.transpose(), lambda x: x.permute(()),
+          np.transpose),
+    _edge("transpose", "empty", ((0, 3),), lambda x: x.T),
+    _edge("transpose", "boundary", ((7, 1),), lambda x: x.T),
+    _edge("reshape", "0-d", ((),), lambda x: x.reshape(1, 1)),
+    _edge("reshape", "empty", ((0, 3),), lambda x: x.reshape(3, 0)),
+    _edge("reshape", "boundary", ((7,),), lambda x: x.reshape(7, 1)),
+    _edge("concat", "empty", ((0, 3), (2, 3)), lambda a, b: tl.concat([a, b], axis=0),
+          lambda a, b: _torch().cat([a, b], 0), lambda a, b: np.concatenate([a, b], 0)),
+    _edge("concat", "boundary", ((7,), (7,)), lambda a, b: tl.concat([a, b], axis=0),
+          lambda a, b: _torch().cat([a, b], 0), lambda a, b: np.concatenate([a, b], 0)),
+    _edge("stack", "0-d", ((), ()), lambda a, b: tl.stack([a, b]),
+          lambda a, b: _torch().stack([a, b]), lambda a, b: np.stack([a, b])),
+    _edge("stack", "empty", ((0, 3), (0, 3)), lambda a, b: tl.stack([a, b], axis=1),
+          lambda a, b: _torch().stack([a, b], 1), lambda a, b: np.stack([a, b], 1)),
+    _edge("stack", "boundary", ((7,), (7,)), lambda a, b: tl.stack([a, b]),
+          lambda a, b: _torch().stack([a, b]), lambda a, b: np.stack([a, b])),
+    _edge("split", "empty", ((0, 4),), lambda x: x.split([1, 3], axis=1)[1],
+          lambda x: x.split([1, 3], dim=1)[1], lambda x: x[:, 1:]),
+    _edge("split", "empty", ((2, 3),), lambda x: x.split([0, 3], axis=1)[0],
+          lambda x: x.split([0, 3], dim=1)[0], lambda x: x[:, :0], label="empty-piece"),
+    _edge("split", "boundary", ((7,),), lambda x: x.split([3, 4], axis=0)[1],
+          lambda x: x.split([3, 4], dim=0)[1], lambda x: x[3:]),
+    _edge("getitem", "0-d", ((),), lambda x: x[()]),
+    _edge("getitem", "0-d", ((),), lambda x: x[None], label="newaxis"),
+    _edge("getitem", "0-d", ((3,),), lambda x: x[1], label="to-0d"),
+    _edge("getitem", "empty", ((0, 3),), lambda x: x[:, 1]),
+    _edge("getitem", "empty", ((3, 4),), lambda x: x[2:2], label="empty-slice"),
+    _edge("getitem", "boundary", ((7,),), lambda x: x[2:]),
+    _edge("sum", "0-d", ((),), lambda x: x.sum()),
+    _edge("sum", "0-d", ((),), lambda x: x.sum(axis=0), lambda x: x.sum(0),
+          lambda x: x.sum(), label="axis0"),
+    _edge("sum", "empty", ((0, 3),), lambda x: x.sum()),
+    _edge("sum", "empty", ((0, 3),), lambda x: x.sum(axis=1), lambda x: x.sum(1),
+          label="axis1"),
+    _edge("sum", "boundary", ((7,),), lambda x: x.sum()),
+    _edge("mean", "0-d", ((),), lambda x: x.mean()),
+    _edge("mean", "empty", ((0, 3),), lambda x: x.mean(axis=1), lambda x: x.mean(1),
+          label="axis1"),
+    _edge("mean", "empty", ((0, 3),), lambda x: x.mean(axis=0), lambda x: x.mean(0),
+          lambda x: np.full(3, np.nan), label="nan-axis0"),
+    _edge("mean", "empty", ((0, 3),), lambda x: x.mean(), ref=lambda x: np.float64(np.nan),
+          label="nan"),
+    _edge("mean", "boundary", ((49, 2),), lambda x: x.mean(axis=1), lambda x: x.mean(1),
+          lambda x: x.mean(axis=1)),
+    _edge("max", "0-d", ((),), lambda x: x.max()),
+    _edge("max", "empty", ((0, 3),), lambda x: x.max(axis=1), _rowwise_max,
+          lambda x: x.max(axis=1)),
+    _edge("max", "boundary", ((49, 2),), lambda x: x.max(axis=1), _rowwise_max,
+          lambda x: x.max(axis=1), label="pairs"),
+    _edge("max", "boundary", ((7,),), lambda x: x.max(), label="all"),
+    _edge("max", "boundary", ((2, 3),), lambda x: x.max(), label="ties",
+          values=([[1.0, 3.0, 3.0], [-np.inf, 3.0, 0.0]],)),
+    _edge("max", "boundary", ((4,),), lambda x: x.max(), label="two-nans",
+          values=([np.nan, 1.0, np.nan, np.inf],)),
+    _edge("log_softmax", "0-d", ((),), lambda x: x.log_softmax(),
+          lambda x: _torch().log_softmax(x, 0), lambda x: x - x),
+    _edge("log_softmax", "empty", ((0, 3),), lambda x: x.log_softmax(),
+          lambda x: _torch().log_softmax(x, -1), lambda x: x),
+    _edge("log_softmax", "empty", ((0, 3),), lambda x: x.log_softmax(axis=0),
+          lambda x: _torch().log_softmax(x, 0), lambda x: x, label="empty-axis"),
+    _edge("log_softmax", "boundary", ((49, 2),), lambda x: x.log_softmax(),
+          lambda x: _torch().log_softmax(x, -1), _shifted_log_softmax),
+]
+
+# (primitive, kind) -> the error it raises, where PyTorch refuses the same input
+REFUSES: dict[tuple[str, str], tuple[Callable[[], Any], str]] = {
+    ("matmul", "0-d"): (lambda: tl.Tensor(2.0) @ tl.Tensor(3.0),
+                        r"^matmul: needs tensors with at least one dim"),
+    ("concat", "0-d"): (lambda: tl.concat([tl.Tensor(2.0), tl.Tensor(3.0)], axis=0),
+                        r"^concat: cannot join 0-d tensors$"),
+    ("split", "0-d"): (lambda: tl.Tensor(2.0).split(1), r"^split: cannot split a 0-d tensor$"),
+}

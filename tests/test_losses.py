@@ -269,8 +269,12 @@ def test_mask_errors() -> None:
         cross_entropy(logits, target, mask=np.ones((2, 3), dtype=bool))
     with pytest.raises(ValueError, match=r"mse_loss: mask of dtype int64 must hold only 0 and 1"):
         mse_loss(tl.Tensor(np.zeros((3, 2))), np.zeros((3, 2)), mask=np.full((3,), 2))
-    with pytest.raises(ValueError, match=r"mse_loss: the input is empty"):
-        mse_loss(tl.Tensor(np.zeros((0, 2))), np.zeros((0, 2)))
+    # an empty batch is not an error (issue 10): the mean of nothing is nan, as in PyTorch
+    empty = tl.Tensor(np.zeros((0, 2)), requires_grad=True)
+    loss = mse_loss(empty, np.zeros((0, 2)))
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert empty.grad.shape == (0, 2)
 
 
 def test_bad_arguments() -> None:

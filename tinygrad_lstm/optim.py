@@ -34,6 +34,7 @@ from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import enable_grad, no_grad
 from tinygrad_lstm.tensor import Tensor
+from tinygrad_lstm.versions import bump_version
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup",
@@ -188,6 +189,7 @@ class Optimizer:
                 p.grad = None
             else:
                 p.grad.data[...] = 0
+                bump_version(p.grad, f"{type(self).__name__}.zero_grad")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if one is given.
@@ -206,6 +208,7 @@ class Optimizer:
                         continue
                     g = _grad_array(owner, p)
                     self._update(p, _writable(p), g, group, self.state.setdefault(id(p), {}))
+                    bump_version(p, owner)  # a graph that saved p's old values is stale now
         return loss
 
     def _update(self, p: Parameter, data: Any, g: Any, group: dict[str, Any],
@@ -474,8 +477,10 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
 
     The norm is taken over every gradient together, as if concatenated; gradients are
     multiplied by ``min(1, max_norm / (total_norm + 1e-6))``, as PyTorch does. Returns the
-    total norm before clipping. A non-finite norm raises if ``error_if_nonfinite``; otherwise,
-    like PyTorch, the gradients are scaled anyway (by nan for a nan norm, by 0 for inf).
+    total norm before clipping; ``max_norm=inf`` measures it and, when it is finite, leaves the
+    gradients as they are. A non-finite norm raises if ``error_if_nonfinite``; otherwise, like
+    PyTorch, the gradients are scaled anyway (by nan for a nan norm or for inf / inf, by 0 for
+    an inf norm).
     Parameters without a gradient are skipped.
 
     >>> import numpy as np, tinygrad_lstm as tl
@@ -492,7 +497,13 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     for i, p in enumerate(items):
         if not isinstance(p, Tensor):
             raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, expected a Parameter")
-    max_norm = _at_least(name, "max_norm", max_norm)
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+        raise TypeError(f"{name}: max_norm must be a real number, got "
+                        f"{type(max_norm).__name__} {max_norm!r}")
+    if not max_norm >= 0:
+        raise ValueError(f"{name}: max_norm must be a number >= 0 (inf: measure, never clip), "
+                         f"got {max_norm!r}")
+    max_norm = float(max_norm)
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) \
             or not norm_type > 0:
         raise ValueError(f"{name}: norm_type must be a positive number or inf, got "
@@ -517,8 +528,8 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
             key = id(grad.backend)
             partial[key] = part if key not in partial else partial[key] + part
     values = [float(v) for v in partial.values()]
-    if norm_type == math.inf:
-        total = max(values, default=0.0)
+    if norm_type == math.inf:  # nan wins, as in PyTorch (Python's max() would skip it)
+        total = math.nan if any(map(math.isnan, values)) else max(values, default=0.0)
     else:
         total = math.fsum(values) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -536,6 +547,7 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
                     grad.data = data * coef
                 else:
                     data *= coef
+                    bump_version(grad, name)
     return total
 
 

@@ -210,7 +210,10 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     return xp.where(x >= 0, r, e * r)  # e * r = e^x / (1 + e^x) for x < 0
 
 
-def _log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
+def _log_softmax(xp: Any, x: Any, axis: int | None = -1) -> Any:
+    # axis None: a 0-d x (its only entry is the whole axis); an empty x has nothing to shift
+    if x.size == 0:
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)  # largest entry 0: exp cannot overflow
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -219,6 +222,8 @@ def _log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
 
 def _sigmoid_vjp(xp: Any, g: Any, out: Any, x: Any) -> tuple[Any]:
     d = out * out  # σ' = σ (1 - σ) = σ - σ², built in one fresh array
+    if not d.shape:  # 0-d: NumPy gives an immutable scalar, nothing to write into
+        return (g * (out - d),)
     xp.subtract(out, d, out=d)
     d *= g
     return (d,)
@@ -226,6 +231,8 @@ def _sigmoid_vjp(xp: Any, g: Any, out: Any, x: Any) -> tuple[Any]:
 
 def _tanh_vjp(xp: Any, g: Any, out: Any, x: Any) -> tuple[Any]:
     d = out * out  # tanh' = 1 - tanh², built in one fresh array
+    if not d.shape:  # 0-d: NumPy gives an immutable scalar, nothing to write into
+        return (g * (1 - d),)
     xp.subtract(1, d, out=d)
     d *= g
     return (d,)
@@ -264,7 +271,8 @@ def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 def _addmm(xp: Any, c: Any, a: Any, b: Any, index: Any = (), bt: Any = None) -> Any:
     out = _matmul(xp, a, b)
     part = c[index]
-    if part.dtype == out.dtype and part.shape == out.shape[out.ndim - part.ndim:]:
+    if part.dtype == out.dtype and part.shape == out.shape[out.ndim - part.ndim:] \
+            and out.shape:  # a 0-d product is an immutable NumPy scalar
         out += part  # the product is fresh: add into it (a GEMM with beta = 1)
         return out
     return out + part
@@ -361,18 +369,34 @@ def _sum_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
     return (xp.broadcast_to(_restore_axes(xp, g, x, axis, keepdims), x.shape),)
 
 
+def _count(x: Any, axis: Any) -> int:
+    """How many entries of ``x`` each result of a reduction over ``axis`` gathers."""
+    if axis is None:
+        return int(x.size)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+
+
+def _mean(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if _count(x, axis) == 0:  # the mean of nothing is nan, as in PyTorch (and no warning)
+        return x.sum(axis=axis, keepdims=keepdims) * np.nan
+    return x.mean(axis=axis, keepdims=keepdims)
+
+
 def _mean_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
               keepdims: bool = False) -> tuple[Any]:
-    count = x.size // max(out.size, 1) if x.size else 1
+    count = max(_count(x, axis), 1)  # 0 only for an empty x: its gradient is empty too
     return (xp.broadcast_to(_restore_axes(xp, g, x, axis, keepdims) / count, x.shape),)
 
 
 def _max_vjp(xp: Any, g: Any, out: Any, x: Any, axis: Any = None,
              keepdims: bool = False) -> tuple[Any]:
-    # The gradient goes to the entries equal to the maximum, shared evenly among ties.
+    # The gradient goes to the entries equal to the maximum, shared evenly among ties; where
+    # the maximum is nan, to the nan entries (PyTorch's max(): NaN propagates, so they are it).
     top = _restore_axes(xp, out, x, axis, keepdims)
-    hit = x == top
-    share = _restore_axes(xp, g, x, axis, keepdims) / hit.sum(axis=axis, keepdims=True)
+    hit = (x == top) | (xp.isnan(x) & xp.isnan(top))
+    ties = hit.sum(axis=axis, keepdims=True)
+    share = _restore_axes(xp, g, x, axis, keepdims) / xp.maximum(ties, 1).astype(x.dtype)
     return (xp.where(hit, share, 0),)
 
 
@@ -381,9 +405,31 @@ def _log_softmax_vjp(xp: Any, g: Any, out: Any, x: Any, axis: int = -1) -> tuple
 
 
 def _maximum_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    # Ties split the gradient in half, as PyTorch does.
-    half = xp.where(a == b, 0.5 * g, 0)
-    return xp.where(a > b, g, half), xp.where(b > a, g, half)
+    # Selected, never multiplied by a mask (an inf g times a 0 mask would be nan). Ties split
+    # the gradient in half; where a or b is nan both get all of it; as PyTorch does.
+    shared = xp.where(a == b, 0.5 * g, g)
+    return xp.where(a < b, 0, shared), xp.where(b < a, 0, shared)
+
+
+def _pow(xp: Any, x: Any, exponent: float) -> Any:
+    # 1/2 and -1/2 by sqrt, as PyTorch does: the sign of zero survives (sqrt(-0) = -0, and
+    # the VJP of sqrt at -0 is -inf), where C's pow gives +0 and +inf.
+    if exponent == 0.5:
+        return xp.sqrt(x)
+    if exponent == -0.5:
+        return 1 / xp.sqrt(x)
+    return x ** exponent
+
+
+def _pow_vjp(xp: Any, g: Any, out: Any, x: Any, exponent: float = 1.0) -> tuple[Any]:
+    if exponent == 0:  # x^0 = 1 is constant: 0 even at x = 0, inf, nan (not 0 * 0^-1 = nan)
+        return (xp.zeros_like(x),)
+    return (g * (exponent * _pow(xp, x, exponent - 1)),)
+
+
+def _relu_vjp(xp: Any, g: Any, out: Any, x: Any) -> tuple[Any]:
+    # select, not g * (out > 0): an inf g must give 0 where x < 0; a nan x passes g on
+    return (xp.where(out <= 0, 0, g),)
 
 
 def _where_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any, cond: Any = None) -> tuple[Any, Any]:
@@ -436,8 +482,8 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        lambda x: -x,
        "-x"),
     _p("pow", 1,
-       lambda xp, x, exponent=1.0: x ** exponent,
-       lambda xp, g, out, x, exponent=1.0: (g * exponent * x ** (exponent - 1),),
+       lambda xp, x, exponent=1.0: _pow(xp, x, exponent),
+       _pow_vjp,
        lambda x, exponent=1.0: x ** exponent,
        "x ** exponent for a constant exponent"),
     _p("exp", 1,
@@ -462,7 +508,7 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        "hyperbolic tangent"),
     _p("relu", 1,
        lambda xp, x: xp.maximum(x, 0),
-       lambda xp, g, out, x: (g * (out > 0),),
+       _relu_vjp,
        _sym_relu,
        "max(x, 0)"),
     _p("astype", 1,
@@ -527,7 +573,7 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        lambda x, axis=None, keepdims=False: _sym_reduce("sum", x, axis, keepdims),
        "sum over axes"),
     _p("mean", 1,
-       lambda xp, x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
+       _mean,
        _mean_vjp,
        lambda x, axis=None, keepdims=False: _sym_reduce("mean", x, axis, keepdims),
        "mean over axes"),

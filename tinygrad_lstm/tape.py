@@ -8,6 +8,11 @@ undoes broadcasting (``unbroadcast``, the only place that does), and sums the gr
 tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is freed unless
 ``retain_graph=True``. The sums are made cheaply where it matters: slices added in place into
 one buffer, and the per-step products of a weight gathered into blocks of rows (``_Products``).
+
+Arrays a node saved and then changed in place are caught, as PyTorch's version counters do
+(``versions.py``): each node records the write epoch it was made in (``Node.epoch``), and
+backward checks its inputs and output against later writes. In ``detect_anomaly()`` every
+VJP's result is checked for NaN and Inf.
 """
 
 from __future__ import annotations
@@ -20,8 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tinygrad_lstm.errors import GraphFreedError, ShapeError
 from tinygrad_lstm.primitives import LeftProduct, MatmulGrad, SliceGrad
+from tinygrad_lstm.versions import _check_saved, _Writes, bump_version, version
+
+__all__ = ["backward", "bump_version", "detect_anomaly", "enable_grad", "is_grad_enabled",
+           "no_grad", "recording", "unbroadcast", "version"]
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -79,7 +90,9 @@ def enable_grad() -> Any:
 @contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Within the block, the first primitive whose output holds a NaN or an Inf raises
-    ``FloatingPointError`` naming it and its inputs' shapes (slower: every output is checked).
+    ``FloatingPointError`` naming it and its inputs' shapes (slower: every output is checked);
+    in ``backward()``, the first VJP that returns one names the primitive and the input whose
+    gradient it is (as PyTorch's anomaly mode does), before any ``.grad`` is touched.
 
     >>> import numpy as np, tinygrad_lstm as tl
     >>> with tl.detect_anomaly():
@@ -121,7 +134,7 @@ class Node:
     ``seq`` is a topological order.
     """
 
-    __slots__ = ("prim", "parents", "params", "args", "seq")
+    __slots__ = ("prim", "parents", "params", "args", "seq", "epoch")
     outputs: Outputs | None = None  # see OutputNode
     index = 0
 
@@ -132,6 +145,7 @@ class Node:
         self.params = params
         self.args: list[Any] | None = args
         self.seq = _next_seq()
+        self.epoch = _Writes.epoch  # in-place writes after this one invalidate what it saved
 
 
 class OutputNode(Node):
@@ -223,7 +237,38 @@ class _Products:
         if self.rows:
             self._flush(xp)
         out = self.sum
+        if out is None:  # only pairs of 0 rows (an empty batch): a zero gradient
+            out = xp.zeros((self.a.shape[1], self.g.shape[1]), dtype)
         return out if out.dtype == dtype else out.astype(dtype)
+
+
+def _array(a: Any) -> Any:
+    """``a`` as an array: NumPy turns 0-d results into immutable scalars, which an in-place
+    sum would silently rebind instead of updating."""
+    return np.asarray(a) if isinstance(a, np.generic) else a
+
+
+def _anomalous(node: Node, in_grads: tuple[Any, ...], xp: Any) -> list[Any]:
+    """detect_anomaly() in backward: raise naming the primitive and the input whose gradient
+    holds a NaN or an Inf. Deferred products are multiplied here, and handed on multiplied."""
+    checked = []
+    for i, pg in enumerate(in_grads):
+        if pg is None or not getattr(node.parents[i], "requires_grad", False):
+            checked.append(pg)  # a gradient nobody needs: never made, never checked
+            continue
+        if pg.__class__ is MatmulGrad or pg.__class__ is LeftProduct:
+            pg = pg.product(xp)
+        values = pg.g if pg.__class__ is SliceGrad else pg
+        bad = ~xp.isfinite(values)
+        count = int(bad.sum())
+        if count:
+            first = float(values[bad].ravel()[0])
+            raise FloatingPointError(
+                f"backward: the VJP of '{node.prim.name}' returned {first} in the gradient of "
+                f"its input {i} (shape {node.parents[i].shape}; {count} of {values.size} "
+                "entries not finite)")
+        checked.append(pg)
+    return checked
 
 
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
@@ -252,6 +297,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
     owned: set[int] = set()
     pop, push = heapq.heappop, heapq.heappush
+    epoch = _Writes.epoch  # a node made at this epoch saw every write there was
+    anomaly = _mode.anomaly
     while heap:
         tensor = pop(heap)[1]
         node = tensor._node
@@ -261,6 +308,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         xp = tensor.backend.xp
         outputs = node.outputs
         if outputs is None:
+            if node.epoch != epoch:  # something was written in place since: was it saved here?
+                _check_saved(node, tensor)
             done.append(node)
             g = grads.pop(tensor)
             if g.__class__ is _Products:
@@ -283,6 +332,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if t is None:
                     gs.append(None)
                     continue
+                if node.epoch != epoch:
+                    _check_saved(t._node, t)
                 done.append(t._node)
                 g = grads.pop(t, None)
                 if g.__class__ is _Products:
@@ -293,6 +344,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
                                f"for {len(parents)} inputs")
+        if anomaly:
+            in_grads = _anomalous(node, in_grads, xp)
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue  # a lazy product (MatmulGrad, LeftProduct) nobody needs: never made
@@ -327,7 +380,7 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 elif id(seen) in owned:
                     buf = seen
                 else:
-                    buf = seen.copy()
+                    buf = _array(seen.copy())
                 buf[pg.index] += pg.g
             else:
                 if pg.shape != data.shape:
@@ -337,12 +390,13 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 if seen is None:
                     grads[parent] = pg
                     if fresh:
+                        grads[parent] = pg = _array(pg)
                         owned.add(id(pg))
                     continue
                 if id(seen) in owned:
                     seen += pg
                     continue
-                buf = seen + pg
+                buf = _array(seen + pg)
             grads[parent] = buf
             owned.add(id(buf))
     if not retain_graph:
@@ -357,6 +411,6 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
         elif id(g) not in owned:
             g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
         if leaf.grad is None:
-            leaf.grad = Tensor._wrap(g, leaf.backend)
+            leaf.grad = Tensor._wrap(_array(g), leaf.backend)
         else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + g, leaf.backend)
+            leaf.grad = Tensor._wrap(_array(leaf.grad.data + g), leaf.backend)

@@ -23,6 +23,7 @@ from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
+from tinygrad_lstm.versions import _Writes, share_version, version
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -65,7 +66,11 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
 
     Inputs are Tensors or Python numbers (constants: never differentiated, never upcasting).
     This runs once per operation, so it is written for speed: one pass over the inputs.
+    Raises ``TypeError`` when the number of inputs is not the primitive's ``arity``.
     """
+    if prim.arity is not None and len(inputs) != prim.arity:
+        raise TypeError(f"{prim.name}: takes {prim.arity} input{'s' * (prim.arity != 1)}, "
+                        f"got {len(inputs)}")
     backend = None
     needs_grad = False
     args = []
@@ -115,6 +120,8 @@ def _record(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], ar
     """The tensor around ``prim``'s output ``out``, on the tape when an input needs a
     gradient (the second half of ``apply``)."""
     mode = _mode
+    if isinstance(out, np.generic):  # NumPy's 0-d results are immutable scalars: an array
+        out = np.asarray(out)
     result = _new(Tensor)
     result.data = out
     result.backend = backend
@@ -127,6 +134,7 @@ def _record(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], ar
         node.params = params
         node.args = args
         node.seq = _next_seq()
+        node.epoch = _Writes.epoch
         result._node = node
     else:
         result.requires_grad = False
@@ -146,7 +154,8 @@ def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], a
     if mode.anomaly:
         for out in outs:
             _check_finite(prim, inputs, out, backend)
-    tensors = [Tensor._wrap(out, backend) for out in outs]
+    tensors = [Tensor._wrap(np.asarray(out) if isinstance(out, np.generic) else out, backend)
+               for out in outs]
     if record:
         group = Outputs(tensors, outs)
         for k, t in enumerate(tensors):
@@ -206,6 +215,18 @@ def _check_axis(op: str, axis: Any, ndim: int) -> Any:
     return tuple(out) if isinstance(axis, tuple | list) else out[0]
 
 
+def _reduce_axis(op: str, axis: Any, ndim: int) -> Any:
+    """``_check_axis`` for a reduction: a 0-d tensor has the one axis 0 (or -1), as in
+    PyTorch, which is all of it (None)."""
+    if ndim == 0 and axis is not None:
+        axes = axis if isinstance(axis, tuple | list) else (axis,)
+        if any(isinstance(a, bool) or a not in (0, -1) for a in axes) or len(axes) > 1:
+            raise ShapeError(f"{op}: axis {axis!r} is out of range for a 0-d tensor "
+                             "(0 or -1 only)")
+        return None
+    return _check_axis(op, axis, ndim)
+
+
 _BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis))
 
 
@@ -217,7 +238,9 @@ class Tensor:
     the backend is the current one (``tl.get_backend()``) unless named.
     """
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "_node", "__weakref__")
+    # _written, _shares: in-place write tracking (versions.py); unset until first used
+    __slots__ = ("data", "backend", "requires_grad", "grad", "_node", "_written", "_shares",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
@@ -295,8 +318,22 @@ class Tensor:
         return f"Tensor({body}, dtype={self.dtype}, backend={self.backend.name}{grad})"
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory on the numpy backend)."""
-        return self.backend.to_numpy(self.data)
+        """The values as a NumPy array (shares memory on the numpy backend).
+
+        For a tensor that requires grad the array is a read-only view: the tape may have
+        saved these values for backward, and a write through the view would go unseen.
+        Write through ``.data`` (untracked, as in PyTorch) or use ``.detach().numpy()``.
+        """
+        array = self.backend.to_numpy(self.data)
+        if self.requires_grad and (array is self.data or array.base is self.data):
+            array = array.view()
+            array.flags.writeable = False
+        return array
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor was written in place (PyTorch's name)."""
+        return version(self)
 
     def item(self) -> float:
         if self.data.size != 1:
@@ -326,8 +363,11 @@ class Tensor:
         tape.backward(self, g, retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
-        """The same values (shared memory), cut from the graph: no gradient flows through."""
-        return Tensor._wrap(self.data, self.backend)
+        """The same values (shared memory), cut from the graph: no gradient flows through.
+        It shares this tensor's version counter (an in-place write to either is seen)."""
+        out = Tensor._wrap(self.data, self.backend)
+        share_version(out, self)
+        return out
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if not self.is_leaf and not flag:
@@ -479,6 +519,8 @@ class Tensor:
         """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
         (the last may be smaller), as in PyTorch. One ``split`` primitive makes all the pieces
         (views of this tensor); backward joins their gradients in one concatenation."""
+        if self.ndim == 0:
+            raise ShapeError("split: cannot split a 0-d tensor")
         axis = _check_axis("split", axis, self.ndim)
         n = self.shape[axis]
         if isinstance(sizes, numbers.Integral):
@@ -493,6 +535,8 @@ class Tensor:
 
     def chunk(self, chunks: int, axis: int = -1) -> list[Tensor]:
         """Cut along ``axis`` into ``chunks`` equal pieces (e.g. stacked gates into 4)."""
+        if self.ndim == 0:
+            raise ShapeError("chunk: cannot split a 0-d tensor")
         axis = _check_axis("chunk", axis, self.ndim)
         n = self.shape[axis]
         if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
@@ -502,25 +546,25 @@ class Tensor:
 
     # --- reductions --------------------------------------------------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return apply(_P["sum"], self, axis=_check_axis("sum", axis, self.ndim),
+        return apply(_P["sum"], self, axis=_reduce_axis("sum", axis, self.ndim),
                      keepdims=bool(keepdims))
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        axis = _check_axis("mean", axis, self.ndim)
-        if self.numel() == 0:
-            raise ShapeError(f"mean: the tensor of shape {self.shape} is empty")
+        """The mean over ``axis``; over no entries it is nan, as in PyTorch."""
+        axis = _reduce_axis("mean", axis, self.ndim)
         return apply(_P["mean"], self, axis=axis, keepdims=bool(keepdims))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        axis = _check_axis("max", axis, self.ndim)
-        if self.numel() == 0:
-            raise ShapeError(f"max: the tensor of shape {self.shape} is empty")
+        """The maximum over ``axis``; ``ShapeError`` for an axis of size 0 (no maximum)."""
+        axis = _reduce_axis("max", axis, self.ndim)
+        axes = range(self.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+        if any(self.shape[a] == 0 for a in axes):
+            raise ShapeError(f"max: the tensor of shape {self.shape} is empty along the axis "
+                             f"{axis!r} it would reduce")
         return apply(_P["max"], self, axis=axis, keepdims=bool(keepdims))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        if self.ndim == 0:
-            raise ShapeError("log_softmax: needs at least one dim, got a 0-d tensor")
-        return apply(_P["log_softmax"], self, axis=_check_axis("log_softmax", axis, self.ndim))
+        return apply(_P["log_softmax"], self, axis=_reduce_axis("log_softmax", axis, self.ndim))
 
     def softmax(self, axis: int = -1) -> Tensor:
         return self.log_softmax(axis).exp()

@@ -110,10 +110,7 @@ def _reduce(loss: str, elem: Tensor, mask: Any, reduction: str) -> Tensor:
             return elem
         if reduction == "sum":
             return elem.sum()
-        if elem.numel() == 0:
-            raise ShapeError(f"{loss}: the input is empty (per-element loss shape "
-                             f"{elem.shape}); the mean of nothing is undefined")
-        return elem.mean()
+        return elem.mean()  # nan for an empty batch, as in PyTorch; its gradient is empty
     full, kept = mask
     kept_only = where(full, elem, 0)  # `where`, not `* mask`: NaN/inf in padding stay out
     if reduction == "none":
@@ -121,6 +118,8 @@ def _reduce(loss: str, elem: Tensor, mask: Any, reduction: str) -> Tensor:
     total = kept_only.sum()
     if reduction == "sum":
         return total
+    if kept == 0 and elem.numel() == 0:  # an empty batch: nan, as without a mask
+        return total * math.nan
     if kept == 0:
         raise ValueError(f"{loss}: the mask keeps no entries (per-element loss shape "
                          f"{elem.shape}); the mean over an empty mask is undefined. Skip the "
@@ -237,10 +236,10 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, mask: Any = No
                                      reduction: Reduction = "mean") -> Tensor:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in ``[0, 1]``.
 
-    Computed stably as ``max(x, 0) - x * y + log(1 + exp(-|x|))``: ``exp`` only ever sees
-    non-positive numbers. ``|x|`` is written ``2 * relu(x) - x`` so the gradient at ``x = 0`` is
-    the true ``sigmoid(0) - y`` (``maximum(x, -x)`` would give the subgradient 0 there, and the
-    loss's gradient would come out as ``-y``).
+    Computed stably as ``(1 - y) x + max(-x, 0) + log(1 + exp(-|x|))``: ``exp`` only ever sees
+    non-positive numbers, and no term is ``inf - inf`` at ``x = ±inf`` (PyTorch's values there).
+    ``|x|`` selects ``x`` at ``x = 0`` so the gradient there is the true ``sigmoid(0) - y``
+    (``maximum(x, -x)`` would give the subgradient 0, and the gradient would come out wrong).
 
     >>> import numpy as np, tinygrad_lstm as tl
     >>> from tinygrad_lstm.nn.losses import binary_cross_entropy_with_logits as bce
@@ -257,7 +256,6 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, mask: Any = No
         raise ValueError(f"{loss}: target (shape {target.shape}, dtype {target.dtype}) must "
                          "hold probabilities in [0, 1]" + (" where the mask keeps entries"
                                                           if m is not None else ""))
-    r = logits.relu()
-    abs_x = 2 * r - logits
-    elem = r - logits * target + (1 + (-abs_x).exp()).log()
+    abs_x = where(logits.data >= 0, logits, -logits)
+    elem = (1 - target) * logits + (-logits).relu() + (1 + (-abs_x).exp()).log()
     return _reduce(loss, elem, m, reduction)
