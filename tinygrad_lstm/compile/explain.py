@@ -1,0 +1,42 @@
+"""Which path a cell takes in a sequence, and why: ``tl.cells.explain(cell)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinygrad_lstm.compile.kernels import for_cell
+
+if TYPE_CHECKING:
+    from tinygrad_lstm.cells.base import Cell
+
+
+def explain(cell: Cell) -> str:
+    """A few lines: compiled (its gates, the values saved per step, the kernel cache key) or
+    the tape path and the reason.
+
+    >>> import tinygrad_lstm as tl
+    >>> print(tl.cells.explain(tl.cells.LSTM(3, 4)).splitlines()[0])
+    LSTM: compiled (float32 Numba kernels, one tape node per layer)
+    """
+    name = type(cell).__name__
+    result = for_cell(cell, warn=False)
+    if isinstance(result, str):
+        reason = result if result.startswith(f"{name}:") else f"{name}: {result}"
+        return reason.replace(f"{name}: ", f"{name}: tape path: ", 1)
+    g = result.graph
+    saved = ", ".join(result.saved) or "nothing"
+    lines = [
+        f"{name}: compiled ({result.dtype.name} Numba kernels, one tape node per layer)",
+        f"  gates {', '.join(g.gates)} (one GEMM for x over all steps, one per step for "
+        f"{', '.join(g.states[k] for k in _read(result)) or 'no state'})",
+        f"  state {', '.join(g.states)}; per-column parameters: {', '.join(g.params) or 'none'}",
+        f"  saved per step for the backward: {saved} ({len(result.saved)} x H per row)",
+        f"  kernel cache key {result.key}",
+    ]
+    return "\n".join(lines)
+
+
+def _read(result: object) -> list[int]:
+    from tinygrad_lstm.compile.runner import kernels_recurrent
+
+    return kernels_recurrent(result)  # type: ignore[arg-type]

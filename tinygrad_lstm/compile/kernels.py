@@ -1,0 +1,128 @@
+"""Which path a cell takes: trace, derive and load its kernels once, or say why not.
+
+Results are kept per process, keyed by the hash of the traced graph and the dtype (cells of one
+kind and options share them, whatever their sizes), and on each cell for its dtype.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygrad_lstm.compile.trace import Graph, NotCompilable, trace
+
+if TYPE_CHECKING:
+    from tinygrad_lstm.cells.base import Cell
+    from tinygrad_lstm.compile.derive import Derivation
+
+_state: dict[str, Any] = {"enabled": None, "unavailable": None, "warned": False}
+_by_key: dict[str, Any] = {}
+
+
+def set_enabled(flag: bool) -> None:
+    """Turn the compiler on or off for this process (``TINYGRAD_LSTM_COMPILE=0`` starts off)."""
+    _state["enabled"] = bool(flag)
+
+
+def is_enabled() -> bool:
+    """Whether ``Recurrent(..., compile=True)`` layers may run compiled."""
+    if _state["enabled"] is None:
+        _state["enabled"] = os.environ.get("TINYGRAD_LSTM_COMPILE", "1").strip().lower() not in (
+            "0", "false", "no", "off")
+    return bool(_state["enabled"])
+
+
+def _numba_problem() -> str | None:
+    """Why Numba cannot be used here, or None (checked once per process)."""
+    if _state["unavailable"] is None:
+        try:
+            import numba  # noqa: F401
+        except Exception as err:  # a broken install raises more than ImportError
+            _state["unavailable"] = f"numba cannot be imported ({type(err).__name__}: {err})"
+        else:
+            _state["unavailable"] = ""
+    return _state["unavailable"] or None
+
+
+def _warn_once(reason: str) -> None:
+    if not _state["warned"]:
+        _state["warned"] = True
+        warnings.warn(f"tinygrad_lstm.compile: {reason}; recurrent layers run on the tape "
+                      "path (same results, slower)", RuntimeWarning, stacklevel=4)
+
+
+@dataclass
+class Compiled:
+    """A cell's kernels and what they need: the graph, the derivation, the loaded module."""
+
+    graph: Graph
+    derivation: Derivation
+    key: str
+    dtype: np.dtype
+    forward: Any
+    backward: Any
+    source: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def saved(self) -> list[str]:
+        return [s.name for s in self.derivation.saved]
+
+
+def compile_graph(graph: Graph, dtype: Any) -> Compiled:
+    """Derive and emit ``graph``'s kernels in ``dtype`` (cached); raises ``NotCompilable`` or
+    ``OSError`` (cache not writable)."""
+    from tinygrad_lstm.compile import emit_numba
+    from tinygrad_lstm.compile.derive import derive
+
+    dtype = np.dtype(dtype)
+    key = graph.key(dtype)
+    hit = _by_key.get(key)
+    if isinstance(hit, Compiled):
+        return hit
+    if isinstance(hit, NotCompilable):
+        raise hit
+    start = time.perf_counter()
+    try:
+        d = derive(graph)
+    except NotCompilable as err:
+        _by_key[key] = err
+        raise
+    derived = time.perf_counter()
+    text = emit_numba.source(d, dtype)
+    module = emit_numba.load(key, text)
+    loaded = time.perf_counter()
+    out = Compiled(graph, d, key, dtype, module.forward, module.backward, text,
+                   {"derive_s": derived - start, "load_s": loaded - derived})
+    _by_key[key] = out
+    return out
+
+
+def for_cell(cell: Cell, warn: bool = True) -> Compiled | str:
+    """The cell's kernels for its dtype, or the reason (one line) it runs on the tape."""
+    if not is_enabled():
+        return "the compiler is switched off (tl.compile.set_enabled / TINYGRAD_LSTM_COMPILE)"
+    problem = _numba_problem()
+    if problem:
+        if warn:
+            _warn_once(problem)
+        return problem
+    memo = cell.__dict__.get("_compiled")
+    if memo is not None and memo[0] == cell.dtype:
+        return memo[1]
+    try:
+        result: Compiled | str = compile_graph(trace(cell), cell.dtype)
+    except NotCompilable as err:
+        result = f"{type(cell).__name__}: {err}"
+    except OSError as err:
+        result = f"the kernel cache cannot be written ({err})"
+        if warn:
+            _warn_once(result)
+        return result
+    object.__setattr__(cell, "_compiled", (cell.dtype, result))
+    return result
