@@ -21,8 +21,8 @@ def explain(cell: Cell) -> str:
     name = type(cell).__name__
     result = for_cell(cell, warn=False)
     if isinstance(result, str):
-        reason = result if result.startswith(f"{name}:") else f"{name}: {result}"
-        return reason.replace(f"{name}: ", f"{name}: tape path: ", 1)
+        reason = result.removeprefix(f"{name}: ")
+        return f"{name}: tape path: {reason}"
     g = result.graph
     saved = ", ".join(result.saved) or "nothing"
     lines = [

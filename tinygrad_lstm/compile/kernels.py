@@ -118,7 +118,8 @@ def for_cell(cell: Cell, warn: bool = True) -> Compiled | str:
     try:
         result: Compiled | str = compile_graph(trace(cell), cell.dtype)
     except NotCompilable as err:
-        result = f"{type(cell).__name__}: {err}"
+        name = type(cell).__name__
+        result = str(err) if str(err).startswith(name) else f"{name}: {err}"
     except OSError as err:
         result = f"the kernel cache cannot be written ({err})"
         if warn:
