@@ -290,3 +290,43 @@ def test_random_custom_cells_compile_and_match_tape(program) -> None:
     Random = _custom(program)
     assert _compiles(Random(5, 4, dtype="float64"))
     _compare(lambda: Random(5, 4, dtype="float64"), "float64", lengths=[6, 3, 5])
+
+
+# --- CUDA source: compiled here by nvcc (the GPU run itself is tests/test_gpu.py) -----------
+
+class _Minimal(tl.Cell):
+    """A custom cell for the CUDA source test: a relu candidate, a gate, a per-column gain."""
+
+    state = ("h",)
+
+    def step(self, x, h):
+        a = self.gate("a", h, x).sigmoid()
+        cand = self.gate("n", h, x).relu() * self.param("gain", (self.hidden_size,))
+        return ((1 - a) * h + a * cand,)
+
+
+def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
+    """The LSTM, the GRU of tl.nn.GRU and a custom cell, float32 and float64: one nvcc run."""
+    import shutil
+    import subprocess
+
+    from tinygrad_lstm.compile import emit_cuda
+    from tinygrad_lstm.compile.derive import derive
+    from tinygrad_lstm.compile.trace import trace
+
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc (the CUDA compiler) is not installed here")
+    files = []
+    for make in (tl.cells.LSTM, tl.cells.TorchGRU, _Minimal):
+        for dtype in ("float32", "float64"):
+            text = emit_cuda.source(derive(trace(make(3, 4, dtype=dtype))), dtype, name="tl_k")
+            assert "tl_k_forward" in text and "tl_k_backward" in text
+            assert ("double" in text) == (dtype == "float64")
+            path = tmp_path / f"{make.__name__}_{dtype}.cu"
+            path.write_text(text)
+            files.append(path.name)
+    done = subprocess.run([nvcc, "-arch=sm_80", "-c", *files], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("*.o"))) == len(files)

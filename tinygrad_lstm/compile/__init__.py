@@ -32,12 +32,13 @@ def run_compiled(cell: Cell, xs: Tensor, state: tuple[Tensor, ...], valid: np.nd
                  reverse: bool) -> tuple[Any, Any] | None:
     """The runner's hook: ``(outputs, final state)`` of ``cell`` over ``xs`` run compiled, or
     None when this layer takes the tape path."""
-    if xs.backend.name != "numpy" or xs.dtype != cell.dtype or \
+    backend = xs.backend.name
+    if backend not in ("numpy", "cupy") or xs.dtype != cell.dtype or \
             any(s.dtype != cell.dtype for s in state):
         return None
     if not is_enabled():
         return None
-    kernels = for_cell(cell)
+    kernels = for_cell(cell, backend=backend)
     if isinstance(kernels, str):
         return None
     from tinygrad_lstm.compile.runner import run_layer

@@ -74,15 +74,14 @@ class Compiled:
         return [s.name for s in self.derivation.saved]
 
 
-def compile_graph(graph: Graph, dtype: Any) -> Compiled:
-    """Derive and emit ``graph``'s kernels in ``dtype`` (cached); raises ``NotCompilable`` or
-    ``OSError`` (cache not writable)."""
-    from tinygrad_lstm.compile import emit_numba
+def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
+    """Derive and emit ``graph``'s kernels in ``dtype`` for ``backend`` ("numpy": Numba,
+    "cupy": CUDA), cached; raises ``NotCompilable`` or ``OSError`` (cache not writable)."""
     from tinygrad_lstm.compile.derive import derive
 
     dtype = np.dtype(dtype)
     key = graph.key(dtype)
-    hit = _by_key.get(key)
+    hit = _by_key.get((key, backend))
     if isinstance(hit, Compiled):
         return hit
     if isinstance(hit, NotCompilable):
@@ -91,32 +90,42 @@ def compile_graph(graph: Graph, dtype: Any) -> Compiled:
     try:
         d = derive(graph)
     except NotCompilable as err:
-        _by_key[key] = err
+        _by_key[(key, backend)] = err
         raise
     derived = time.perf_counter()
-    text = emit_numba.source(d, dtype)
-    module = emit_numba.load(key, text)
+    if backend == "cupy":
+        from tinygrad_lstm.compile import emit_cuda
+
+        text = emit_cuda.source(d, dtype, name=f"tl_{key}")
+        forward, backward = emit_cuda.load(text, f"tl_{key}")
+    else:
+        from tinygrad_lstm.compile import emit_numba
+
+        text = emit_numba.source(d, dtype)
+        module = emit_numba.load(key, text)
+        forward, backward = module.forward, module.backward
     loaded = time.perf_counter()
-    out = Compiled(graph, d, key, dtype, module.forward, module.backward, text,
+    out = Compiled(graph, d, key, dtype, forward, backward, text,
                    {"derive_s": derived - start, "load_s": loaded - derived})
-    _by_key[key] = out
+    _by_key[(key, backend)] = out
     return out
 
 
-def for_cell(cell: Cell, warn: bool = True) -> Compiled | str:
-    """The cell's kernels for its dtype, or the reason (one line) it runs on the tape."""
+def for_cell(cell: Cell, warn: bool = True, backend: str = "numpy") -> Compiled | str:
+    """The cell's kernels for its dtype on ``backend`` ("numpy" or "cupy"), or the reason (one
+    line) it runs on the tape."""
     if not is_enabled():
         return "the compiler is switched off (tl.compile.set_enabled / TINYGRAD_LSTM_COMPILE)"
-    problem = _numba_problem()
+    problem = _numba_problem() if backend == "numpy" else None
     if problem:
         if warn:
             _warn_once(problem)
         return problem
     memo = cell.__dict__.get("_compiled")
-    if memo is not None and memo[0] == cell.dtype:
+    if memo is not None and memo[0] == (cell.dtype, backend):
         return memo[1]
     try:
-        result: Compiled | str = compile_graph(trace(cell), cell.dtype)
+        result: Compiled | str = compile_graph(trace(cell), cell.dtype, backend)
     except NotCompilable as err:
         name = type(cell).__name__
         result = str(err) if str(err).startswith(name) else f"{name}: {err}"
@@ -125,5 +134,5 @@ def for_cell(cell: Cell, warn: bool = True) -> Compiled | str:
         if warn:
             _warn_once(result)
         return result
-    object.__setattr__(cell, "_compiled", (cell.dtype, result))
+    object.__setattr__(cell, "_compiled", ((cell.dtype, backend), result))
     return result

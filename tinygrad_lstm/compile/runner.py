@@ -41,27 +41,25 @@ class _Saved:
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_recurrent: int, reverse: bool, valid: Any, saved: _Saved,
                    need_dx: bool = True) -> tuple[Any, ...]:
-    if xp is not np:
-        raise NotImplementedError("recurrent_layer: the compiled layer runs on NumPy arrays")
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
     Ws = arrays[n_states + 2: n_states + 2 + n_recurrent]
-    params = [np.ascontiguousarray(p) for p in arrays[n_states + 2 + n_recurrent:]]
+    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_recurrent:]]
     H = init[0].shape[1]
     dtype = kernels.dtype
-    x2 = np.ascontiguousarray(xs).reshape(T * B, In)
-    P = np.dot(x2, np.ascontiguousarray(Wx.T))
+    x2 = xp.ascontiguousarray(xs).reshape(T * B, In)
+    P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
     P += b
     P = P.reshape(T, B, -1)
-    WsT = [np.ascontiguousarray(W.T) for W in Ws]
-    hist = [np.empty((T + 1, B, H), dtype) for _ in range(n_states)]
+    WsT = [xp.ascontiguousarray(W.T) for W in Ws]
+    hist = [xp.empty((T + 1, B, H), dtype) for _ in range(n_states)]
     r = 1 if reverse else 0
     for k in range(n_states):
         hist[k][T * r] = init[k]
-    sv = np.empty((T, len(kernels.derivation.saved), B, H), dtype)
-    y = np.empty((T, B, H), dtype)
-    zh = np.zeros((B, P.shape[2]), dtype)
+    sv = xp.empty((T, len(kernels.derivation.saved), B, H), dtype)
+    y = xp.empty((T, B, H), dtype)
+    zh = xp.zeros((B, P.shape[2]), dtype)
     recurrent = kernels_recurrent(kernels)
     forward = kernels.forward
     for n in range(T):
@@ -69,9 +67,9 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         prev = [h[t + r] for h in hist]
         for i, k in enumerate(recurrent):
             if i == 0:
-                np.dot(prev[k], WsT[i], out=zh)
+                xp.dot(prev[k], WsT[i], out=zh)
             else:
-                zh += np.dot(prev[k], WsT[i])
+                zh += xp.dot(prev[k], WsT[i])
         forward(P[t], zh, valid[t], *prev, *params, *[h[t + 1 - r] for h in hist], sv[t], y[t])
     saved.hist, saved.sv, saved.x2 = hist, sv, x2
     finals = [h[T * (1 - r)].copy() for h in hist]
@@ -93,17 +91,17 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx = arrays[n_states]
-    Ws = [np.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_recurrent]]
-    params = [np.ascontiguousarray(p) for p in arrays[n_states + 2 + n_recurrent:]]
+    Ws = [xp.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_recurrent]]
+    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_recurrent:]]
     H = init[0].shape[1]
     dtype = kernels.dtype
     hist, sv = saved.hist, saved.sv
-    gy = np.zeros((T, B, H), dtype) if gs[0] is None else np.ascontiguousarray(gs[0], dtype)
-    dsp = [np.zeros((B, H), dtype) if g is None else np.array(g, dtype=dtype, order="C")
+    gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
+    dsp = [xp.zeros((B, H), dtype) if g is None else xp.array(g, dtype=dtype, order="C")
            for g in gs[1:]]
-    dsg = [np.zeros((B, H), dtype) for _ in range(n_states)]
-    dz = np.empty((T, B, Wx.shape[0]), dtype)
-    dp = [np.zeros(p.shape, dtype) for p in params]
+    dsg = [xp.zeros((B, H), dtype) for _ in range(n_states)]
+    dz = xp.empty((T, B, Wx.shape[0]), dtype)
+    dp = [xp.zeros(p.shape, dtype) for p in params]
     recurrent = kernels_recurrent(kernels)
     r = 1 if reverse else 0
     backward = kernels.backward
@@ -112,26 +110,26 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         backward(valid[t], gy[t], *dsp, *dsg, *[h[t + r] for h in hist], *params, sv[t],
                  dz[t], *dp)
         for i, k in enumerate(recurrent):
-            np.dot(dz[t], Ws[i], out=dsg[k])
+            xp.dot(dz[t], Ws[i], out=dsg[k])
     dinit = [a + b for a, b in zip(dsp, dsg, strict=True)]
     dz2 = dz.reshape(T * B, -1)
     x2 = saved.x2
-    if valid is not None and not valid.all():  # padding may hold NaN: 0 * NaN is NaN
-        x2 = np.where(valid.reshape(T * B, 1), x2, 0)
-    dWx = np.dot(dz2.T, x2)
+    if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
+        x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
+    dWx = xp.dot(dz2.T, x2)
     db = dz2.sum(axis=0)
     dWs = []
     for k in recurrent:
         prev = hist[k][r:T + r].reshape(T * B, H)
-        dWs.append(np.dot(dz2.T, prev))
-    dx = np.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
+        dWs.append(xp.dot(dz2.T, prev))
+    dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
     grads = (dx, *dinit, dWx, db, *dWs, *dp)
     if _mode.anomaly:
         for name, g in zip(("input", *(f"state {k}" for k in range(n_states)), "W_x", "b",
                             *(f"W_{k}" for k in recurrent), *(f"param {k}" for k in
                                                              range(len(dp)))),
                            grads, strict=True):
-            if g is not None and not np.all(np.isfinite(g)):
+            if g is not None and not bool(xp.all(xp.isfinite(g))):
                 raise FloatingPointError(f"recurrent_layer: the gradient of its {name} holds "
                                          f"NaN or Inf (shape {g.shape})")
     return grads
@@ -176,6 +174,7 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]
+    mask = xs.backend.xp.asarray(mask)
     outs = apply(RECURRENT_LAYER, xs, *state, Wx, b, *Ws, *extra, kernels=kernels,
                  n_states=len(g.states), n_recurrent=len(recurrent), reverse=reverse,
                  valid=mask, saved=_Saved(), need_dx=xs.requires_grad)
