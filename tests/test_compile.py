@@ -21,8 +21,8 @@ pytest.importorskip("numba")
 
 COMPILED = {"rnn", "rnn-relu", "lstm", "peephole", "cifg", "torch-gru", "greff-nig",
             "greff-nfg", "greff-nog", "greff-niaf", "greff-noaf", "greff-np", "greff-cifg",
-            "greff-fgr"}
-FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru")
+            "greff-fgr", "gru", "mgu", "mut3", "peephole-full"}
+FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru", "gru")
 
 
 def _run(cell: tl.Cell, compile: bool, x: np.ndarray, dtype: str, layers: int = 1,
@@ -87,7 +87,7 @@ def test_compiled_matches_tape_float32(name: str) -> None:
              with_state=True)
 
 
-@pytest.mark.parametrize("name", ["lstm", "torch-gru"])
+@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru"])
 def test_layers_and_directions_compile(name: str) -> None:
     _compare(lambda: tl.cells.create(name, 5, 4, dtype="float64"), "float64", layers=2,
              bidirectional=True, lengths=[6, 1, 3])
@@ -183,7 +183,8 @@ def test_explain_says_why_not() -> None:
     text = tl.cells.explain(tl.cells.LSTM(3, 4))
     assert "compiled" in text and "saved per step" in text and "5 x H" in text
     assert "'mean'" in tl.cells.explain(tl.cells.LayerNormLSTM(3, 4))
-    assert "kernel phases" in tl.cells.explain(tl.cells.GRU(3, 4))
+    gru = tl.cells.explain(tl.cells.GRU(3, 4))
+    assert "2 kernels per step" in gru and "s_h*sigmoid(z_r) read by h" in gru
     assert "layer below" in tl.cells.explain(tl.cells.DepthGatedLSTM(3, 4))
     kernels.set_enabled(False)
     try:

@@ -36,17 +36,40 @@ class Derivation:
     """What the emitters print.
 
     ``forward``: (symbol, expression) per node, in order; ``outputs``: the new state's
-    expressions; ``temps`` and ``adjoints``: the backward after ``cse`` (temporaries, then one
-    expression per gate z, previous state and parameter); ``saved``: the forward symbols (node
-    values v_k and gate leaves z_g) the backward reads, in a fixed order.
+    expressions; ``computed``: the expressions of the values gates read (u<k>); ``adjoints``:
+    one expression per gate z, previous state and parameter, in terms of the incoming adjoints
+    g_<state> and g_u<k>; ``saved``: the forward symbols (node values v_k and gate leaves z_g)
+    the backward reads, in a fixed order. ``temps`` and ``adjoints`` are also given after one
+    ``cse`` over all of them (``reduced``); ``backward_kernel`` does it for a subset.
     """
 
     graph: Graph
     forward: list[tuple[sympy.Symbol, sympy.Expr]]
     outputs: list[sympy.Expr]
     temps: list[tuple[sympy.Symbol, sympy.Expr]]
-    adjoints: dict[tuple[str, str], sympy.Expr]  # ("z"|"s"|"p", name) -> expression
+    adjoints: dict[tuple[str, str], sympy.Expr]  # ("z"|"s"|"p", name) -> expression (cse'd)
     saved: list[sympy.Symbol]
+    raw: dict[tuple[str, str], sympy.Expr]  # the same before cse
+    computed: dict[str, sympy.Expr]
+
+    def backward_kernel(self, leaves: list[tuple[str, str]]
+                        ) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], list[sympy.Expr]]:
+        """``cse`` over the adjoints of ``leaves`` alone: (temporaries, expressions)."""
+        return sympy.cse([self.raw[leaf] for leaf in leaves],
+                         symbols=sympy.numbered_symbols("t", real=True), optimizations="basic")
+
+    def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
+        """The forward assignments the expressions ``refs`` need, in order."""
+        need: set[sympy.Symbol] = set()
+        todo = [e.free_symbols if isinstance(e, sympy.Basic) else set() for e in refs]
+        pending = set().union(*todo) if todo else set()
+        by_symbol = dict(self.forward)
+        while pending:
+            sym = pending.pop()
+            if sym in by_symbol and sym not in need:
+                need.add(sym)
+                pending |= by_symbol[sym].free_symbols
+        return [(v, e) for v, e in self.forward if v in need]
 
 
 def _value(ref: Ref) -> Any:
@@ -72,9 +95,12 @@ def derive(graph: Graph) -> Derivation:
     outputs = [_value(r) for r in graph.outputs]
 
     adjoint: dict[sympy.Symbol, sympy.Expr] = {}
-    for state, out in zip(graph.states, outputs, strict=True):
+    seeds = [(state, out) for state, out in zip(graph.states, outputs, strict=True)]
+    computed = {name: _value(ref) for name, ref, _ in graph.computed}
+    seeds += list(computed.items())  # a value a gate reads: its adjoint comes from the GEMM
+    for name, out in seeds:
         if isinstance(out, sympy.Symbol):
-            adjoint[out] = adjoint.get(out, sympy.Integer(0)) + grad_symbol(state)
+            adjoint[out] = adjoint.get(out, sympy.Integer(0)) + grad_symbol(name)
     for k in range(len(forward) - 1, -1, -1):
         v, expr = forward[k]
         a = adjoint.pop(v, None)
@@ -89,6 +115,7 @@ def derive(graph: Graph) -> Derivation:
     leaves = ([("z", g) for g in graph.gates] + [("s", s) for s in graph.states]
               + [("p", p) for p in graph.params])
     exprs = [adjoint.get(leaf_symbol(kind, name), sympy.Integer(0)) for kind, name in leaves]
+    raw = dict(zip(leaves, exprs, strict=True))
     temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("t", real=True),
                                optimizations="basic")
     adjoints = dict(zip(leaves, reduced, strict=True))
@@ -103,7 +130,7 @@ def derive(graph: Graph) -> Derivation:
     for fn in _functions(temps, reduced):
         if fn not in KNOWN_FUNCTIONS:
             raise NotCompilable(f"its backward needs {fn}, which the kernel printer lacks")
-    return Derivation(graph, forward, outputs, temps, adjoints, saved)
+    return Derivation(graph, forward, outputs, temps, adjoints, saved, raw, computed)
 
 
 #: SymPy function names the emitters print

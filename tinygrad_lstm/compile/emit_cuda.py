@@ -1,12 +1,11 @@
 """Emit: the same derived step as CUDA source for CuPy (``cupy.RawKernel``), via SymPy's C printer.
 
-One thread per entry (b, j) of a step, the same arithmetic as the Numba kernels: the forward
-reads z = zx + zh, the previous state and the per-column parameters and writes the new state,
-the output and the saved values; the backward sums the state adjoints' two parts, writes dZ_t
+One thread per entry (b, j) of a step, the same arithmetic as the Numba kernels: the forward reads z
+= zx + the recurrent products, the previous state and the per-column parameters and writes the new
+state, the output and the saved values; the backward sums the state adjoints' two parts, writes dZ_t
 and the pointwise carry, and adds parameter gradients over b with ``atomicAdd``. CUDA's own
 ``tanhf``/``expf`` are fast, so no approximation is used. A padded row keeps its state and never
-reads its z.
-"""
+reads its z."""
 
 from __future__ import annotations
 
@@ -69,7 +68,9 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
     S = [f"const {T}* __restrict__ a_s_{s}" for s in g.states]
     P = [f"const {T}* __restrict__ a_p_{p}" for p in g.params]
     N = [f"{T}* __restrict__ a_n_{s}" for s in g.states]
-    args = [f"const {T}* __restrict__ zx", f"const {T}* __restrict__ zh",
+    products = g.products()
+    args = [f"const {T}* __restrict__ zx",
+            *(f"const {T}* __restrict__ pr{i}" for i in range(len(products))),
             "const bool* __restrict__ valid", *S, *P, *N, f"{T}* __restrict__ sv",
             f"{T}* __restrict__ y", "const int B", "const int H"]
     lines += [f'extern "C" __global__ void {name}_forward({", ".join(args)}) {{',
@@ -81,8 +82,10 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
     lines += [f"        a_n_{s}[n] = a_s_{s}[n];" for s in g.states]
     lines += [f"        y[n] = {c(sympy.Float(0.0))};", "        return;", "    }"]
     for k, gate in enumerate(g.gates):
-        lines.append(f"    const {T} z_{gate} = zx[(long long)b * {G} * H + {k} * H + j] + "
-                     f"zh[(long long)b * {G} * H + {k} * H + j];")
+        terms = [f"zx[(long long)b * {G} * H + {k} * H + j]"]
+        terms += [f"pr{i}[(long long)b * {hi - lo} * H + {k - lo} * H + j]"
+                  for i, (_, _, lo, hi, readers) in enumerate(products) if gate in readers]
+        lines.append(f"    const {T} z_{gate} = {' + '.join(terms)};")
     lines += [f"    const {T} s_{s} = a_s_{s}[n];" for s in g.states]
     lines += [f"    const {T} p_{p} = a_p_{p}[j];" for p in g.params]
     lines += [f"    const {T} {v.name} = {c(e)};" for v, e in d.forward]

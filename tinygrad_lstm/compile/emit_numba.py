@@ -1,12 +1,12 @@
 """Emit: a derived step as one forward and one backward Numba kernel, cached on disk.
 
-Each kernel is one pass over (b, j): the forward reads z = zx + zh (the hoisted input projection
-of step t, biases inside, plus the recurrent product), the previous state and the per-column
-parameters, and writes the new state, the output and the saved values; the backward reads the
-state adjoints as two arrays (the pointwise carry and the recurrent GEMM's dZ_{t+1} W) and sums
-them in the kernel, writes dZ_t and the pointwise carry, and accumulates parameter gradients over
-b. A padded row (``valid[b]`` false) keeps its state and never reads its z, so a NaN there cannot
-leak.
+Each kernel is one pass over (b, j): the forward reads z = zx + the products (the hoisted input
+projection of step t, biases inside, plus one recurrent product per value the gates read), the
+previous state and the per-column parameters, and writes the new state, the output and the saved
+values; the backward reads the state adjoints as two arrays (the pointwise carry and the recurrent
+GEMM's dZ_{t+1} W) and sums them in the kernel, writes dZ_t and the pointwise carry, and accumulates
+parameter gradients over b. A padded row (``valid[b]`` false) keeps its state and never reads its z,
+so a NaN there cannot leak.
 
 Numba options that decide speed (see docs in COMPILER.md): ``error_model="numpy"`` (no
 zero-division branch on every ``/``, which blocks vectorisation) and fast-math flags without
@@ -35,9 +35,10 @@ import numpy as np
 
 from tinygrad_lstm.compile.derive import Derivation, grad_symbol, leaf_symbol
 from tinygrad_lstm.compile.printer import pycode
+from tinygrad_lstm.compile.trace import Graph
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 1
+CODE_VERSION = 2
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -106,77 +107,116 @@ def _header(dtype: np.dtype) -> list[str]:
     return lines
 
 
+def z_terms(g: Graph, gate: str) -> str:
+    """z of ``gate`` at (b, j): its column of the input projection plus its columns of the
+    products of the values it reads (a product covers gates lo..hi, one H-block each)."""
+    k = g.gates.index(gate)
+    terms = [f"zx[b, {k} * H + j]"]
+    for i, (_, _, lo, _, readers) in enumerate(g.products()):
+        if gate in readers:
+            terms.append(f"pr{i}[b, {k - lo} * H + j]")
+    return " + ".join(terms)
+
+
+def kernel_args(g: Graph) -> dict[str, list[str]]:
+    """The argument names the kernels of ``g`` share (the runner passes them in this order)."""
+    return {"S": [f"a_s_{s}" for s in g.states], "P": [f"a_p_{p}" for p in g.params],
+            "N": [f"a_n_{s}" for s in g.states],
+            "PR": [f"pr{i}" for i in range(len(g.products()))],
+            "U": [f"a_{name}" for name, _, _ in g.computed],
+            "DSP": [f"a_dsp_{s}" for s in g.states], "DSG": [f"a_dsg_{s}" for s in g.states],
+            "GU": [f"a_g{name}" for name, _, _ in g.computed],
+            "DP": [f"a_dp_{p}" for p in g.params]}
+
+
+def _loads(g: Graph, used: set[str], gates: list[str]) -> list[str]:
+    body = [f"z_{gate} = {z_terms(g, gate)}" for gate in gates if f"z_{gate}" in used]
+    body += [f"s_{s} = a_s_{s}[b, j]" for s in g.states if f"s_{s}" in used]
+    body += [f"p_{p} = a_p_{p}[j]" for p in g.params if f"p_{p}" in used]
+    return body
+
+
+def _names(exprs: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for e in exprs:
+        out |= {s.name for s in getattr(e, "free_symbols", ())}
+    return out
+
+
+def _kernel(name: str, args: list[str], shape_of: str, body: list[str],
+            rest: list[str]) -> list[str]:
+    lines = ["", "", "@numba.njit(**_JIT)", f"def {name}({', '.join(args)}):",
+             f"    B = {shape_of}.shape[0]", f"    H = {shape_of}.shape[1]",
+             "    for b in range(B):", "        if valid[b]:", "            for j in range(H):"]
+    lines += ["                " + line for line in body]
+    if rest:
+        lines += ["        else:", "            for j in range(H):"]
+        lines += ["                " + line for line in rest]
+    return lines
+
+
 def source(d: Derivation, dtype: Any) -> str:
-    """The Python source of the kernel module for derivation ``d`` in ``dtype``."""
+    """The Python source of the kernel module for derivation ``d`` in ``dtype``: ``forward``
+    and ``backward``, and for a step in phases ``forward_0``.. (each makes the computed values
+    of its level) and ``backward_1``.. (each the dZ of its level's gates)."""
     dtype = np.dtype(dtype)
     g = d.graph
-    S = [f"a_s_{s}" for s in g.states]
-    P = [f"a_p_{p}" for p in g.params]
-    N = [f"a_n_{s}" for s in g.states]
-    lines = _header(dtype) + ["", ""]
-    # --- forward
-    lines += ["@numba.njit(**_JIT)",
-              f"def forward(zx, zh, valid, {', '.join(S + P + N)}, sv, y):",
-              "    B = y.shape[0]",
-              "    H = y.shape[1]",
-              "    for b in range(B):",
-              "        if valid[b]:",
-              "            for j in range(H):"]
-    body = []
-    for k, gate in enumerate(g.gates):
-        body.append(f"z_{gate} = zx[b, {k} * H + j] + zh[b, {k} * H + j]")
-    for s, a in zip(g.states, S, strict=True):
-        body.append(f"s_{s} = {a}[b, j]")
-    for p, a in zip(g.params, P, strict=True):
-        body.append(f"p_{p} = {a}[j]")
-    for v, e in d.forward:
-        body.append(f"{v.name} = {pycode(e)}")
-    for a, e in zip(N, d.outputs, strict=True):
-        body.append(f"{a}[b, j] = {pycode(e)}")
+    a = kernel_args(g)
+    S, P, N, PR = a["S"], a["P"], a["N"], a["PR"]
+    lines = _header(dtype)
+    gates = list(g.gates)
+    # --- forward phases: the values later gates read
+    for p in range(g.phases):
+        names = [n for n, _, _ in g.computed if g.u_levels[n] == p]
+        outs = [d.computed[n] for n in names]
+        cone = d.forward_cone(outs)
+        used = _names([e for _, e in cone] + outs)
+        body = _loads(g, used, [x for x in gates if g.levels[x] <= p])
+        body += [f"{v.name} = {pycode(e)}" for v, e in cone]
+        body += [f"a_{n}[b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
+        rest = [f"a_{n}[b, j] = _F(0.0)" for n in names]
+        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *S, *P, *[f"a_{n}" for n in names]],
+                         f"a_{names[0]}", body, rest)
+    # --- forward: everything
+    used = _names([e for _, e in d.forward] + d.outputs)
+    body = _loads(g, used | {f"s_{s}" for s in g.states}, gates)
+    body += [f"{v.name} = {pycode(e)}" for v, e in d.forward]
+    body += [f"{n}[b, j] = {pycode(e)}" for n, e in zip(N, d.outputs, strict=True)]
     body.append(f"y[b, j] = {N[0]}[b, j]")
-    for k, v in enumerate(d.saved):
-        body.append(f"sv[{k}, b, j] = {v.name}")
-    lines += ["                " + line for line in body]
-    lines += ["        else:", "            for j in range(H):"]
-    rest = [f"{n}[b, j] = {s}[b, j]" for n, s in zip(N, S, strict=True)]
+    body += [f"sv[{k}, b, j] = {v.name}" for k, v in enumerate(d.saved)]
+    rest = [f"{n}[b, j] = {s_}[b, j]" for n, s_ in zip(N, S, strict=True)]
     rest.append("y[b, j] = _F(0.0)")
-    lines += ["                " + line for line in rest]
-    # --- backward
-    DSP = [f"a_dsp_{s}" for s in g.states]
-    DSG = [f"a_dsg_{s}" for s in g.states]
-    DP = [f"a_dp_{p}" for p in g.params]
-    lines += ["", "",
-              "@numba.njit(**_JIT)",
-              f"def backward(valid, gy, {', '.join(DSP + DSG + S + P)}, sv, dz"
-              + "".join(f", {a}" for a in DP) + "):",
-              "    B = gy.shape[0]",
-              "    H = gy.shape[1]",
-              "    for b in range(B):",
-              "        if valid[b]:",
-              "            for j in range(H):"]
-    body = []
-    for k, (s, dsp, dsg) in enumerate(zip(g.states, DSP, DSG, strict=True)):
-        extra = "gy[b, j] + " if k == 0 else ""
-        body.append(f"{grad_symbol(s).name} = {extra}{dsp}[b, j] + {dsg}[b, j]")
-    for s, a in zip(g.states, S, strict=True):
-        body.append(f"s_{s} = {a}[b, j]")
-    for p, a in zip(g.params, P, strict=True):
-        body.append(f"p_{p} = {a}[j]")
-    for k, v in enumerate(d.saved):
-        body.append(f"{v.name} = sv[{k}, b, j]")
-    for t, e in d.temps:
-        body.append(f"{t.name} = {pycode(e)}")
-    for k, gate in enumerate(g.gates):
-        body.append(f"dz[b, {k} * H + j] = {pycode(d.adjoints[('z', gate)])}")
-    for s, dsp in zip(g.states, DSP, strict=True):
-        body.append(f"{dsp}[b, j] = {pycode(d.adjoints[('s', s)])}")
-    for p, dp in zip(g.params, DP, strict=True):
-        body.append(f"{dp}[j] += {pycode(d.adjoints[('p', p)])}")
-    lines += ["                " + line for line in body]
-    lines += ["        else:", "            for j in range(H):"]
-    rest = [f"{dsp}[b, j] = {dsp}[b, j] + {dsg}[b, j]" for dsp, dsg in zip(DSP, DSG, strict=True)]
-    rest += [f"dz[b, {k} * H + j] = _F(0.0)" for k in range(len(g.gates))]
-    lines += ["                " + line for line in rest]
+    lines += _kernel("forward", ["zx", *PR, "valid", *S, *P, *N, "sv", "y"], "y", body, rest)
+    # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
+    # state carry and the parameter gradients)
+    bargs = ["valid", "gy", *a["DSP"], *a["DSG"], *a["GU"], *S, *P, "sv", "dz", *a["DP"]]
+    for p in range(g.phases, -1, -1):
+        mine = [x for x in gates if g.levels[x] == p]
+        leaves = [("z", x) for x in mine]
+        if p == 0:
+            leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
+        temps, exprs = d.backward_kernel(leaves)
+        body = []
+        for k, s_ in enumerate(g.states):
+            extra = "gy[b, j] + " if k == 0 else ""
+            body.append(f"{grad_symbol(s_).name} = {extra}a_dsp_{s_}[b, j] + a_dsg_{s_}[b, j]")
+        body += [f"{grad_symbol(n).name} = a_g{n}[b, j]" for n, _, _ in g.computed]
+        body += [f"s_{s_} = a_s_{s_}[b, j]" for s_ in g.states]
+        body += [f"p_{q} = a_p_{q}[j]" for q in g.params]
+        body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved)]
+        body += [f"{t.name} = {pycode(e)}" for t, e in temps]
+        for (kind, name), e in zip(leaves, exprs, strict=True):
+            if kind == "z":
+                body.append(f"dz[b, {gates.index(name)} * H + j] = {pycode(e)}")
+            elif kind == "s":
+                body.append(f"a_dsp_{name}[b, j] = {pycode(e)}")
+            else:
+                body.append(f"a_dp_{name}[j] += {pycode(e)}")
+        rest = [f"dz[b, {gates.index(x)} * H + j] = _F(0.0)" for x in mine]
+        if p == 0:
+            rest += [f"a_dsp_{s_}[b, j] = a_dsp_{s_}[b, j] + a_dsg_{s_}[b, j]"
+                     for s_ in g.states]
+        lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, "gy", body, rest)
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.compile.kernels import for_cell
 
@@ -28,15 +28,23 @@ def explain(cell: Cell) -> str:
     lines = [
         f"{name}: compiled ({result.dtype.name} Numba kernels, one tape node per layer)",
         f"  gates {', '.join(g.gates)} (one GEMM for x over all steps, one per step for "
-        f"{', '.join(g.states[k] for k in _read(result)) or 'no state'})",
+        f"{', '.join(name for _, name, _, _, _ in g.products()) or 'nothing'})",
         f"  state {', '.join(g.states)}; per-column parameters: {', '.join(g.params) or 'none'}",
         f"  saved per step for the backward: {saved} ({len(result.saved)} x H per row)",
         f"  kernel cache key {result.key}",
     ]
+    if g.phases:
+        made = "; ".join(f"{name} = {_expanded(result, name)} read by "
+                         f"{', '.join(dict.fromkeys(gate for gate, _ in pairs))}"
+                         for name, _, pairs in g.computed)
+        lines.insert(2, f"  {g.phases + 1} kernels per step forward and backward: {made}")
     return "\n".join(lines)
 
 
-def _read(result: object) -> list[int]:
-    from tinygrad_lstm.compile.runner import kernels_recurrent
-
-    return kernels_recurrent(result)  # type: ignore[arg-type]
+def _expanded(result: Any, name: str) -> Any:
+    """A computed value written in the leaves (z, states, parameters), not in node numbers."""
+    d = result.derivation
+    expr = d.computed[name]
+    for v, e in reversed(d.forward):
+        expr = expr.xreplace({v: e})
+    return expr

@@ -68,6 +68,8 @@ class Compiled:
     backward: Any
     source: str
     timings: dict[str, float] = field(default_factory=dict)
+    phases: tuple[Any, ...] = ()  # forward_0, forward_1, ...: the values later gates read
+    phase_backward: dict[int, Any] = field(default_factory=dict)  # level -> backward_<level>
 
     @property
     def saved(self) -> list[str]:
@@ -93,9 +95,16 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
         _by_key[(key, backend)] = err
         raise
     derived = time.perf_counter()
+    phases: tuple[Any, ...] = ()
+    phase_backward: dict[int, Any] = {}
     if backend == "cupy":
         from tinygrad_lstm.compile import emit_cuda
 
+        if graph.phases:
+            error = NotCompilable("on CuPy, a step in phases (a gate reading r * h) is not "
+                                  "emitted yet")
+            _by_key[(key, backend)] = error
+            raise error
         text = emit_cuda.source(d, dtype, name=f"tl_{key}")
         forward, backward = emit_cuda.load(text, f"tl_{key}")
     else:
@@ -104,9 +113,13 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
         text = emit_numba.source(d, dtype)
         module = emit_numba.load(key, text)
         forward, backward = module.forward, module.backward
+        phases = tuple(getattr(module, f"forward_{p}") for p in range(graph.phases))
+        phase_backward = {p: getattr(module, f"backward_{p}")
+                          for p in range(1, graph.phases + 1)}
     loaded = time.perf_counter()
     out = Compiled(graph, d, key, dtype, forward, backward, text,
-                   {"derive_s": derived - start, "load_s": loaded - derived})
+                   {"derive_s": derived - start, "load_s": loaded - derived}, phases,
+                   phase_backward)
     _by_key[(key, backend)] = out
     return out
 

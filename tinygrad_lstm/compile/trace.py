@@ -45,19 +45,47 @@ class Graph:
     arguments its affine map reads; ``params`` the per-column parameters the step reads.
     """
 
-    gates: tuple[str, ...]
-    sources: dict[str, tuple[str, ...]]
+    gates: tuple[str, ...]  # ordered by level, then by the order they ran
+    sources: dict[str, tuple[str | None, ...]]  # per gate: step argument per input (None:
+    # a value computed inside the step)
     states: tuple[str, ...]
     params: tuple[str, ...]
     nodes: list[tuple[str, tuple[Ref, ...], tuple[tuple[str, Any], ...]]] = field(
         default_factory=list)
     outputs: tuple[Ref, ...] = ()
+    #: values computed inside the step that gates read (the GRU's r ⊙ h): name u<k>, its ref,
+    #: and the (gate, input position) pairs that read it
+    computed: list[tuple[str, Ref, tuple[tuple[str, int], ...]]] = field(default_factory=list)
+    #: per gate: 0 if it reads only step arguments, else 1 + the level of the values it reads
+    levels: dict[str, int] = field(default_factory=dict)
+    #: per computed value: the phase kernel that makes it (the highest level of its gates)
+    u_levels: dict[str, int] = field(default_factory=dict)
 
     def key(self, dtype: Any) -> str:
         """A hash of everything the kernels depend on (not of sizes or values)."""
         text = repr((self.gates, sorted(self.sources.items()), self.states, self.params,
-                     self.nodes, self.outputs, np.dtype(dtype).name))
+                     self.nodes, self.outputs, self.computed, np.dtype(dtype).name))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def phases(self) -> int:
+        """How many kernels a forward step takes before the last (0 for the LSTM)."""
+        return max(self.levels.values(), default=0)
+
+    def products(self) -> list[tuple[str, str, int, int, tuple[str, ...]]]:
+        """One matrix product per step per value the gates read: (kind "s" or "u", name, first
+        gate index, end gate index, the gates that read it). States first, in state order."""
+        out = []
+        for s in self.states:
+            readers = tuple(g for g in self.gates if s in self.sources[g])
+            if readers:
+                idx = [self.gates.index(g) for g in readers]
+                out.append(("s", s, min(idx), max(idx) + 1, readers))
+        for name, _, pairs in self.computed:
+            readers = tuple(dict.fromkeys(g for g, _ in pairs))
+            idx = [self.gates.index(g) for g in readers]
+            out.append(("u", name, min(idx), max(idx) + 1, readers))
+        return out
 
 
 class _TracePlan:
@@ -66,22 +94,22 @@ class _TracePlan:
     def __init__(self, cell: Cell, leaves: dict[str, Tensor]) -> None:
         self.cell = cell
         self.leaves = leaves
+        self.computed: list[tuple[str, int, Tensor]] = []  # (gate, input position, value)
 
     def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor:
         cell = self.cell
         spec = cell.gates.get(name)
         current = cell._current
-        sources = []
-        for t in inputs:
+        sources: list[str | None] = []
+        for k, t in enumerate(inputs):
             hit = [a for a, v in zip(cell._args, current, strict=True) if v is t]
+            sources.append(hit[0] if hit else None)
             if not hit:
-                raise NotCompilable(f"gate {name!r} reads a value computed inside the step "
-                                    "(such as r * h): that needs kernel phases, which the "
-                                    "compiler does not build yet")
-            sources.append(hit[0])
+                self.computed.append((name, k, t))
         if spec is None or tuple(sources) != spec.sources:
             raise NotCompilable(f"gate {name!r} reads other inputs than when the cell was built")
-        if len(set(spec.sources)) != len(spec.sources):
+        named = [src for src in spec.sources if src is not None]
+        if len(set(named)) != len(named):
             raise NotCompilable(f"gate {name!r} reads one step argument twice")
         if name in self.leaves:
             raise NotCompilable(f"gate {name!r} is used twice in one step")
@@ -109,11 +137,7 @@ def _check_shape(cell: Cell) -> None:
             raise NotCompilable(f"{name}: gate {spec.name!r} has width {spec.size}, not "
                                 f"hidden_size {H}")
         for src in spec.sources:
-            if src is None:
-                raise NotCompilable(f"gate {spec.name!r} reads a value computed inside the "
-                                    "step (such as r * h): that needs kernel phases, which "
-                                    "the compiler does not build yet")
-            if src not in cell._args[:1 + len(cell.state)]:
+            if src is not None and src not in cell._args[:1 + len(cell.state)]:
                 raise NotCompilable(f"gate {spec.name!r} reads {src!r}, not x or a state")
 
 
@@ -129,7 +153,8 @@ def trace(cell: Cell) -> Graph:
                           requires_grad=True) for _ in cell.state)
     z: dict[str, Tensor] = {}
     previous = cell._plan
-    object.__setattr__(cell, "_plan", _TracePlan(cell, z))
+    plan = _TracePlan(cell, z)
+    object.__setattr__(cell, "_plan", plan)
     try:
         with enable_grad():
             new = cell.run_step(x, states, ())
@@ -140,14 +165,14 @@ def trace(cell: Cell) -> Graph:
                             f"{err})") from None
     finally:
         object.__setattr__(cell, "_plan", previous)
-    gates = tuple(g for g in cell.gates if g in z)
+    ran = tuple(g for g in cell.gates if g in z)
     missing = [g for g in cell.gates if g not in z]
     if missing:
         raise NotCompilable(f"gates {missing} did not run in the traced step")
-    leaf_ref: dict[int, Ref] = {id(z[g]): ("z", g) for g in gates}
+    leaf_ref: dict[int, Ref] = {id(z[g]): ("z", g) for g in ran}
     leaf_ref.update({id(s): ("s", name) for s, name in zip(states, cell.state, strict=True)})
     params = {id(p): name for name, p in cell._parameters.items()}
-    graph = Graph(gates, {g: cell.gates[g].sources for g in gates}, tuple(cell.state), ())
+    graph = Graph(ran, {g: cell.gates[g].sources for g in ran}, tuple(cell.state), ())
     used_params: list[str] = []
     refs: dict[int, Ref] = {}
     order: list[Tensor] = []
@@ -199,5 +224,54 @@ def trace(cell: Cell) -> Graph:
 
     outputs = tuple(visit(t) for t in new)
     graph.outputs = outputs
+    by_value: dict[int, int] = {}
+    for gate, position, t in plan.computed:
+        ref = visit(t)
+        if ref[0] not in ("v", "z"):
+            raise NotCompilable(f"gate {gate!r} reads a value that is not computed from the "
+                                "gates (a constant or a parameter)")
+        k = by_value.setdefault(id(t), len(graph.computed))
+        if k == len(graph.computed):
+            graph.computed.append((f"u{k}", ref, ()))
+        name, ref, pairs = graph.computed[k]
+        graph.computed[k] = (name, ref, (*pairs, (gate, position)))
     graph.params = tuple(used_params)
+    _levels(graph, ran)
     return graph
+
+
+def _levels(graph: Graph, ran: tuple[str, ...]) -> None:
+    """Order the gates by level: a gate reading a computed value waits for the phase kernel that
+    makes it, and that value waits for the gates it is computed from."""
+    deps: dict[Ref, frozenset[str]] = {}
+
+    def gates_of(ref: Ref) -> frozenset[str]:
+        if ref[0] == "z":
+            return frozenset({ref[1]})
+        if ref[0] != "v":
+            return frozenset()
+        if ref not in deps:
+            deps[ref] = frozenset().union(*(gates_of(r) for r in graph.nodes[ref[1]][1]))
+        return deps[ref]
+
+    reads = {g: [name for name, _, pairs in graph.computed if any(p[0] == g for p in pairs)]
+             for g in ran}
+    refs = {name: ref for name, ref, _ in graph.computed}
+    levels: dict[str, int] = {}
+    u_levels: dict[str, int] = {}
+    for g in ran:  # a gate's computed inputs come from gates that ran before it
+        level = 0
+        for name in reads[g]:
+            before = gates_of(refs[name])
+            if any(d not in levels for d in before):
+                raise NotCompilable(f"gate {g!r} reads a value computed from a later gate")
+            u_levels[name] = max((levels[d] for d in before), default=0)
+            level = max(level, u_levels[name] + 1)
+        levels[g] = level
+    graph.levels = levels
+    graph.u_levels = u_levels
+    # within a level, gates that read no state last: each state's product then covers only
+    # the gates that read it (TorchGRU's x-only gate "in" does not widen the h product)
+    states = set(graph.states)
+    graph.gates = tuple(sorted(ran, key=lambda g: (
+        levels[g], not states.intersection(graph.sources[g]), ran.index(g))))
