@@ -228,14 +228,14 @@ def test_float32_tanh_and_sigmoid_bounds() -> None:
         for i in range(a.size):
             out[i] = fn(a[i])
 
-    x = np.linspace(-30, 30, 600_001, dtype=np.float32)
+    x = np.linspace(-86, 30, 1_160_001, dtype=np.float32)
     out = np.empty_like(x)
     apply(module._tanh, x, out)
     err = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64))).max()
     assert err <= emit_numba.TANH32_MAX_ERROR
     apply(module._sigmoid, x, out)
     exact = 1 / (1 + np.exp(-x.astype(np.float64)))
-    assert np.all(np.abs(out / exact - 1) < 1e-5)  # relative: also at x = -30 (1e-13)
+    assert np.all(np.abs(out / exact - 1) < 2e-6)  # relative: also at x = -86 (4e-38)
 
 
 # --- random custom cells: compositions of elementwise primitives ----------------------------

@@ -11,9 +11,9 @@ so a NaN there cannot leak.
 Numba options that decide speed (see docs in COMPILER.md): ``error_model="numpy"`` (no
 zero-division branch on every ``/``, which blocks vectorisation) and fast-math flags without
 ``nnan``/``ninf`` (NaN and Inf still propagate). float64 kernels use exact libm math; float32
-kernels use a clamped rational tanh (``TANH32_MAX_ERROR``) and σ(x) = 1 / (1 + e^{-x}), which
-keeps its relative precision for very negative x (½ tanh(x/2) + ½ would round to 0 from
-about x = -17).
+kernels use a clamped rational tanh (``TANH32_MAX_ERROR``) and σ(x) = 1 / (1 + e^{-x}) with a
+vectorisable e^x (range reduction and a polynomial), which keeps its relative precision for
+very negative x down to -87 (½ tanh(x/2) + ½ would round to 0 from about x = -17).
 
 The generated source is written to the cache directory (``$TINYGRAD_LSTM_CACHE_DIR``, else
 ``~/.cache/tinygrad_lstm``) under a hash of the traced graph and dtype, and its kernels are
@@ -23,6 +23,7 @@ compiled with ``cache=True``: a warm start loads machine code instead of compili
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from tinygrad_lstm.compile.printer import pycode
 from tinygrad_lstm.compile.trace import Graph
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 2
+CODE_VERSION = 3
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -52,6 +53,10 @@ def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         num, den = [a + b for a, b in zip(top, shifted + [Fraction(0)] * (len(top) - len(
             shifted)), strict=True)], num
     scale = num[0]
+    while den[-1] == 0:
+        den.pop()
+    while num[-1] == 0:
+        num.pop()
     return tuple(float(c / scale) for c in den), tuple(float(c / scale) for c in num)
 
 
@@ -61,6 +66,8 @@ TANH32_CLAMP = 9.0
 TANH32_P, TANH32_Q = lambert_tanh(12)
 #: the approximation's largest absolute error in float32 over the real line (tested)
 TANH32_MAX_ERROR = 4e-7
+#: float32 kernels compute σ from e^x clamped here (e^-87 is float32's smallest normal range)
+EXP32_FLOOR = -87.0
 
 
 def cache_dir() -> Path:
@@ -83,7 +90,9 @@ def _header(dtype: np.dtype) -> list[str]:
         "",
         "@numba.njit(inline='always', **_JIT)",
         "def _sigmoid(x):",
-        "    return _F(1.0) / (_F(1.0) + np.exp(-x))",
+        "    e = _exp_neg(-np.abs(x))  # in (0, 1]: never overflows",
+        "    r = _F(1.0) / (_F(1.0) + e)",
+        "    return r if x >= _F(0.0) else e * r  # e r = e^x / (1 + e^x) for x < 0",
         "",
         "",
         "@numba.njit(inline='always', **_JIT)",
@@ -95,7 +104,10 @@ def _header(dtype: np.dtype) -> list[str]:
         "def _tanh(x):",
     ]
     if not f32:
-        lines.append("    return np.tanh(x)")
+        lines += ["    return np.tanh(x)", "", "",
+                  "@numba.njit(inline='always', **_JIT)",
+                  "def _exp_neg(x):",
+                  "    return np.exp(x)"]
         return lines
     p = " + x2 * (".join(f"_F({c!r})" for c in TANH32_P) + ")" * (len(TANH32_P) - 1)
     q = " + x2 * (".join(f"_F({c!r})" for c in TANH32_Q) + ")" * (len(TANH32_Q) - 1)
@@ -103,7 +115,23 @@ def _header(dtype: np.dtype) -> list[str]:
         f"    x = np.minimum(np.maximum(x, _F({-TANH32_CLAMP!r})), _F({TANH32_CLAMP!r}))",
         "    x2 = x * x",
         f"    return x * ({p}) / ({q})",
+        "",
+        "",
+        "@numba.njit(inline='always', **_JIT)",
+        "def _exp_neg(x):",
+        "    # e^x for x <= 0 that vectorises: x = r - n ln 2 (Cody-Waite), e^r by its Taylor",
+        "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's binary digits",
+        f"    x = np.maximum(x, _F({EXP32_FLOOR!r}))",
+        "    n = np.floor(x * _F(-1.4426950408889634) + _F(0.5))",
+        "    r = (x + n * _F(0.693359375)) + n * _F(-2.1219444005469057e-04)",
+        "    p = " + " + r * (".join(f"_F({1 / math.factorial(k)!r})" for k in range(8))
+        + ")" * 7,
     ]
+    for bit in (64, 32, 16, 8, 4, 2, 1):
+        lines += [f"    m = n >= _F({float(bit)!r})",
+                  f"    p = p * _F({2.0 ** -bit!r}) if m else p",
+                  f"    n = n - _F({float(bit)!r}) if m else n"]
+    lines.append("    return p")
     return lines
 
 
