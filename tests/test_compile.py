@@ -21,7 +21,7 @@ pytest.importorskip("numba")
 
 COMPILED = {"rnn", "rnn-relu", "lstm", "peephole", "cifg", "torch-gru", "greff-nig",
             "greff-nfg", "greff-nog", "greff-niaf", "greff-noaf", "greff-np", "greff-cifg",
-            "greff-fgr", "gru", "mgu", "mut3", "peephole-full"}
+            "greff-fgr", "gru", "mgu", "mut1", "mut2", "mut3", "peephole-full"}
 FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru", "gru")
 
 

@@ -22,7 +22,7 @@ from tinygrad_lstm.primitives import PRIMITIVES
 
 def leaf_symbol(kind: str, name: Any) -> sympy.Symbol:
     """The symbol of a leaf in generated code: z_<gate>, s_<state>, p_<param>, v<node>."""
-    prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v"}[kind]
+    prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v", "x": "x_"}[kind]
     return sympy.Symbol(f"{prefix}{name}", real=True)
 
 
@@ -113,7 +113,7 @@ def derive(graph: Graph) -> Derivation:
             if d != 0:
                 adjoint[u] = adjoint.get(u, sympy.Integer(0)) + a * d
     leaves = ([("z", g) for g in graph.gates] + [("s", s) for s in graph.states]
-              + [("p", p) for p in graph.params])
+              + [("p", p) for p in graph.params] + ([("x", "x")] if graph.reads_x else []))
     exprs = [adjoint.get(leaf_symbol(kind, name), sympy.Integer(0)) for kind, name in leaves]
     raw = dict(zip(leaves, exprs, strict=True))
     temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("t", real=True),

@@ -39,7 +39,7 @@ from tinygrad_lstm.compile.printer import pycode
 from tinygrad_lstm.compile.trace import Graph
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 3
+CODE_VERSION = 4
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -161,6 +161,8 @@ def _loads(g: Graph, used: set[str], gates: list[str]) -> list[str]:
     body = [f"z_{gate} = {z_terms(g, gate)}" for gate in gates if f"z_{gate}" in used]
     body += [f"s_{s} = a_s_{s}[b, j]" for s in g.states if f"s_{s}" in used]
     body += [f"p_{p} = a_p_{p}[j]" for p in g.params if f"p_{p}" in used]
+    if "x_x" in used:
+        body.append("x_x = a_x[b, j]")
     return body
 
 
@@ -191,6 +193,7 @@ def source(d: Derivation, dtype: Any) -> str:
     g = d.graph
     a = kernel_args(g)
     S, P, N, PR = a["S"], a["P"], a["N"], a["PR"]
+    X = ["a_x"] if g.reads_x else []  # x_t, read directly
     lines = _header(dtype)
     gates = list(g.gates)
     # --- forward phases: the values later gates read
@@ -203,8 +206,8 @@ def source(d: Derivation, dtype: Any) -> str:
         body += [f"{v.name} = {pycode(e)}" for v, e in cone]
         body += [f"a_{n}[b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
         rest = [f"a_{n}[b, j] = _F(0.0)" for n in names]
-        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *S, *P, *[f"a_{n}" for n in names]],
-                         f"a_{names[0]}", body, rest)
+        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *X, *S, *P,
+                                          *[f"a_{n}" for n in names]], f"a_{names[0]}", body, rest)
     # --- forward: everything
     used = _names([e for _, e in d.forward] + d.outputs)
     body = _loads(g, used | {f"s_{s}" for s in g.states}, gates)
@@ -214,15 +217,18 @@ def source(d: Derivation, dtype: Any) -> str:
     body += [f"sv[{k}, b, j] = {v.name}" for k, v in enumerate(d.saved)]
     rest = [f"{n}[b, j] = {s_}[b, j]" for n, s_ in zip(N, S, strict=True)]
     rest.append("y[b, j] = _F(0.0)")
-    lines += _kernel("forward", ["zx", *PR, "valid", *S, *P, *N, "sv", "y"], "y", body, rest)
+    lines += _kernel("forward", ["zx", *PR, "valid", *X, *S, *P, *N, "sv", "y"], "y", body,
+                     rest)
     # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
     # state carry and the parameter gradients)
-    bargs = ["valid", "gy", *a["DSP"], *a["DSG"], *a["GU"], *S, *P, "sv", "dz", *a["DP"]]
+    bargs = ["valid", "gy", *a["DSP"], *a["DSG"], *a["GU"], *S, *P, "sv", "dz", *a["DP"],
+             *(["a_x", "a_dx"] if g.reads_x else [])]
     for p in range(g.phases, -1, -1):
         mine = [x for x in gates if g.levels[x] == p]
         leaves = [("z", x) for x in mine]
         if p == 0:
             leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
+            leaves += [("x", "x")] if g.reads_x else []
         temps, exprs = d.backward_kernel(leaves)
         body = []
         for k, s_ in enumerate(g.states):
@@ -232,18 +238,22 @@ def source(d: Derivation, dtype: Any) -> str:
         body += [f"s_{s_} = a_s_{s_}[b, j]" for s_ in g.states]
         body += [f"p_{q} = a_p_{q}[j]" for q in g.params]
         body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved)]
+        body += ["x_x = a_x[b, j]"] if g.reads_x else []
         body += [f"{t.name} = {pycode(e)}" for t, e in temps]
         for (kind, name), e in zip(leaves, exprs, strict=True):
             if kind == "z":
                 body.append(f"dz[b, {gates.index(name)} * H + j] = {pycode(e)}")
             elif kind == "s":
                 body.append(f"a_dsp_{name}[b, j] = {pycode(e)}")
+            elif kind == "x":
+                body.append(f"a_dx[b, j] = {pycode(e)}")
             else:
                 body.append(f"a_dp_{name}[j] += {pycode(e)}")
         rest = [f"dz[b, {gates.index(x)} * H + j] = _F(0.0)" for x in mine]
         if p == 0:
             rest += [f"a_dsp_{s_}[b, j] = a_dsp_{s_}[b, j] + a_dsg_{s_}[b, j]"
                      for s_ in g.states]
+            rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
         lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, "gy", body, rest)
     return "\n".join(lines) + "\n"
 

@@ -100,9 +100,9 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
     if backend == "cupy":
         from tinygrad_lstm.compile import emit_cuda
 
-        if graph.phases:
-            error = NotCompilable("on CuPy, a step in phases (a gate reading r * h) is not "
-                                  "emitted yet")
+        if graph.phases or graph.reads_x:
+            error = NotCompilable("on CuPy, a step in phases (a gate reading r * h) or one "
+                                  "reading x_t outside a gate is not emitted yet")
             _by_key[(key, backend)] = error
             raise error
         text = emit_cuda.source(d, dtype, name=f"tl_{key}")

@@ -67,7 +67,9 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     dtype = kernels.dtype
     g = kernels.graph
     layout, _ = _layout(kernels)
-    x2 = xp.ascontiguousarray(xs).reshape(T * B, In)
+    xc = xp.ascontiguousarray(xs)
+    x2 = xc.reshape(T * B, In)
+    X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
     P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
     P += b
     P = P.reshape(T, B, -1)
@@ -91,12 +93,13 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
             if kind == "s":
                 xp.dot(prev[k], WsT[i], out=prods[i])
         for p, phase in enumerate(phases):
-            phase(P[t], *prods, valid[t], *prev, *params, *[us[k][t] for k in made[p]])
+            phase(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
+                  *[us[k][t] for k in made[p]])
             for i, (kind, k, _, _, level, _) in enumerate(layout):
                 if kind == "u" and level == p:
                     xp.dot(us[k][t], WsT[i], out=prods[i])
-        forward(P[t], *prods, valid[t], *prev, *params, *[h[t + 1 - r] for h in hist], sv[t],
-                y[t])
+        forward(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
+                *[h[t + 1 - r] for h in hist], sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [h[T * (1 - r)].copy() for h in hist]
     return (y, *finals)
@@ -124,6 +127,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     gu = [xp.zeros((B, H), dtype) for _ in g.computed]
     dz = xp.empty((T, B, G * H), dtype)
     dp = [xp.zeros(p.shape, dtype) for p in params]
+    xc = saved.x2.reshape(T, B, In)
+    dxd = xp.empty((T, B, In), dtype) if g.reads_x else None  # x_t's direct part
     r = 1 if reverse else 0
     levels = [(p, getattr(kernels, "phase_backward", {}).get(p, kernels.backward))
               for p in range(g.phases, -1, -1)]
@@ -131,7 +136,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         t = T - 1 - n if reverse else n
         prev = [h[t + r] for h in hist]
         for p, kernel in levels:
-            kernel(valid[t], gy[t], *dsp, *dsg, *gu, *prev, *params, sv[t], dz[t], *dp)
+            kernel(valid[t], gy[t], *dsp, *dsg, *gu, *prev, *params, sv[t], dz[t], *dp,
+                   *((xc[t], dxd[t]) if dxd is not None else ()))
             for i, (kind, k, lo, hi, _, first) in enumerate(layout):
                 if kind == "u" and first == p and p > 0:
                     xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
@@ -150,6 +156,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         rows = hist[k][r:T + r] if kind == "s" else us[k]
         dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
     dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
+    if dx is not None and dxd is not None:
+        dx += dxd
     grads = (dx, *dinit, dWx, db, *dWs, *dp)
     if _mode.anomaly:
         names = ("input", *(f"state {s}" for s in g.states), "W_x", "b",

@@ -33,7 +33,7 @@ class NotCompilable(Exception):  # noqa: N818 - a reason, not a failure
 
 
 # a reference to a value of the pointwise graph: ("z", gate) | ("s", state) | ("p", param)
-# | ("v", node number) | ("c", constant)
+# | ("v", node number) | ("c", constant) | ("x", "x") (the step's input, read directly)
 Ref = tuple[str, Any]
 
 
@@ -60,11 +60,14 @@ class Graph:
     levels: dict[str, int] = field(default_factory=dict)
     #: per computed value: the phase kernel that makes it (the highest level of its gates)
     u_levels: dict[str, int] = field(default_factory=dict)
+    #: whether the step reads x_t outside a gate (MUT1's tanh(x); input_size = hidden_size)
+    reads_x: bool = False
 
     def key(self, dtype: Any) -> str:
         """A hash of everything the kernels depend on (not of sizes or values)."""
         text = repr((self.gates, sorted(self.sources.items()), self.states, self.params,
-                     self.nodes, self.outputs, self.computed, np.dtype(dtype).name))
+                     self.nodes, self.outputs, self.computed, self.reads_x,
+                     np.dtype(dtype).name))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
@@ -188,8 +191,11 @@ def trace(cell: Cell) -> Graph:
         if key in leaf_ref:
             ref = leaf_ref[key]
         elif t is x:
-            raise NotCompilable("its step reads x_t outside a gate (e.g. tanh(x)); the kernels "
-                                "read x only through the hoisted input GEMM")
+            if cell.input_size != H:
+                raise NotCompilable("its step reads x_t outside a gate with input_size "
+                                    f"{cell.input_size} != hidden_size {H}")
+            graph.reads_x = True
+            ref = ("x", "x")
         elif t._node is None and key in params:
             name = params[key]
             if t.shape != (H,):
