@@ -28,7 +28,7 @@ from tinygrad_lstm.cells.rnn import RNN, ClockworkRNN
 __all__ = [
     "CIFG", "GREFF_VARIANTS", "GRU", "LSTM", "MGU", "MUT1", "MUT2", "MUT3", "RNN", "Cell",
     "ClockworkRNN", "DepthGatedLSTM", "GateSpec", "LayerNormLSTM", "PeepholeLSTM", "TorchGRU",
-    "available", "create", "greff_variant",
+    "available", "create", "explain", "greff_variant",
 ]
 
 
@@ -83,3 +83,11 @@ def create(name: str, input_size: int, hidden_size: int, **options: Any) -> Cell
         return _REGISTRY[name][0](input_size, hidden_size, **options)
     except TypeError as err:  # an option the cell does not have
         raise TypeError(f"cell {name!r}: {err}") from None
+
+
+def explain(cell: Cell) -> str:
+    """Whether ``cell`` runs as compiled kernels in a sequence, or on the tape, and why
+    (``tinygrad_lstm.compile.explain``)."""
+    from tinygrad_lstm.compile import explain as _explain
+
+    return _explain(cell)

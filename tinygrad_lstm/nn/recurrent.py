@@ -54,12 +54,15 @@ class Recurrent(Module):
     ``recurrent_dropout`` the h_{t-1} each step reads (one mask per sequence, Gal & Ghahramani
     2016). ``variational=True`` makes the between-layer and input masks one per sequence too.
     ``fused=False`` runs each gate on its own (the plain path; for checking the planned one).
+    ``compile=True`` (default) runs each layer as compiled kernels when its cell compiles
+    (``tl.cells.explain(cell)`` says whether and why not; ``tinygrad_lstm.compile``);
+    ``compile=False`` keeps the tape path.
     """
 
     def __init__(self, cell: Cell, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = False, dropout: float = 0.0, input_dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, variational: bool = False,
-                 fused: bool = True) -> None:
+                 fused: bool = True, compile: bool = True) -> None:
         super().__init__()
         if not isinstance(cell, Cell):
             raise TypeError(f"Recurrent: cell must be a tl.Cell, got {type(cell).__name__}")
@@ -71,6 +74,7 @@ class Recurrent(Module):
         self.recurrent_dropout = _rate("recurrent_dropout", recurrent_dropout)
         self.variational = bool(variational)
         self.fused = bool(fused)
+        self.compile = bool(compile)
         self.input_size = cell.input_size
         self.hidden_size = cell.hidden_size
         self.cells: list[Cell] = []
@@ -169,7 +173,8 @@ class Recurrent(Module):
                 context = [[s[cell._state_index_below(name)] for s in below[direction]]
                            for name in cell.context] if cell.context and below else None
                 out, final, trail = self._run(cell, layer_in, states[index], masks,
-                                              reverse=direction == 1, context=context)
+                                              reverse=direction == 1, context=context,
+                                              valid=valid)
                 outs.append(out)
                 here.append(trail)
                 finals.append(final)
@@ -182,13 +187,19 @@ class Recurrent(Module):
         return out, finals
 
     def _run(self, cell: Cell, xs: Tensor, state: tuple[Tensor, ...], masks: list | None,
-             reverse: bool, context: list[list[Tensor]] | None
+             reverse: bool, context: list[list[Tensor]] | None, valid: Any = None
              ) -> tuple[Tensor, tuple[Tensor, ...], list[tuple[Tensor, ...]]]:
         steps, batch = xs.shape[0], xs.shape[1]
         h_mask = None
         if self.training and self.recurrent_dropout:
             h_mask = self._mask(self.recurrent_dropout, (batch, cell.state_size(cell.state[0])),
                                 xs)
+        if self.compile and self.fused and h_mask is None:
+            from tinygrad_lstm.compile import run_compiled
+
+            done = run_compiled(cell, xs, state, valid, reverse)
+            if done is not None:
+                return (*done, [])
         zero_context = cell._zero_context(batch) if cell.context else ()
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps

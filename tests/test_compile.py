@@ -1,0 +1,333 @@
+"""The cell compiler: compiled layers against the tape path, for every cell of the zoo and for
+random custom cells; finite differences, anomaly mode, a second backward, checkpoints, explain.
+
+Kernels are cached on disk (``$TINYGRAD_LSTM_CACHE_DIR``): a cold cache costs about two seconds
+of compilation per cell kind and dtype, a warm one a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.compile import emit_numba, kernels
+
+pytest.importorskip("numba")
+
+COMPILED = {"rnn", "rnn-relu", "lstm", "peephole", "cifg", "torch-gru", "greff-nig",
+            "greff-nfg", "greff-nog", "greff-niaf", "greff-noaf", "greff-np", "greff-cifg",
+            "greff-fgr", "gru", "mgu", "mut1", "mut2", "mut3", "peephole-full"}
+FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru", "gru")
+
+
+def _run(cell: tl.Cell, compile: bool, x: np.ndarray, dtype: str, layers: int = 1,
+         bidirectional: bool = False, lengths=None, with_state: bool = False):
+    tl.manual_seed(0)
+    rnn = tl.nn.Recurrent(cell, num_layers=layers, bidirectional=bidirectional, compile=compile)
+    xs = tl.Tensor(x, dtype=dtype, requires_grad=True)
+    state = None
+    if with_state:
+        rng = np.random.default_rng(5)
+        state = [tuple(tl.Tensor(rng.standard_normal((x.shape[1], c.state_size(n))),
+                                 dtype=dtype, requires_grad=True) for n in c.state)
+                 for c in rnn.cells]
+    out, final = rnn(xs, state=state, lengths=lengths)
+    w = np.random.default_rng(9).standard_normal(out.shape)
+    loss = (out * tl.Tensor(w, dtype=dtype)).sum()
+    for layer in final:
+        for s in layer:
+            loss = loss + (s * s).sum()
+    loss.backward()
+    grads = {n: p.grad.numpy() for n, p in rnn.named_parameters()}
+    grads["input"] = xs.grad.numpy()
+    if with_state:
+        for k, layer in enumerate(state):
+            for j, s in enumerate(layer):
+                grads[f"state{k}.{j}"] = s.grad.numpy()
+    return out.numpy(), [s.numpy() for layer in final for s in layer], grads
+
+
+def _compare(make, dtype: str, **options) -> None:
+    x = np.random.default_rng(1).standard_normal((6, 3, make().input_size))
+    a = _run(make(), True, x, dtype, **options)
+    b = _run(make(), False, x, dtype, **options)
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(a[0], b[0], **tol)
+    for u, v in zip(a[1], b[1], strict=True):
+        np.testing.assert_allclose(u, v, **tol)
+    assert a[2].keys() == b[2].keys()
+    for name in a[2]:
+        np.testing.assert_allclose(a[2][name], b[2][name], err_msg=name, **tol)
+
+
+def _compiles(cell: tl.Cell) -> bool:
+    return not isinstance(kernels.for_cell(cell), str)
+
+
+@pytest.mark.parametrize("name", sorted(tl.cells.available()))
+def test_every_zoo_cell_compiled_matches_tape_float64(name: str) -> None:
+    make = lambda: tl.cells.create(name, 4, 4, dtype="float64")  # noqa: E731
+    cell = make()
+    text = tl.cells.explain(cell)
+    assert text.startswith(f"{type(cell).__name__}: ")
+    assert _compiles(cell) == (name in COMPILED), text
+    assert ("tape path" in text.splitlines()[0]) != (name in COMPILED)
+    # the layer gives the tape's values and gradients either way (a tape-path cell trivially)
+    _compare(make, "float64", lengths=[6, 2, 4], with_state=True)
+
+
+@pytest.mark.parametrize("name", FLOAT32_CHECKED)
+def test_compiled_matches_tape_float32(name: str) -> None:
+    _compare(lambda: tl.cells.create(name, 5, 4), "float32", lengths=[6, 2, 4],
+             with_state=True)
+
+
+@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru"])
+def test_layers_and_directions_compile(name: str) -> None:
+    _compare(lambda: tl.cells.create(name, 5, 4, dtype="float64"), "float64", layers=2,
+             bidirectional=True, lengths=[6, 1, 3])
+
+
+def test_dropout_between_layers_matches_tape() -> None:
+    x = np.random.default_rng(3).standard_normal((5, 2, 3))
+    outs = []
+    for compile in (True, False):
+        tl.manual_seed(4)
+        rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4, dtype="float64"), num_layers=2, dropout=0.5,
+                              input_dropout=0.3, compile=compile)
+        out, _ = rnn(tl.Tensor(x, dtype="float64"))
+        outs.append(out.numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)
+
+
+def test_padding_nan_does_not_leak() -> None:
+    x = np.random.default_rng(2).standard_normal((5, 2, 3))
+    x[3:, 1] = np.nan  # sequence 1 has length 3; its padding is NaN
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4, dtype="float64"))
+    xs = tl.Tensor(x, dtype="float64", requires_grad=True)
+    out, state = rnn(xs, lengths=[5, 3])
+    (out.sum() + state[0][0].sum()).backward()
+    assert np.isfinite(out.numpy()).all() and np.isfinite(state[0][1].numpy()).all()
+    assert np.all(out.numpy()[3:, 1] == 0)
+    for _, p in rnn.named_parameters():
+        assert np.isfinite(p.grad.numpy()).all()
+    assert np.all(xs.grad.numpy()[3:, 1] == 0)
+
+
+def test_one_tape_node_per_layer() -> None:
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4))
+    out, _ = rnn(tl.Tensor(np.ones((7, 2, 3)), requires_grad=True))
+    # out is the first output of the recurrent_layer node itself
+    assert out._node.prim.name == "recurrent_layer"
+
+
+def test_finite_differences_through_compiled_layer() -> None:
+    tl.manual_seed(1)
+    cell = tl.cells.PeepholeLSTM(2, 3, dtype="float64")
+    rnn = tl.nn.Recurrent(cell, bidirectional=True)
+    assert _compiles(cell)
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((4, 2, 2)), dtype="float64",
+                  requires_grad=True)
+    params = [p for _, p in rnn.named_parameters()]
+
+    def loss(x, *ps):
+        out, state = rnn(x, lengths=[4, 2])
+        return (out * out).sum() + (state[1][1] * 0.5).sum()
+
+    assert tl.gradcheck(loss, x, *params)
+
+
+def test_anomaly_mode_checks_outputs_and_gradients() -> None:
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4))
+    x = np.ones((4, 2, 3))
+    x[2, 0, 1] = np.nan
+    with tl.detect_anomaly(), pytest.raises(FloatingPointError, match="recurrent_layer"):
+        rnn(tl.Tensor(x, requires_grad=True))
+    out, _ = rnn(tl.Tensor(np.ones((4, 2, 3)), requires_grad=True))
+    seed = np.ones(out.shape, dtype=np.float32)
+    seed[1, 1, 2] = np.nan
+    with tl.detect_anomaly(), pytest.raises(FloatingPointError, match="gradient"):
+        out.backward(gradient=seed)
+
+
+def test_second_backward_needs_retain_graph() -> None:
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4, dtype="float64"))
+    x = tl.Tensor(np.ones((4, 2, 3)), dtype="float64", requires_grad=True)
+    out, _ = rnn(x)
+    loss = out.sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    loss.backward()  # the saved values survived the first backward: gradients add up
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-12)
+    with pytest.raises(tl.GraphFreedError, match="retain_graph"):
+        loss.backward()
+
+
+def test_checkpoints_unaffected(tmp_path) -> None:
+    tl.manual_seed(3)
+    compiled = tl.nn.Recurrent(tl.cells.LSTM(3, 4), num_layers=2)
+    tape = tl.nn.Recurrent(tl.cells.LSTM(3, 4), num_layers=2, compile=False)
+    tl.save(compiled, tmp_path / "m.npz")
+    tl.load(tape, tmp_path / "m.npz")
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)))
+    np.testing.assert_allclose(compiled(x)[0].numpy(), tape(x)[0].numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_explain_says_why_not() -> None:
+    text = tl.cells.explain(tl.cells.LSTM(3, 4))
+    assert "compiled" in text and "saved per step" in text and "5 x H" in text
+    assert "'mean'" in tl.cells.explain(tl.cells.LayerNormLSTM(3, 4))
+    gru = tl.cells.explain(tl.cells.GRU(3, 4))
+    assert "2 kernels per step" in gru and "s_h*sigmoid(z_r) read by h" in gru
+    assert "layer below" in tl.cells.explain(tl.cells.DepthGatedLSTM(3, 4))
+    kernels.set_enabled(False)
+    try:
+        assert "switched off" in tl.cells.explain(tl.cells.LSTM(3, 4))
+        out, _ = tl.nn.Recurrent(tl.cells.LSTM(3, 4))(tl.Tensor(np.ones((2, 1, 3)),
+                                                               requires_grad=True))
+        assert out._node.prim.name != "recurrent_layer"
+    finally:
+        kernels.set_enabled(True)
+
+
+def test_unwritable_cache_warns_once_and_runs_tape(tmp_path, monkeypatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TINYGRAD_LSTM_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setitem(kernels._state, "warned", False)
+
+    class Unseen(tl.Cell):  # a graph no other test compiled, so nothing is cached in memory
+        state = ("h",)
+
+        def step(self, x, h):
+            return ((self.gate("a", h, x).tanh() * 0.25 + h * 0.75).tanh(),)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rnn = tl.nn.Recurrent(Unseen(2, 3))
+        out, _ = rnn(tl.Tensor(np.ones((3, 1, 2)), requires_grad=True))
+        rnn(tl.Tensor(np.ones((3, 1, 2)), requires_grad=True))
+    assert out._node.prim.name != "recurrent_layer"
+    messages = [str(w.message) for w in caught if "tinygrad_lstm.compile" in str(w.message)]
+    assert len(messages) == 1 and "cannot be written" in messages[0]
+
+
+def test_float32_tanh_and_sigmoid_bounds() -> None:
+    numba = pytest.importorskip("numba")
+    compiled = kernels.for_cell(tl.cells.LSTM(3, 4))
+    module = __import__(f"tinygrad_lstm_kernels_{compiled.key}")
+
+    @numba.njit
+    def apply(fn, a, out):  # the generated float32 helpers, as the kernels inline them
+        for i in range(a.size):
+            out[i] = fn(a[i])
+
+    x = np.linspace(-86, 30, 1_160_001, dtype=np.float32)
+    out = np.empty_like(x)
+    apply(module._tanh, x, out)
+    err = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64))).max()
+    assert err <= emit_numba.TANH32_MAX_ERROR
+    apply(module._sigmoid, x, out)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.all(np.abs(out / exact - 1) < 2e-6)  # relative: also at x = -86 (4e-38)
+
+
+# --- random custom cells: compositions of elementwise primitives ----------------------------
+
+UNARY = ["tanh", "sigmoid", "neg", "exp_small", "square", "relu"]
+BINARY = ["add", "sub", "mul"]
+
+
+def _unary(op: str, t: tl.Tensor) -> tl.Tensor:
+    if op == "exp_small":
+        return (t.tanh() * 0.5).exp()
+    if op == "square":
+        return t * t
+    return {"tanh": t.tanh, "sigmoid": t.sigmoid, "neg": t.__neg__, "relu": t.relu}[op]()
+
+
+@st.composite
+def programs(draw):
+    """A step: two gates, then a few unary/binary operations over gates, h and c."""
+    n = draw(st.integers(2, 5))
+    ops = []
+    for k in range(n):
+        if draw(st.booleans()):
+            ops.append(("u", draw(st.sampled_from(UNARY)), draw(st.integers(0, 3 + k))))
+        else:
+            ops.append(("b", draw(st.sampled_from(BINARY)), draw(st.integers(0, 3 + k)),
+                        draw(st.integers(0, 3 + k))))
+    return ops
+
+
+def _custom(program):
+    class Random(tl.Cell):
+        state = ("h", "c")
+
+        def step(self, x, h, c):
+            values = [self.gate("a", h, x).sigmoid(), self.gate("b", h, x), h, c]
+            for op in program:
+                if op[0] == "u":
+                    values.append(_unary(op[1], values[op[2]]))
+                else:
+                    a, b = values[op[2]], values[op[3]]
+                    values.append({"add": a + b, "sub": a - b, "mul": a * b}[op[1]])
+            new_c = values[-1].tanh() * values[0] + c * 0.5
+            return (new_c.tanh() * values[0], new_c)
+
+    return Random
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(programs())
+def test_random_custom_cells_compile_and_match_tape(program) -> None:
+    Random = _custom(program)
+    assert _compiles(Random(5, 4, dtype="float64"))
+    _compare(lambda: Random(5, 4, dtype="float64"), "float64", lengths=[6, 3, 5])
+
+
+# --- CUDA source: compiled here by nvcc (the GPU run itself is tests/test_gpu.py) -----------
+
+class _Minimal(tl.Cell):
+    """A custom cell for the CUDA source test: a relu candidate, a gate, a per-column gain."""
+
+    state = ("h",)
+
+    def step(self, x, h):
+        a = self.gate("a", h, x).sigmoid()
+        cand = self.gate("n", h, x).relu() * self.param("gain", (self.hidden_size,))
+        return ((1 - a) * h + a * cand,)
+
+
+def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
+    """The LSTM, the GRU of tl.nn.GRU and a custom cell, float32 and float64: one nvcc run."""
+    import shutil
+    import subprocess
+
+    from tinygrad_lstm.compile import emit_cuda
+    from tinygrad_lstm.compile.derive import derive
+    from tinygrad_lstm.compile.trace import trace
+
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc (the CUDA compiler) is not installed here")
+    files = []
+    for make in (tl.cells.LSTM, tl.cells.TorchGRU, _Minimal):
+        for dtype in ("float32", "float64"):
+            text = emit_cuda.source(derive(trace(make(3, 4, dtype=dtype))), dtype, name="tl_k")
+            assert "tl_k_forward" in text and "tl_k_backward" in text
+            assert ("double" in text) == (dtype == "float64")
+            path = tmp_path / f"{make.__name__}_{dtype}.cu"
+            path.write_text(text)
+            files.append(path.name)
+    done = subprocess.run([nvcc, "-arch=sm_80", "-c", *files], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("*.o"))) == len(files)

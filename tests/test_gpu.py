@@ -1,0 +1,47 @@
+"""Compiled layers on CuPy against NumPy: run when a CUDA device and CuPy are present.
+
+Everything here skips, saying why, on a machine without them (``scripts/gpu-check`` runs this
+file and the GPU benchmark in one go).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import backends
+import tinygrad_lstm as tl
+
+REASON = backends.why_not("cupy")
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+
+def _run(name: str, backend: str, compile: bool, dtype: str, lengths=None):
+    tl.manual_seed(0)
+    rnn = tl.nn.Recurrent(tl.cells.create(name, 5, 6, dtype=dtype), num_layers=2,
+                          bidirectional=True, compile=compile)
+    rnn.to(backend)
+    x = np.random.default_rng(1).standard_normal((7, 3, 5))
+    xs = tl.Tensor(x, dtype=dtype, backend=backend, requires_grad=True)
+    out, state = rnn(xs, lengths=lengths)
+    w = tl.Tensor(np.random.default_rng(2).standard_normal(out.shape), dtype=dtype,
+                  backend=backend)
+    loss = (out * w).sum() + (state[-1][0] * state[-1][0]).sum()
+    loss.backward()
+    grads = {n: p.grad.numpy() for n, p in rnn.named_parameters()}
+    grads["input"] = xs.grad.numpy()
+    return out.numpy(), grads, out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "torch-gru", "rnn", "gru"])
+def test_cupy_compiled_and_tape_match_numpy(name: str, dtype: str) -> None:
+    tol = dict(rtol=1e-9, atol=1e-10) if dtype == "float64" else dict(rtol=1e-3, atol=1e-4)
+    ref_out, ref_grads, _ = _run(name, "numpy", False, dtype, lengths=[7, 2, 5])
+    for compile in (True, False):
+        out, grads, tensor = _run(name, "cupy", compile, dtype, lengths=[7, 2, 5])
+        if compile and name != "gru":  # the essay GRU takes the tape path (explain says why)
+            assert tensor._node.prim.name == "recurrent_layer"
+        np.testing.assert_allclose(out, ref_out, **tol)
+        for key in ref_grads:
+            np.testing.assert_allclose(grads[key], ref_grads[key], err_msg=key, **tol)

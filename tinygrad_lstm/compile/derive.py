@@ -1,0 +1,145 @@
+"""Derive: forward assignments and the reverse-mode backward of a traced step, in SymPy.
+
+Every node's expression comes from its primitive's one symbolic rule,
+``PRIMITIVES[name].symbolic`` (the rule ``tl.symbolic`` prints with). The backward is reverse
+mode over that scalar program: SymPy differentiates each node's expression by each input, the
+derivative is rewritten in terms of the node's own output where it reads it (σ' = v(1 - v),
+tanh' = 1 - v², exp' = v), node adjoints are substituted away, and ``sympy.cse`` shares what
+the leaf adjoints have in common. A forward value is saved for the backward iff the backward
+expressions read it: for the LSTM, f, i, C̃, o and tanh(C_t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from tinygrad_lstm.compile.trace import Graph, NotCompilable, Ref
+from tinygrad_lstm.primitives import PRIMITIVES
+
+
+def leaf_symbol(kind: str, name: Any) -> sympy.Symbol:
+    """The symbol of a leaf in generated code: z_<gate>, s_<state>, p_<param>, v<node>."""
+    prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v", "x": "x_"}[kind]
+    return sympy.Symbol(f"{prefix}{name}", real=True)
+
+
+def grad_symbol(state: str) -> sympy.Symbol:
+    """The incoming adjoint of new state ``state`` (output and recurrent parts summed)."""
+    return sympy.Symbol(f"g_{state}", real=True)
+
+
+@dataclass
+class Derivation:
+    """What the emitters print.
+
+    ``forward``: (symbol, expression) per node, in order; ``outputs``: the new state's
+    expressions; ``computed``: the expressions of the values gates read (u<k>); ``adjoints``:
+    one expression per gate z, previous state and parameter, in terms of the incoming adjoints
+    g_<state> and g_u<k>; ``saved``: the forward symbols (node values v_k and gate leaves z_g)
+    the backward reads, in a fixed order. ``temps`` and ``adjoints`` are also given after one
+    ``cse`` over all of them (``reduced``); ``backward_kernel`` does it for a subset.
+    """
+
+    graph: Graph
+    forward: list[tuple[sympy.Symbol, sympy.Expr]]
+    outputs: list[sympy.Expr]
+    temps: list[tuple[sympy.Symbol, sympy.Expr]]
+    adjoints: dict[tuple[str, str], sympy.Expr]  # ("z"|"s"|"p", name) -> expression (cse'd)
+    saved: list[sympy.Symbol]
+    raw: dict[tuple[str, str], sympy.Expr]  # the same before cse
+    computed: dict[str, sympy.Expr]
+
+    def backward_kernel(self, leaves: list[tuple[str, str]]
+                        ) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], list[sympy.Expr]]:
+        """``cse`` over the adjoints of ``leaves`` alone: (temporaries, expressions)."""
+        return sympy.cse([self.raw[leaf] for leaf in leaves],
+                         symbols=sympy.numbered_symbols("t", real=True), optimizations="basic")
+
+    def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
+        """The forward assignments the expressions ``refs`` need, in order."""
+        need: set[sympy.Symbol] = set()
+        todo = [e.free_symbols if isinstance(e, sympy.Basic) else set() for e in refs]
+        pending = set().union(*todo) if todo else set()
+        by_symbol = dict(self.forward)
+        while pending:
+            sym = pending.pop()
+            if sym in by_symbol and sym not in need:
+                need.add(sym)
+                pending |= by_symbol[sym].free_symbols
+        return [(v, e) for v, e in self.forward if v in need]
+
+
+def _value(ref: Ref) -> Any:
+    kind, name = ref
+    if kind == "c":
+        value = float(name)
+        return sympy.Integer(int(value)) if value.is_integer() else sympy.Float(value)
+    return leaf_symbol(kind, name)
+
+
+def derive(graph: Graph) -> Derivation:
+    """Forward and backward of ``graph``; raises ``NotCompilable`` for a rule SymPy cannot
+    differentiate."""
+    forward: list[tuple[sympy.Symbol, sympy.Expr]] = []
+    inputs: list[list[Any]] = []
+    for k, (name, refs, params) in enumerate(graph.nodes):
+        args = [_value(r) for r in refs]
+        expr = PRIMITIVES[name].symbolic(*args, **dict(params))
+        if not isinstance(expr, sympy.Basic):
+            raise NotCompilable(f"the symbolic rule of {name!r} did not give one expression")
+        forward.append((leaf_symbol("v", k), sympy.sympify(expr)))
+        inputs.append(args)
+    outputs = [_value(r) for r in graph.outputs]
+
+    adjoint: dict[sympy.Symbol, sympy.Expr] = {}
+    seeds = [(state, out) for state, out in zip(graph.states, outputs, strict=True)]
+    computed = {name: _value(ref) for name, ref, _ in graph.computed}
+    seeds += list(computed.items())  # a value a gate reads: its adjoint comes from the GEMM
+    for name, out in seeds:
+        if isinstance(out, sympy.Symbol):
+            adjoint[out] = adjoint.get(out, sympy.Integer(0)) + grad_symbol(name)
+    for k in range(len(forward) - 1, -1, -1):
+        v, expr = forward[k]
+        a = adjoint.pop(v, None)
+        if a is None:
+            continue
+        for u in dict.fromkeys(x for x in inputs[k] if isinstance(x, sympy.Symbol)):
+            d = sympy.diff(expr, u)
+            if expr.func is not sympy.Symbol and not expr.is_Add and not expr.is_Mul:
+                d = d.subs(expr, v)  # read the node's own output: σ' = v(1 - v), tanh' = 1 - v²
+            if d != 0:
+                adjoint[u] = adjoint.get(u, sympy.Integer(0)) + a * d
+    leaves = ([("z", g) for g in graph.gates] + [("s", s) for s in graph.states]
+              + [("p", p) for p in graph.params] + ([("x", "x")] if graph.reads_x else []))
+    exprs = [adjoint.get(leaf_symbol(kind, name), sympy.Integer(0)) for kind, name in leaves]
+    raw = dict(zip(leaves, exprs, strict=True))
+    temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("t", real=True),
+                               optimizations="basic")
+    adjoints = dict(zip(leaves, reduced, strict=True))
+    read: set[sympy.Symbol] = set()
+    for _, e in temps:
+        read |= e.free_symbols
+    for e in reduced:
+        read |= e.free_symbols
+    node_syms = [v for v, _ in forward]
+    saved = [v for v in node_syms if v in read]
+    saved += [leaf_symbol("z", g) for g in graph.gates if leaf_symbol("z", g) in read]
+    for fn in _functions(temps, reduced):
+        if fn not in KNOWN_FUNCTIONS:
+            raise NotCompilable(f"its backward needs {fn}, which the kernel printer lacks")
+    return Derivation(graph, forward, outputs, temps, adjoints, saved, raw, computed)
+
+
+#: SymPy function names the emitters print
+KNOWN_FUNCTIONS = frozenset({"tanh", "exp", "log", "sigmoid", "Heaviside", "Max", "Abs",
+                             "sign"})
+
+
+def _functions(temps: list[tuple[Any, Any]], reduced: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for e in [e for _, e in temps] + list(reduced):
+        names |= {type(f).__name__ for f in e.atoms(sympy.Function)}
+    return names

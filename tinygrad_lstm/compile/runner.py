@@ -1,0 +1,223 @@
+"""A compiled layer: one tape node (the ``recurrent_layer`` primitive) per layer and direction.
+
+Forward: the hoisted input GEMM for all steps (biases inside), then per step one
+``dot(s, W_s^T, out=...)`` per state the gates read and one fused kernel (for a step in phases,
+such as the GRU's, a kernel making r ⊙ h and its product first). Backward: per step one
+fused kernel and one ``dot(dZ_t, W_s)`` per such state, then dW_s, dW_x and dX as single GEMMs
+over all T·B rows and db as one column sum.
+
+Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the stacked
+input weights W_x (G·H, I), the stacked biases b (G·H,), one stacked weight per product
+(``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H)), and
+the per-column parameters (H,). Gates are stacked by level; a gate that does not read an argument
+has a zero block there."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygrad_lstm.primitives import Primitive
+from tinygrad_lstm.tape import _mode
+from tinygrad_lstm.tensor import Tensor, apply, concat, zeros
+
+if TYPE_CHECKING:
+    from tinygrad_lstm.cells.base import Cell
+    from tinygrad_lstm.compile.kernels import Compiled
+
+
+class _Saved:
+    """What the forward keeps for the backward: the states before and after every step
+    (``hist[k][t + r]`` is state k before step t, r = 1 in reverse), the computed values gates
+    read (``us``), the saved values (``sv``) and the input rows."""
+
+    __slots__ = ("hist", "us", "sv", "x2")
+
+    def __init__(self) -> None:
+        self.hist: list[Any] = []
+        self.us: list[Any] = []
+        self.sv: Any = None
+        self.x2: Any = None
+
+
+def _layout(kernels: Compiled) -> tuple[list[Any], int]:
+    """Per product: (kind, index of its state or computed value, first column, end column, the
+    phase after which it is made / the level whose dZ completes it); and H-free gate count."""
+    g = kernels.graph
+    names = [n for n, _, _ in g.computed]
+    out = []
+    for kind, name, lo, hi, readers in g.products():
+        index = g.states.index(name) if kind == "s" else names.index(name)
+        level = -1 if kind == "s" else g.u_levels[name]
+        first_reader = min(g.levels[r] for r in readers)
+        out.append((kind, index, lo, hi, level, first_reader))
+    return out, len(g.gates)
+
+
+def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
+                   n_products: int, reverse: bool, valid: Any, saved: _Saved,
+                   need_dx: bool = True) -> tuple[Any, ...]:
+    T, B, In = xs.shape
+    init = arrays[:n_states]
+    Wx, b = arrays[n_states], arrays[n_states + 1]
+    Ws = arrays[n_states + 2: n_states + 2 + n_products]
+    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_products:]]
+    H = init[0].shape[1]
+    dtype = kernels.dtype
+    g = kernels.graph
+    layout, _ = _layout(kernels)
+    xc = xp.ascontiguousarray(xs)
+    x2 = xc.reshape(T * B, In)
+    X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
+    P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
+    P += b
+    P = P.reshape(T, B, -1)
+    WsT = [xp.ascontiguousarray(W.T) for W in Ws]
+    hist = [xp.empty((T + 1, B, H), dtype) for _ in range(n_states)]
+    us = [xp.empty((T, B, H), dtype) for _ in g.computed]
+    r = 1 if reverse else 0
+    for k in range(n_states):
+        hist[k][T * r] = init[k]
+    sv = xp.empty((T, len(kernels.derivation.saved), B, H), dtype)
+    y = xp.empty((T, B, H), dtype)
+    prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
+    phases = [getattr(kernels, "phases", ())[p] for p in range(g.phases)]
+    made = [[n for n, (name, _, _) in enumerate(g.computed) if g.u_levels[name] == p]
+            for p in range(g.phases)]
+    forward = kernels.forward
+    for n in range(T):
+        t = T - 1 - n if reverse else n
+        prev = [h[t + r] for h in hist]
+        for i, (kind, k, _, _, _, _) in enumerate(layout):
+            if kind == "s":
+                xp.dot(prev[k], WsT[i], out=prods[i])
+        for p, phase in enumerate(phases):
+            phase(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
+                  *[us[k][t] for k in made[p]])
+            for i, (kind, k, _, _, level, _) in enumerate(layout):
+                if kind == "u" and level == p:
+                    xp.dot(us[k][t], WsT[i], out=prods[i])
+        forward(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
+                *[h[t + 1 - r] for h in hist], sv[t], y[t])
+    saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
+    finals = [h[T * (1 - r)].copy() for h in hist]
+    return (y, *finals)
+
+
+def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
+               kernels: Compiled, n_states: int, n_products: int, reverse: bool, valid: Any,
+               saved: _Saved, need_dx: bool = True) -> tuple[Any, ...]:
+    if saved.sv is None:
+        raise RuntimeError("recurrent_layer: its saved values are gone")
+    T, B, In = xs.shape
+    init = arrays[:n_states]
+    Wx = arrays[n_states]
+    Ws = [xp.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_products]]
+    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_products:]]
+    H = init[0].shape[1]
+    dtype = kernels.dtype
+    g = kernels.graph
+    layout, G = _layout(kernels)
+    hist, us, sv = saved.hist, saved.us, saved.sv
+    gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
+    dsp = [xp.zeros((B, H), dtype) if g_ is None else xp.array(g_, dtype=dtype, order="C")
+           for g_ in gs[1:]]
+    dsg = [xp.zeros((B, H), dtype) for _ in range(n_states)]
+    gu = [xp.zeros((B, H), dtype) for _ in g.computed]
+    dz = xp.empty((T, B, G * H), dtype)
+    dp = [xp.zeros(p.shape, dtype) for p in params]
+    xc = saved.x2.reshape(T, B, In)
+    dxd = xp.empty((T, B, In), dtype) if g.reads_x else None  # x_t's direct part
+    r = 1 if reverse else 0
+    levels = [(p, getattr(kernels, "phase_backward", {}).get(p, kernels.backward))
+              for p in range(g.phases, -1, -1)]
+    for n in range(T - 1, -1, -1):
+        t = T - 1 - n if reverse else n
+        prev = [h[t + r] for h in hist]
+        for p, kernel in levels:
+            kernel(valid[t], gy[t], *dsp, *dsg, *gu, *prev, *params, sv[t], dz[t], *dp,
+                   *((xc[t], dxd[t]) if dxd is not None else ()))
+            for i, (kind, k, lo, hi, _, first) in enumerate(layout):
+                if kind == "u" and first == p and p > 0:
+                    xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
+        for i, (kind, k, lo, hi, _, _) in enumerate(layout):
+            if kind == "s":
+                xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
+    dinit = [a + b for a, b in zip(dsp, dsg, strict=True)]
+    dz2 = dz.reshape(T * B, G * H)
+    x2 = saved.x2
+    if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
+        x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
+    dWx = xp.dot(dz2.T, x2)
+    db = dz2.sum(axis=0)
+    dWs = []
+    for kind, k, lo, hi, _, _ in layout:
+        rows = hist[k][r:T + r] if kind == "s" else us[k]
+        dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
+    dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
+    if dx is not None and dxd is not None:
+        dx += dxd
+    grads = (dx, *dinit, dWx, db, *dWs, *dp)
+    if _mode.anomaly:
+        names = ("input", *(f"state {s}" for s in g.states), "W_x", "b",
+                 *(f"W_{name}" for _, name, _, _, _ in g.products()),
+                 *(f"parameter {q}" for q in g.params))
+        for name, grad in zip(names, grads, strict=True):
+            if grad is not None and not bool(xp.all(xp.isfinite(grad))):
+                raise FloatingPointError(f"recurrent_layer: the gradient of its {name} holds "
+                                         f"NaN or Inf (shape {grad.shape})")
+    return grads
+
+
+def _layer_symbolic(*args: Any, **params: Any) -> Any:
+    raise NotImplementedError("recurrent_layer: a compiled layer prints as its cell: "
+                              "tl.symbolic.equations(cell)")
+
+
+#: the sequence primitive: a whole layer (one direction) of a compiled cell, one tape node
+RECURRENT_LAYER = Primitive(
+    "recurrent_layer", None, _layer_forward, _layer_vjp, _layer_symbolic,
+    "a compiled cell over a sequence: the input GEMM, then per step a GEMM and a fused kernel",
+    multiple=True)
+
+
+def _stack(blocks: list[Tensor | None], shape: tuple[int, ...], dtype: Any) -> Tensor:
+    full = [b if b is not None else zeros(shape, dtype=dtype) for b in blocks]
+    return full[0] if len(full) == 1 else concat(full, axis=0)
+
+
+def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
+              valid: np.ndarray | None, reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``cell`` over ``xs`` (T, B, I) from ``state``: (outputs (T, B, H), final state)."""
+    g = kernels.graph
+    T, B, In = xs.shape
+    H = cell.hidden_size
+    params = cell._parameters
+    dtype = cell.dtype
+    specs = [cell.gates[name] for name in g.gates]
+    x_arg = cell._args[0]
+    Wx = _stack([params[s.weights[s.sources.index(x_arg)]] if x_arg in s.sources else None
+                 for s in specs], (H, In), dtype)
+    b = _stack([params[s.bias] if s.bias else None for s in specs], (H,), dtype)
+    Ws = []
+    for kind, name, lo, hi, _ in g.products():
+        blocks: list[Tensor | None] = []
+        for spec in specs[lo:hi]:
+            if kind == "s":
+                arg = cell._args[1 + g.states.index(name)]
+                blocks.append(params[spec.weights[spec.sources.index(arg)]]
+                              if arg in spec.sources else None)
+            else:
+                pairs = next(p for n, _, p in g.computed if n == name)
+                hit = [pos for gate, pos in pairs if gate == spec.name]
+                blocks.append(params[spec.weights[hit[0]]] if hit else None)
+        Ws.append(_stack(blocks, (H, H), dtype))
+    extra = [params[name] for name in g.params]
+    mask = np.ones((T, B), dtype=bool) if valid is None else \
+        np.arange(T)[:, None] < valid[None, :]
+    mask = xs.backend.xp.asarray(mask)
+    outs = apply(RECURRENT_LAYER, xs, *state, Wx, b, *Ws, *extra, kernels=kernels,
+                 n_states=len(g.states), n_products=len(Ws), reverse=reverse,
+                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad)
+    return outs[0], tuple(outs[1:])
