@@ -27,6 +27,13 @@ import backends
 import tinygrad_lstm as tl
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported in one line (no usage block above it)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _number(convert: type, what: str, ok: Callable[[float], bool]) -> Callable[[str], Any]:
     """An argparse type: ``convert`` the text, refuse values that are not ``what``."""
     def parse(text: str) -> Any:
@@ -283,7 +290,7 @@ def _train_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinygrad-lstm",
         description="Recurrent cells written once: run on NumPy or CuPy, differentiated by a "
                     "tape, printed by SymPy.")
