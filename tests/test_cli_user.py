@@ -119,13 +119,18 @@ def test_mistakes_give_one_line_exit_2_and_create_nothing(user_folder) -> None:
          r"needs about [\d,]+ GiB of memory and the machine has [\d,]+ GiB; use a smaller "
          r"--hidden"),
         (("train", "--task", "copy", "--seq-len", "100000000", "--out", "r"),
-         r"needs about .* GiB .*use a shorter sequence \(--seq-len; 100000020 steps now\)"),
+         r"needs about .* GiB .*use shorter sequences \(100,000,020 steps now: --seq-len"),
         (("train", "--out", "afile/run"), r"--out afile/run: cannot create it, .*afile is a "
                                           r"file, not a folder"),
         (("train", "--out", "afile"), r"--out afile: that is a file, not a folder"),
         (("train", "--out", "/proc/no-such/run", "--steps", "1", *SMALL),
          r"cannot create /proc/no-such/run: .*; choose another folder"),
         (("demo", "--out", "afile"), r"--out afile: that is a file, not a folder"),
+        (("demo", "--gap", "100000000"), r"100,000,009 steps now: --seq-len, or --gap for "
+                                         r"france"),
+        (("train", "--task", "temporal-order", "--seq-len", "5", "--out", "r"),
+         r"--seq-len must be at least 62 for the temporal-order task, got 5"),
+        (("docs", "--build"), r"run from the repository root"),
         (("train", "--cell", "nosuchmodule:Cell", "--out", "r"),
          r"no module named 'nosuchmodule' \(run from the folder that holds nosuchmodule.py"),
         (("train", "--cell", "mycells:NotACell", "--out", "r"),

@@ -116,6 +116,9 @@ def _task_options(task: str, seq_len: int | None, gap: int | None) -> dict[str, 
         if task in ("adding", "adding2016", "copy"):
             options["length"] = seq_len
         elif task == "temporal-order":
+            if seq_len < 62:  # its symbols sit at steps 10-20 and 50-60, before the end
+                raise tl.train.RunError("--seq-len must be at least 62 for the temporal-order "
+                                        f"task, got {seq_len}")
             options["min_length"], options["max_length"] = seq_len, seq_len + 10
         else:
             raise tl.train.RunError(f"--seq-len does not apply to the {task!r} task"
