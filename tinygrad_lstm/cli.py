@@ -151,8 +151,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if extra:
             raise tl.train.RunError(f"--resume continues a run as it was saved; {extra[0]} "
                                     "cannot change it (start a new run with --out)")
+        backend = given.pop("backend", None)  # a run may move to another backend
         result = tl.train.resume(args.resume, steps=args.steps, progress=not args.quiet,
-                                 expect=given)
+                                 expect=given, backend=backend)
         folder = args.resume
     else:
         if args.out is None:
@@ -248,7 +249,8 @@ def _train_parser(sub: Any) -> None:
         description="Train a cell on a task; the run's folder gets config.json, metrics.jsonl, "
                     "checkpoint.npz and learning_curves.png.")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (with "
-                       "--steps: to a new total; other run options must match the saved run)")
+                       "--steps: to a new total; with --backend: there; other run options "
+                       "must match the saved run)")
     train.add_argument("--cell", metavar="CELL", help=f"{_CELL_HELP} (default {d.cell})")
     train.add_argument("--cell-option", type=_key_value, action="append", metavar="KEY=VALUE",
                        help="a cell constructor option, typed from its signature, e.g. "
