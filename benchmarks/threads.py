@@ -1,6 +1,6 @@
 """Which BLAS thread policy should training use? Wall and CPU time of the candidates, interleaved.
 
-    python benchmarks/threads.py [--repeats 7] [--steps 5] [--json PATH]
+    python benchmarks/threads.py [--repeats 7] [--steps 3] [--size T,B,I,H ...] [--json PATH]
 
 Candidates (threadpoolctl sets each; they take turns, so load from other processes hits all):
 
@@ -148,15 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3, help="steps per timed sample")
+    parser.add_argument("--size", action="append", metavar="T,B,I,H",
+                        help="a size to time (repeatable; default: both sizes above)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split(",")) for s in args.size] if args.size else SIZES
     load_before = os.getloadavg()
     print(f"{CORES} cores; load average before {load_before[0]:.2f} (1 min); "
           f"{args.repeats} interleaved samples of {args.steps} steps, medians")
     print(f"{'workload':10s} {'T,B,I,H':16s} {'candidate':9s} {'wall s/step':>11s} "
           f"{'cpu s/step':>10s} {'wall vs one':>11s}")
     results = []
-    for T, B, In, H in SIZES:
+    for T, B, In, H in sizes:
         for workload, make, names in (("tl", tl_step, ["default", "one"]),
                                       ("numpy", numpy_step, ["default", "one", "split"])):
             found = measure(make(T, B, In, H), names, args.steps, args.repeats)
