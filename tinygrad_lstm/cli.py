@@ -260,7 +260,8 @@ def _train_parser(sub: Any) -> None:
                        help=f"a task from `tinygrad-lstm tasks` (default {d.task})")
     train.add_argument("--seq-len", type=_positive_int, help="sequence length (adding, copy, "
                        "temporal-order; default: the task's own)")
-    train.add_argument("--gap", type=_non_negative_int, help="filler words (france)")
+    train.add_argument("--gap", type=_non_negative_int,
+                       help="filler words (france; default 20)")
     train.add_argument("--hidden", type=_positive_int, help=f"hidden size (default {d.hidden})")
     train.add_argument("--layers", type=_positive_int,
                        help=f"stacked layers (default {d.layers})")

@@ -156,6 +156,9 @@ class Result:
 def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimizer]:
     try:
         task = tasks.create(config.task, **config.task_options)
+    except (ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    try:
         cell = config.cell_spec().build(task.input_size, config.hidden, **config.cell_options)
     except (ValueError, TypeError) as err:
         raise RunError(f"cell {config.cell_spec().name!r}: {err}") from None
