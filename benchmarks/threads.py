@@ -16,6 +16,23 @@ Workloads: a training step of ``tl.nn.Recurrent(tl.cells.LSTM)`` + linear readou
 adding-task size (T, B, I, H) = (100, 32, 2, 64) and a larger (50, 64, 128, 256). It prints the
 median seconds per step (wall and CPU) per candidate and each candidate's wall time relative to
 ``one``, with the machine's load average before and after: the numbers mean little without it.
+
+Measured 2026-11-30 on a shared 2-core machine under other engineers' test runs (load average
+13-20; medians of 7 samples x 3 steps at the small size, 3 x 1 at the large), wall s/step:
+
+    workload  T,B,I,H          default    one    split
+    tl        100,32,2,64        5.86    0.210      -
+    numpy     100,32,2,64        2.96    0.155    0.391
+    tl        50,64,128,256      7.15    0.876      -
+    numpy     50,64,128,256      3.62    0.625    0.969
+
+An earlier full run, as the load rose from 2.7 to 10, gave default/one ratios of 1.08 (tl) and
+0.92 (numpy) at the small size, 3.95 (tl) and 6.34 (numpy) at the large, and split/one ratios
+of 2.00 and 1.12 (that run switched threads with a fresh threadpool_limits, about 1 ms a
+switch; a cached controller takes about 7 us); a single sample at load 2.3 had the default and
+the split 20% ahead of one thread on the large NumPy LSTM, but the tl step 7x slower with the
+default. One thread everywhere is the policy (``tinygrad_lstm/threads.py``); switching threads
+around the big GEMMs never paid for itself.
 """
 
 from __future__ import annotations
