@@ -319,34 +319,36 @@ def test_the_printed_equations_compute_what_the_cell_computes(name: str) -> None
                                    rtol=1e-8, atol=1e-10, err_msg=f"{name}: state {s}")
 
 
-def _katex_modules() -> Path | None:
-    """Where `tinygrad-lstm docs --build` installed KaTeX (or TINYGRAD_LSTM_KATEX, .ci/katex)."""
+def katex_errors(strings: list[str]) -> list[str]:
+    """KaTeX's error for each string ("" where it renders), with errors thrown; skips the test
+    when KaTeX is not installed (`tinygrad-lstm docs --build` installs it; .ci/run too)."""
+    import json
+    import shutil
+
     from tinygrad_lstm.site import find_katex
 
-    return find_katex()
+    modules = find_katex()
+    if shutil.which("node") is None or modules is None:
+        pytest.skip("KaTeX is not installed: `tinygrad-lstm docs --build` installs it")
+    out = subprocess.run(["node", str(ROOT / "tests" / "render_katex.js")],
+                         input=json.dumps(strings), capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "NODE_PATH": str(modules)})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
 
 
 def test_every_generated_latex_string_renders_with_katex() -> None:
     """Each cell's equations and Jacobians go through KaTeX (from the npm registry; .ci/run
     installs it into .ci/katex) with errors thrown: what the docs show really renders."""
-    import json
     import re
-    import shutil
 
-    modules = _katex_modules()
-    if shutil.which("node") is None or modules is None:
-        pytest.skip("KaTeX is not installed: `tinygrad-lstm docs --build` installs it")
     from tinygrad_lstm import docs
 
     strings = [tl.symbolic.latex(tl.cells.create(name, 4, 4)) for name in tl.cells.available()]
     for text in docs.pages().values():
         strings += re.findall(r"\$\$(.+?)\$\$", text, flags=re.S)
         strings += re.findall(r"(?<!\$)\$([^$\n]+)\$(?!\$)", text)
-    out = subprocess.run(["node", str(ROOT / "tests" / "render_katex.js")],
-                         input=json.dumps(strings), capture_output=True, text=True,
-                         timeout=120, env={**os.environ, "NODE_PATH": str(modules)})
-    assert out.returncode == 0, out.stderr
-    failures = [(s, e) for s, e in zip(strings, json.loads(out.stdout), strict=True) if e]
+    failures = [(s, e) for s, e in zip(strings, katex_errors(strings), strict=True) if e]
     assert not failures, failures[:3]
     assert len(strings) > 50
 

@@ -4,11 +4,7 @@ names from any Python identifier give valid LaTeX; signs print as the papers wri
 from __future__ import annotations
 
 import ast
-import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -147,16 +143,9 @@ def test_names_with_underscores_and_digits_are_valid_latex() -> None:
     strings = _strings(cell) + _strings(Unicode(3, 4))
     for s in strings:  # one subscript per symbol (KaTeX: "Double subscript")
         assert not re.search(r"_\{[^{}]*\}_|_[A-Za-z0-9]_", s), s
-    node, modules = shutil.which("node"), ROOT / ".ci" / "katex" / "node_modules"
-    if os.environ.get("TINYGRAD_LSTM_KATEX"):
-        modules = Path(os.environ["TINYGRAD_LSTM_KATEX"]) / "node_modules"
-    if node is None or not (modules / "katex").is_dir():
-        pytest.skip("KaTeX is not installed: npm install --prefix .ci/katex katex@0.16")
-    out = subprocess.run([node, str(ROOT / "tests" / "render_katex.js")],
-                         input=json.dumps(strings), capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "NODE_PATH": str(modules)})
-    assert out.returncode == 0, out.stderr
-    failures = [(s, e) for s, e in zip(strings, json.loads(out.stdout), strict=True) if e]
+    from test_symbolic import katex_errors
+
+    failures = [(s, e) for s, e in zip(strings, katex_errors(strings), strict=True) if e]
     assert not failures, failures[:2]
 
 
