@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.primitives import PRIMITIVES
 from tinygrad_lstm.tensor import Tensor, addmm, apply, concat, zeros
 
@@ -37,24 +38,27 @@ SPLIT = PRIMITIVES["split"]
 ADDMM_SPLIT = PRIMITIVES["addmm_split"]
 
 
-def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
-             ) -> Tensor | None:
-    """Concatenate parameters (zeros standing in for missing biases), or None if all missing."""
-    if all(p is None for p in parts):
+def _stacked(cell: Cell, names: list[str | None], widths: list[int]) -> Tensor | None:
+    """Stack biases (zeros standing in for missing ones), or None if all are missing."""
+    if all(n is None for n in names):
         return None
-    full = [p if p is not None else zeros((w,), dtype=cell.dtype)
-            for p, w in zip(parts, widths, strict=True)]
-    return full[0] if len(full) == 1 else concat(full, axis=axis)
+    if None not in names:
+        return cell.stacked_parameters(names)
+    full = [cell.stacked_parameters((n,)) if n is not None else zeros((w,), dtype=cell.dtype)
+            for n, w in zip(names, widths, strict=True)]
+    return concat(full, axis=0)
 
 
-def _transposed(blocks: list[Tensor]) -> tuple[Tensor, Any]:
+def _transposed(cell: Cell, names: list[str]) -> tuple[Tensor, Any]:
     """[W_1; W_2; ...]^T as one C-ordered tensor, made once per sequence and used at every step,
     and the stack [W_1; W_2; ...] itself as a C-ordered array (for the backward products).
 
     BLAS multiplies a (batch, in) by an (in, out) F-ordered matrix (a transposed view) about
     three times as slowly at LSTM sizes, so the transpose is flattened (a reshape that copies
     into C order) and shaped back."""
-    stacked = concat(blocks, axis=0)  # a copy even of one block: both are this moment's values
+    stacked = cell.stacked_parameters(names)
+    if isinstance(stacked, Parameter):  # a copy even of one block: both are this moment's values
+        stacked = concat([stacked], axis=0)
     transposed = stacked.T
     return transposed.reshape(transposed.numel()).reshape(transposed.shape), stacked.data
 
@@ -86,7 +90,6 @@ class StepPlan:
     def __init__(self, cell: Cell, xs: Tensor) -> None:
         self.cell = cell
         self.x_arg = cell._args[0]
-        params = cell._parameters
         by_args: dict[frozenset[str], list[GateSpec]] = {}
         for spec in cell.gates.values():
             args = frozenset(s for s in spec.sources if s is not None)
@@ -96,7 +99,7 @@ class StepPlan:
         # One stack per argument: W^T of every block reading it, group after group.
         self.weights_t: list[Tensor | None] = [None] * len(cell._args)
         self.weights: list[Any] = [None] * len(cell._args)
-        stack_bias: list[Tensor | None] = []
+        stack_bias: list[str | None] = []
         for position, arg in enumerate(cell._args):
             blocks, widths, start = [], [], 0
             for group in self.groups:
@@ -105,13 +108,13 @@ class StepPlan:
                 group.columns[arg] = (start, start + group.width)
                 start += group.width
                 for g in group.gates:
-                    blocks.append(params[g.weights[g.sources.index(arg)]])
+                    blocks.append(g.weights[g.sources.index(arg)])
                     widths.append(g.size)
                     if arg == self.x_arg:
-                        stack_bias.append(params[g.bias] if g.bias else None)
+                        stack_bias.append(g.bias)
             if blocks:
                 # the stack transposed for the products, and as it is for their backward
-                self.weights_t[position], self.weights[position] = _transposed(blocks)
+                self.weights_t[position], self.weights[position] = _transposed(cell, blocks)
         for group in self.groups:
             for position, arg in enumerate(cell._args):
                 if arg in group.args:
@@ -119,9 +122,8 @@ class StepPlan:
                     width = self.weights_t[position].shape[1]
                     group.terms.append((position, _columns(a, b, width)))
             if self.x_arg not in group.args:
-                group.bias = _stacked(cell, [params[g.bias] if g.bias else None
-                                             for g in group.gates],
-                                      [g.size for g in group.gates], axis=0)
+                group.bias = _stacked(cell, [g.bias for g in group.gates],
+                                      [g.size for g in group.gates])
         # The hoisted input projection: all x blocks, all steps, one GEMM, biases folded in.
         self.projection: Tensor | None = None
         weight_t = self.weights_t[0]
@@ -130,7 +132,7 @@ class StepPlan:
             flat_xs = xs.reshape(steps * batch, features)
             widths = [g.size for group in self.groups if self.x_arg in group.args
                       for g in group.gates]
-            bias = _stacked(cell, stack_bias, widths, axis=0)
+            bias = _stacked(cell, stack_bias, widths)
             flat = flat_xs @ weight_t if bias is None else addmm(bias, flat_xs, weight_t)
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
         # Per gate: its group, its place among the group's gates, the step arguments it was
@@ -142,7 +144,7 @@ class StepPlan:
             group = next((g for g in self.groups if spec in g.gates), None)
             if group is None:  # every input is computed inside the step: nothing to share
                 continue
-            computed = [(k, _transposed([params[w]])[0])
+            computed = [(k, _transposed(cell, [w])[0])
                         for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
                         if src is None]
             positions = tuple(None if src is None else cell._args.index(src)

@@ -4,9 +4,11 @@ from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from tinygrad_lstm.nn.recurrent import Recurrent, detach_state
+from tinygrad_lstm.nn.rnn_cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_lstm.nn.torch_like import GRU, LSTM, RNN
 
 __all__ = [
-    "GRU", "LSTM", "Linear", "Module", "Parameter", "RNN", "Recurrent",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear", "Module", "Parameter", "RNN", "RNNCell",
+    "Recurrent",
     "binary_cross_entropy_with_logits", "cross_entropy", "detach_state", "mse_loss",
 ]
