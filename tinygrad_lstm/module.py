@@ -155,9 +155,9 @@ class Module:
             if extra:
                 parts.append(f"unexpected keys {extra}")
             from tinygrad_lstm.nn.torch_layout import looks_like_torch
-            hint = "; " + looks_like_torch(extra) if layout == "native" and looks_like_torch(
-                extra) else ""
-            raise KeyError(f"load_state_dict: {type(self).__name__}: {'; '.join(parts)}{hint}")
+            hint = looks_like_torch(extra) if layout == "native" else ""
+            raise KeyError(f"load_state_dict: {type(self).__name__}: "
+                           + "; ".join(([hint] if hint else []) + parts))
         staged = {}
         for name, value in state.items():
             if name not in own:
