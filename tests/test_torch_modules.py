@@ -379,3 +379,22 @@ def test_composite_model_loads_pytorch_state_dict_at_any_depth() -> None:
     del sd["cell.bias_hh"]
     with pytest.raises(KeyError, match=r"missing keys \['cell.bias_hh' \(12,\)\]"):
         _OurTagger().load_state_dict(sd, layout="torch")
+
+
+def test_plan_layout_is_kept_and_parameters_are_read_at_each_call() -> None:
+    """The plan's layout is made once per cell; the values come from the parameters as they
+    are at each call: replaced, re-initialised in place, or loaded."""
+    rng = np.random.default_rng(10)
+    x = _t(rng.standard_normal((T, B, IN)))
+    ours = tl.nn.GRU(IN, H, dtype="float64")
+    ours(x)
+    layout = ours.cells[0].__dict__["_plan_layout"]
+    theirs = torch.nn.GRU(IN, H, dtype=torch.float64)
+    ours.weight_hh_l0 = tl.nn.Parameter(theirs.weight_hh_l0.detach().numpy(), dtype="float64")
+    for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):
+        getattr(ours, name).data[...] = getattr(theirs, name).detach().numpy()
+    _close(ours(x)[0], theirs(torch.tensor(x.numpy()))[0], "after replacing parameters")
+    assert ours.cells[0].__dict__["_plan_layout"] is layout
+    fresh = tl.nn.GRU(IN, H, dtype="float64")
+    ours.load_state_dict(fresh.state_dict())
+    _close(ours(x)[0], fresh(x)[0].numpy(), "after load_state_dict")
