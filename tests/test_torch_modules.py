@@ -398,3 +398,44 @@ def test_plan_layout_is_kept_and_parameters_are_read_at_each_call() -> None:
     fresh = tl.nn.GRU(IN, H, dtype="float64")
     ours.load_state_dict(fresh.state_dict())
     _close(ours(x)[0], fresh(x)[0].numpy(), "after load_state_dict")
+
+
+def test_torch_cells_take_the_plain_path_and_gradcheck() -> None:
+    """fused=False runs every gate on its own, from slices of PyTorch's tensors; it agrees
+    with the planned path, and both agree with finite differences (float64)."""
+    rng = np.random.default_rng(11)
+    x = _t(rng.standard_normal((3, 2, IN)))
+    planned = tl.nn.LSTM(IN, H, proj_size=2, bidirectional=True, dtype="float64")
+    plain = tl.nn.LSTM(IN, H, proj_size=2, bidirectional=True, dtype="float64", fused=False)
+    plain.load_state_dict(planned.state_dict())
+    _close(plain(x)[0], planned(x)[0].numpy(), "plain == planned")
+    for module in (planned, plain):
+        for name in ("weight_hh_l0", "bias_ih_l0_reverse", "weight_hr_l0"):
+            cell, kind = module._cell_for(name)
+            loss = _with_tensor(cell, kind, lambda m=module: (m(x)[0] ** 2).sum())
+            assert tl.gradcheck(loss, getattr(module, name)), name
+    gru = tl.nn.GRUCell(IN, H, dtype="float64")
+    xs = _t(rng.standard_normal((2, IN)))
+    for kind in ("bias_hh", "weight_ih"):
+        loss = _with_tensor(gru, kind, lambda: (gru(xs) ** 2).sum())
+        assert tl.gradcheck(loss, gru._parameters[kind]), kind
+
+
+def _with_tensor(cell: tl.Cell, kind: str, run):
+    """``run`` as a function of the cell's tensor ``kind`` (gradcheck passes in its own copy:
+    the cell computes with that copy while ``run`` runs)."""
+    def loss(tensor: tl.Tensor) -> tl.Tensor:
+        kept = cell._parameters[kind]
+        cell._parameters[kind] = tensor
+        try:
+            return run()
+        finally:
+            cell._parameters[kind] = kept
+    return loss
+
+
+def test_cells_and_linear_refuse_unknown_keywords() -> None:
+    with pytest.raises(TypeError, match="LSTMCell: unknown keyword 'batch_first'"):
+        tl.nn.LSTMCell(IN, H, batch_first=True)
+    assert tl.nn.Linear(2, 3, device="cpu").weight.backend.name == "numpy"
+    tl.nn.LSTM(IN, H).flatten_parameters()  # PyTorch code calls it; nothing to do here

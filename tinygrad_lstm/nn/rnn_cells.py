@@ -71,10 +71,14 @@ class TorchLayoutCell(Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  proj_size: int = 0, device: Any = None, dtype: Any = None,
                  init: str = "uniform", forget_bias: float | None = None,
-                 gate_bias: dict[str, float] | None = None) -> None:
+                 gate_bias: dict[str, float] | None = None, **unknown: Any) -> None:
+        owner = type(self).__name__
+        if unknown:
+            raise TypeError(f"{owner}: unknown keyword {sorted(unknown)[0]!r}; PyTorch's "
+                            "keywords are accepted (bias, device, dtype), and this project "
+                            "adds init, forget_bias, gate_bias")
         super().__init__(input_size, hidden_size, bias=bias, init=init, forget_bias=forget_bias,
                          gate_bias=gate_bias, dtype=dtype)
-        owner = type(self).__name__
         self.proj_size = check_int(owner, "proj_size", proj_size, minimum=0)
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"{owner}: proj_size ({proj_size}) must be smaller than "

@@ -112,6 +112,10 @@ class _TorchShaped(Recurrent):
                              f"{old.shape}")
         setattr(cell, kind, value)
 
+    def flatten_parameters(self) -> None:
+        """PyTorch's cuDNN weight compaction: nothing to do here (the stacks are made per
+        call), so PyTorch code that calls it runs unchanged."""
+
     # --- state in PyTorch's shape ------------------------------------------------------------
     def _split_state(self, hx: Any, batch: int) -> Any:
         if hx is None:
