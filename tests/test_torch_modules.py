@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from tinygrad_lstm.cells.plan import _layout
 from tinygrad_lstm.errors import ShapeError
 
 torch = pytest.importorskip("torch")
@@ -388,13 +389,14 @@ def test_plan_layout_is_kept_and_parameters_are_read_at_each_call() -> None:
     x = _t(rng.standard_normal((T, B, IN)))
     ours = tl.nn.GRU(IN, H, dtype="float64")
     ours(x)
-    layout = ours.cells[0].__dict__["_plan_layout"]
+    layout = _layout(ours.cells[0])
+    assert _layout(ours.cells[0]) is layout
     theirs = torch.nn.GRU(IN, H, dtype=torch.float64)
     ours.weight_hh_l0 = tl.nn.Parameter(theirs.weight_hh_l0.detach().numpy(), dtype="float64")
     for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):
         getattr(ours, name).data[...] = getattr(theirs, name).detach().numpy()
     _close(ours(x)[0], theirs(torch.tensor(x.numpy()))[0], "after replacing parameters")
-    assert ours.cells[0].__dict__["_plan_layout"] is layout
+    assert _layout(ours.cells[0]) is layout
     fresh = tl.nn.GRU(IN, H, dtype="float64")
     ours.load_state_dict(fresh.state_dict())
     _close(ours(x)[0], fresh(x)[0].numpy(), "after load_state_dict")

@@ -37,7 +37,7 @@ LAYOUTS = ("native", "torch")
 _NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?")
 #: keywords this project adds to PyTorch's: for the cells, and for the runner
 CELL_OPTIONS = ("init", "forget_bias", "gate_bias")
-RUNNER_OPTIONS = ("input_dropout", "recurrent_dropout", "variational", "fused")
+RUNNER_OPTIONS = ("input_dropout", "recurrent_dropout", "variational", "fused", "compile")
 
 
 def check_layout(op: str, layout: Any) -> None:
