@@ -168,6 +168,9 @@ def test_unknown_and_unsupported_keywords_say_what_to_do() -> None:
         tl.nn.LSTM(IN, H, nonlinearity="relu")
     with pytest.raises(ValueError, match="device='mps'.*backends"):
         tl.nn.GRU(IN, H, device="mps")
+    packed = torch.nn.utils.rnn.pack_sequence([torch.zeros(2, IN)])
+    with pytest.raises(TypeError, match=r"pad_sequence\(seqs\); lstm\(padded, lengths="):
+        tl.nn.LSTM(IN, H)(packed)
     cpu = tl.nn.LSTM(IN, H, device="cpu")
     assert cpu.weight_ih_l0.backend.name == "numpy"
 

@@ -145,6 +145,10 @@ class _TorchShaped(Recurrent):
         (T, input_size); ``lengths`` (B,) for a padded batch stands for PyTorch's packed
         sequences (see ``tl.nn.pad_sequence``)."""
         owner = type(self).__name__
+        if type(x).__name__ == "PackedSequence":
+            raise TypeError(f"{owner}: packed sequences are a padded batch and lengths= here: "
+                            "padded, lengths = tl.nn.pad_sequence(seqs); "
+                            f"{owner.lower()}(padded, lengths=lengths)")
         self.cells[0].check_input(x, owner)
         unbatched = x.ndim == 2
         if unbatched:  # PyTorch's (L, H_in): one sequence, and state (D * num_layers, H)
