@@ -188,6 +188,8 @@ def test_torch_named_attributes_are_the_parameters() -> None:
     assert not np.allclose(lstm2(tl.Tensor(np.ones((T, B, IN))))[0].numpy(), out.numpy())
     with pytest.raises(ShapeError, match="weight_ih_l0"):
         lstm2.weight_ih_l0 = tl.nn.Parameter(np.ones((H, IN)))
+    with pytest.raises(TypeError, match="weight_hh_l0: expected a tl.nn.Parameter"):
+        lstm2.weight_hh_l0 = tl.Tensor(np.ones((4 * H, H)))
     with pytest.raises(AttributeError):
         _ = lstm.weight_ih_l2
 

@@ -29,6 +29,7 @@ import numpy as np
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import DTypeError, ShapeError
+from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.nn.recurrent import Recurrent
 from tinygrad_lstm.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, device_backend
 from tinygrad_lstm.tensor import Tensor, stack
@@ -105,6 +106,9 @@ class _TorchShaped(Recurrent):
         if found is None:
             return super().__setattr__(name, value)
         cell, kind = found
+        if not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}.{name}: expected a tl.nn.Parameter, got "
+                            f"{type(value).__name__}")
         old = cell._parameters.get(kind)
         if old is not None and getattr(value, "shape", None) != old.shape:
             raise ShapeError(f"{type(self).__name__}.{name}: shape "
