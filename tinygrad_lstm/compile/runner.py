@@ -197,21 +197,22 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     dtype = cell.dtype
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
-    Wx = _stack([params[s.weights[s.sources.index(x_arg)]] if x_arg in s.sources else None
+    block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
+    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) if x_arg in s.sources else None
                  for s in specs], (H, In), dtype)
-    b = _stack([params[s.bias] if s.bias else None for s in specs], (H,), dtype)
+    b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
     Ws = []
     for kind, name, lo, hi, _ in g.products():
         blocks: list[Tensor | None] = []
         for spec in specs[lo:hi]:
             if kind == "s":
                 arg = cell._args[1 + g.states.index(name)]
-                blocks.append(params[spec.weights[spec.sources.index(arg)]]
+                blocks.append(block((spec.weights[spec.sources.index(arg)],))
                               if arg in spec.sources else None)
             else:
                 pairs = next(p for n, _, p in g.computed if n == name)
                 hit = [pos for gate, pos in pairs if gate == spec.name]
-                blocks.append(params[spec.weights[hit[0]]] if hit else None)
+                blocks.append(block((spec.weights[hit[0]],)) if hit else None)
         Ws.append(_stack(blocks, (H, H), dtype))
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
