@@ -72,7 +72,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
     P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
     P += b
-    P = P.reshape(T, B, -1)
+    P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     WsT = [xp.ascontiguousarray(W.T) for W in Ws]
     hist = [xp.empty((T + 1, B, H), dtype) for _ in range(n_states)]
     us = [xp.empty((T, B, H), dtype) for _ in g.computed]
