@@ -95,11 +95,11 @@ def test_sequential_and_module_list_match_pytorch_names_and_values() -> None:
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2),
                                  torch.nn.LogSoftmax(dim=-1)).double()
     ours = tl.nn.Sequential(tl.nn.Linear(3, 4), tl.nn.Tanh(), tl.nn.Linear(4, 2),
-                            tl.nn.LogSoftmax(dim=-1))
+                            tl.nn.LogSoftmax(dim=-1)).double()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(6).standard_normal((5, 3))
     np.testing.assert_allclose(ours(_t(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-5, atol=1e-6)  # ours holds float32 parameters
+                               rtol=1e-12, atol=1e-12)
     layers = tl.nn.ModuleList([tl.nn.Linear(2, 2)])
     layers.append(tl.nn.Linear(2, 3))
     layers.insert(0, tl.nn.ReLU())
