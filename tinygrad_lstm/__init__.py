@@ -9,7 +9,7 @@
 (8, 4)
 """
 
-from tinygrad_lstm import cells, nn, optim, symbolic, tasks, train
+from tinygrad_lstm import cells, nn, optim, study, symbolic, tasks, train
 from tinygrad_lstm.cells import Cell
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
 from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
@@ -46,6 +46,6 @@ __all__ = [
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
     "addmm", "backends_available", "cells", "concat", "detect_anomaly", "enable_grad", "float32",
     "float64", "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed", "matmul",
-    "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "symbolic",
-    "tasks", "train", "use_backend", "where", "zeros",
+    "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "study",
+    "symbolic", "tasks", "train", "use_backend", "where", "zeros",
 ]
