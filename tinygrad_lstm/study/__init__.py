@@ -83,6 +83,7 @@ def _drive(study: Any, spec: StudySpec, out: Path, gpus_per_trial: float,
     direction_max = study.direction.name == "MAXIMIZE"
     bar = execution.Progress(spec.name, spec.total_trials, progress)
     pending: dict[Any, Any] = {}
+    failures_shown = False
 
     def best() -> float | None:
         values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
@@ -132,5 +133,8 @@ def _drive(study: Any, spec: StudySpec, out: Path, gpus_per_trial: float,
             trial.set_user_attr("fail_reason", reason)
             study.tell(trial, state=TrialState.FAIL)
             bar.finished_here += 1
+            if progress and not failures_shown:  # the first says what is wrong; more repeat it
+                bar.note(f"trial {trial.number} ({trial.user_attrs['slot']}) failed: {reason}")
+                failures_shown = True
     show(final=True)
 

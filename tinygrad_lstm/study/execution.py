@@ -163,6 +163,14 @@ class Progress:
         self.last = text
 
 
+    def note(self, text: str) -> None:
+        """A line of its own, above the live line."""
+        if self.enabled:
+            sys.stderr.write(("\r\033[K" if self.tty else "") + text + "\n")
+            sys.stderr.flush()
+            self.last = ""
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
