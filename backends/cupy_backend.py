@@ -7,6 +7,8 @@ device, or a driver older than the CUDA runtime CuPy was built for.
 
 from __future__ import annotations
 
+import ctypes.util
+import os
 from typing import Any
 
 import numpy as np
@@ -48,18 +50,36 @@ def _import_cupy() -> Any:
     return cupy
 
 
+def nvidia_driver_present() -> bool:
+    """True when this machine has an NVIDIA driver: its kernel module is loaded (Linux) or its
+    user-space library (libcuda, which only the driver installs) can be found."""
+    if os.path.exists("/proc/driver/nvidia/version"):
+        return True
+    return any(ctypes.util.find_library(name) for name in ("cuda", "nvcuda"))
+
+
+def explain_device_error(error: str, driver_present: bool) -> str:
+    """One line for CUDA's answer to "how many devices?": the CUDA runtime reports a missing
+    driver as an insufficient one, so whether a driver exists is checked separately."""
+    if not driver_present:
+        return ("cupy backend: no NVIDIA driver or GPU found (CuPy is installed; use the numpy "
+                "backend here)")
+    if "insufficient" in error.lower():
+        return ("cupy backend: the NVIDIA driver is too old for the CUDA runtime CuPy was "
+                f"built with: {error}")
+    return f"cupy backend: no usable CUDA device: {error}"
+
+
 def _check_device(cupy: Any) -> None:
     runtime = cupy.cuda.runtime
     try:
         count = runtime.getDeviceCount()
     except runtime.CUDARuntimeError as err:
-        if "InsufficientDriver" in str(err) or "insufficient" in str(err).lower():
-            raise BackendUnavailable(
-                "cupy backend: the NVIDIA driver is too old (or missing) for the CUDA runtime "
-                f"CuPy was built with: {err}") from None
-        raise BackendUnavailable(f"cupy backend: no usable CUDA device: {err}") from None
+        raise BackendUnavailable(explain_device_error(str(err), nvidia_driver_present())
+                                 ) from None
     if count == 0:
-        raise BackendUnavailable("cupy backend: CuPy is installed but no CUDA device was found")
+        raise BackendUnavailable(explain_device_error("CuPy is installed but no CUDA device was "
+                                                      "found", nvidia_driver_present()))
     try:
         driver, built_for = runtime.driverGetVersion(), runtime.runtimeGetVersion()
     except runtime.CUDARuntimeError as err:

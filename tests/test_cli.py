@@ -33,7 +33,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path) -> None:
         (("no-such-command",), "invalid choice: 'no-such-command'"),
         (("demo", "--backend", "tpu"), "invalid choice: 'tpu'"),
         (("demo", "--seed", "x"), "invalid int value: 'x'"),
-        (("train", "--cell", "nope", "--out", str(tmp_path / "a")), "invalid choice: 'nope'"),
+        (("train", "--cell", "nope", "--out", str(tmp_path / "a")), "unknown cell 'nope'"),
         (("train", "--task", "nope", "--out", str(tmp_path / "a")), "invalid choice: 'nope'"),
         (("train", "--hidden", "0", "--out", str(tmp_path / "a")), "must be a positive int"),
         (("train", "--hidden", "-3", "--out", str(tmp_path / "a")), "must be a positive int"),
@@ -60,7 +60,7 @@ def test_train_resume_and_refuse_to_overwrite(tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     assert "finished at step 4" in out.stdout
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.npz", "config.json",
-                                                       "metrics.jsonl"]
+                                                       "learning_curves.png", "metrics.jsonl"]
     saved = (folder / "checkpoint.npz").read_bytes()
     again = run(*args)
     assert again.returncode == 2 and "already holds a run" in again.stderr

@@ -38,6 +38,7 @@ from tinygrad_lstm.tensor import (
     where,
     zeros,
 )
+from tinygrad_lstm.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -49,3 +50,4 @@ __all__ = [
     "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "study",
     "symbolic", "tasks", "train", "use_backend", "where", "zeros",
 ]
+__all__ += ["get_num_threads", "set_num_threads"]  # BLAS threads (tinygrad_lstm/threads.py)

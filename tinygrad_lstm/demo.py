@@ -16,8 +16,9 @@ from typing import Any
 from tinygrad_lstm import tasks
 from tinygrad_lstm.cells import LSTM
 from tinygrad_lstm.context import backends_available, set_backend
+from tinygrad_lstm.preflight import folder_problem
 from tinygrad_lstm.symbolic.printer import latex
-from tinygrad_lstm.train import TrainConfig, train
+from tinygrad_lstm.train import RunError, TrainConfig, train
 
 #: The gap and budget where, on 2 CPU cores in a few minutes, the LSTM and the GRU learn the
 #: dependency and the vanilla RNN stays at chance (see docs/reproducing.md for the sweep).
@@ -29,16 +30,22 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {"lstm": {"forget_bias": 2.0},
 
 
 def _new_folder(out: str | Path) -> Path:
+    """A fresh folder name under ``out`` (made by the first run that trains in it)."""
+    problem = folder_problem(out)
+    if problem is not None:
+        raise RunError(problem)
     root = Path(out)
-    if root.exists() and not root.is_dir():
-        raise FileExistsError(f"{root} is a file; choose another --out")
     stamp = time.strftime("run-%Y%m%d-%H%M%S")
     folder, n = root / stamp, 1
     while folder.exists():  # never reuse (and so never overwrite) an earlier demo's folder
         n += 1
         folder = root / f"{stamp}-{n}"
-    folder.mkdir(parents=True)
     return folder
+
+
+def _short(cell: str) -> str:
+    """A cell's name in the table and its run folder: the zoo name, or the class name."""
+    return cell.rpartition(":")[2].rpartition(".")[2] if ":" in cell else cell
 
 
 def _config(cell: str, gap: int, steps: int, hidden: int, seed: int, backend: str
@@ -81,8 +88,12 @@ def _plot(histories: dict[str, list[dict[str, Any]]], baseline: float, gap: int,
 
 def run_demo(out: str | Path = "tinygrad-lstm-demo", gap: int | None = None,
              steps: int | None = None, hidden: int = 32, seed: int = 0,
-             backend: str | None = None, progress: bool = True) -> int:
-    """Train RNN, LSTM and GRU on the France/French task; print and save what happened."""
+             backend: str | None = None, progress: bool = True,
+             cells: tuple[str, ...] | None = None) -> int:
+    """Train RNN, LSTM and GRU (or ``cells``: zoo names or ``"module:Class"``) on the
+    France/French task; print and save what happened. Raises ``RunError`` for an ``out`` that
+    cannot be a folder."""
+    cells = cells or CELLS
     gap = DEFAULT_GAP if gap is None else gap
     steps = DEFAULT_STEPS if steps is None else steps
     backend = backend or ("cupy" if "cupy" in backends_available() else "numpy")
@@ -96,18 +107,20 @@ def run_demo(out: str | Path = "tinygrad-lstm-demo", gap: int | None = None,
     print(f"  chance (a model without memory): accuracy {task.baseline:.2f}; up to {steps} "
           f"steps per cell, stopping once accuracy >= {task.solved_at:g}")
     rows, histories = [], {}
-    for cell in CELLS:
-        result = train(_config(cell, gap, steps, hidden, seed, backend), folder / cell,
-                       progress=progress, label=f"{cell.upper():4s} gap {gap}")
-        histories[cell] = result.history
-        rows.append({"cell": cell.upper(), "gap": gap, "accuracy": result.metric,
+    for cell in cells:
+        short = _short(cell)
+        result = train(_config(cell, gap, steps, hidden, seed, backend), folder / short,
+                       progress=progress, label=f"{short.upper():4s} gap {gap}")
+        histories[short] = result.history
+        rows.append({"cell": short.upper(), "gap": gap, "accuracy": result.metric,
                      "baseline": task.baseline, "solved": result.solved, "steps": result.step,
                      "seconds": round(result.seconds, 1)})
     print()
-    print(f"{'cell':5s} {'gap':>4s} {'accuracy':>9s} {'baseline':>9s} {'solved':>7s} "
+    width = max(5, *(len(r["cell"]) + 1 for r in rows))
+    print(f"{'cell':{width}s} {'gap':>4s} {'accuracy':>9s} {'baseline':>9s} {'solved':>7s} "
           f"{'steps':>6s} {'time':>8s}")
     for r in rows:
-        print(f"{r['cell']:5s} {r['gap']:4d} {r['accuracy']:9.3f} {r['baseline']:9.3f} "
+        print(f"{r['cell']:{width}s} {r['gap']:4d} {r['accuracy']:9.3f} {r['baseline']:9.3f} "
               f"{'yes' if r['solved'] else 'no':>7s} {r['steps']:6d} {r['seconds']:7.1f}s")
     (folder / "metrics.json").write_text(json.dumps(
         {"task": "france", "gap": gap, "backend": backend, "seed": seed, "results": rows,

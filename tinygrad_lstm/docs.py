@@ -32,10 +32,24 @@ def _title(name: str) -> str:
     return name.replace("-", " ")
 
 
-def cell_page(name: str) -> str:
-    """The Markdown page of the built-in cell ``name``."""
-    cell = cells.create(name, 4, 4)
-    lines = [f"# {_title(name)}", "", cells.available()[name], "",
+def page_name(spec: cells.CellSpec) -> str:
+    """The file stem of a cell's page: its zoo name, or its class name."""
+    return spec.name if spec.name in cells.available() else spec.cls.__name__
+
+
+def cell_page(name: str | type[cells.Cell] | cells.CellSpec) -> str:
+    """The Markdown page of a cell: a zoo name, ``"module:Class"`` or a ``Cell`` subclass
+    (``tl.cells.resolve`` takes the same), built at input and hidden size 4."""
+    spec = cells.resolve(name)
+    cell = spec.build(4, 4)
+    name = page_name(spec)
+    if spec.name in cells.available():
+        make = ["", f'cell = tl.cells.create("{name}", input_size=4, hidden_size=4)']
+    else:
+        module, _, cls = spec.name.partition(":")
+        make = [f"from {module} import {cls.partition('.')[0]}", "",
+                f"cell = {cls}(input_size=4, hidden_size=4)"]
+    lines = [f"# {_title(name)}", "", spec.description or "A custom cell.", "",
              f"Class `{type(cell).__module__}.{type(cell).__name__}`; state "
              f"{', '.join(f'`{s}`' for s in cell.state)}.", "", "## Equations", "",
              "Read off the graph of `step`, the code that runs:", "", "$$",
@@ -65,8 +79,7 @@ def cell_page(name: str) -> str:
               "the equations above:", "", f"![{name}]({name}.svg)", "",
               "Its Graphviz source (`tl.symbolic.diagram(cell)`):", "", "```dot",
               diagram(cell).rstrip(), "```", "", "## Run it", "", "```python", "import numpy as np",
-              "import tinygrad_lstm as tl", "",
-              f'cell = tl.cells.create("{name}", input_size=4, hidden_size=4)',
+              "import tinygrad_lstm as tl", *make,
               "rnn = tl.nn.Recurrent(cell)",
               "out, state = rnn(tl.Tensor(np.random.randn(5, 2, 4)))  # (T, B, features)",
               "print(out.shape)                                        # (5, 2, 4)",
@@ -106,10 +119,39 @@ def write(folder: str | os.PathLike, svg: bool = True) -> list[Path]:
         written.append(path)
     if svg:
         for name in cells.available():
-            drawing = render_svg(diagram(cells.create(name, 4, 4)))
-            if drawing is None:  # no Graphviz here: the DOT source on the page still works
+            path = _write_svg(folder, cells.resolve(name))
+            if path is None:  # no Graphviz here: the DOT source on the page still works
                 break
-            path = folder / f"{name}.svg"
-            path.write_text(drawing, encoding="utf-8")
             written.append(path)
+    return written
+
+
+def _write_svg(folder: Path, spec: cells.CellSpec) -> Path | None:
+    drawing = render_svg(diagram(spec.build(4, 4)))
+    if drawing is None:
+        return None
+    path = folder / f"{page_name(spec)}.svg"
+    path.write_text(drawing, encoding="utf-8")
+    return path
+
+
+def write_cells(folder: str | os.PathLike, specs: list[cells.CellSpec],
+                svg: bool = True) -> list[Path]:
+    """Write the pages of the given cells (e.g. custom ones: ``tinygrad-lstm docs --cell
+    module:Class``) into ``folder`` as ``NAME.md`` (and ``NAME.svg`` with Graphviz)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"docs: {folder} is a file, not a folder")
+    pages_text = {page_name(spec): cell_page(spec) for spec in specs}  # before any file is made
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in specs:
+        name = page_name(spec)
+        path = folder / f"{name}.md"
+        path.write_text(pages_text[name], encoding="utf-8")
+        written.append(path)
+        if svg:
+            drawn = _write_svg(folder, spec)
+            if drawn is not None:
+                written.append(drawn)
     return written

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,8 +45,11 @@ from tinygrad_lstm.module import Module
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.losses import cross_entropy, mse_loss
 from tinygrad_lstm.nn.recurrent import Recurrent
+from tinygrad_lstm.preflight import folder_problem, size_problem
+from tinygrad_lstm.progress import progress_bar
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor
+from tinygrad_lstm.threads import training_threads
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 CONFIG, METRICS, CHECKPOINT = "config.json", "metrics.jsonl", "checkpoint.npz"
@@ -61,7 +63,7 @@ class RunError(ValueError):
 class TrainConfig:
     """Everything that defines a run. Saved as ``config.json`` in the run's folder."""
 
-    cell: str = "lstm"
+    cell: str | type[cells.Cell] = "lstm"  # a zoo name, "module:Class" or a Cell subclass
     task: str = "adding"
     task_options: dict[str, Any] = field(default_factory=dict)
     cell_options: dict[str, Any] = field(default_factory=dict)
@@ -80,10 +82,28 @@ class TrainConfig:
     checkpoint_every: int = 500
     early_stop: bool = True
 
+    def cell_spec(self) -> cells.CellSpec:
+        """The cell this run trains (``tl.cells.resolve``); raises ``RunError``."""
+        try:
+            return cells.resolve(self.cell)
+        except cells.CellSpecError as err:
+            raise RunError(str(err)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``config.json`` holds: the cell by name (zoo name or ``"module:Class"``)."""
+        out = dataclasses.asdict(self)
+        out["cell"] = self.cell_spec().name
+        return out
+
     def validate(self) -> None:
-        if self.cell not in cells.available():
-            raise RunError(f"unknown cell {self.cell!r}; choose from "
-                           f"{', '.join(cells.available())}")
+        spec = self.cell_spec()
+        if not isinstance(self.cell_options, dict):
+            raise RunError(f"cell_options must be a dict, got {type(self.cell_options).__name__}")
+        known = spec.options()
+        for key in self.cell_options:
+            if key not in known:
+                raise RunError(f"cell {spec.name!r} has no option {key!r}; its options: "
+                               f"{', '.join(known) or '(none)'}")
         if self.task not in tasks.available():
             raise RunError(f"unknown task {self.task!r}; choose from "
                            f"{', '.join(tasks.available())}")
@@ -136,9 +156,9 @@ class Result:
 def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimizer]:
     try:
         task = tasks.create(config.task, **config.task_options)
-        cell = cells.create(config.cell, task.input_size, config.hidden, **config.cell_options)
+        cell = config.cell_spec().build(task.input_size, config.hidden, **config.cell_options)
     except (ValueError, TypeError) as err:
-        raise RunError(str(err)) from None
+        raise RunError(f"cell {config.cell_spec().name!r}: {err}") from None
     model = SequenceModel(cell, config.layers, task.output_size, task.per_step, config.dropout)
     params = model.parameters()
     if config.optimizer == "sgd":
@@ -207,11 +227,15 @@ class Trainer:
         if config.backend:
             set_backend(config.backend)
         tl_random.manual_seed(config.seed)
-        self.task, self.model, self.opt = _build(config)
-        self.data_rng = np.random.default_rng(config.seed)
-        # the held-out set: fixed, drawn from its own seed, never seen in training
-        self.eval_batch = self.task.batch(config.eval_size, np.random.default_rng(
-            [config.seed, 2**31 - 1]))
+        try:
+            self.task, self.model, self.opt = _build(config)
+            self.data_rng = np.random.default_rng(config.seed)
+            # the held-out set: fixed, drawn from its own seed, never seen in training
+            self.eval_batch = self.task.batch(config.eval_size, np.random.default_rng(
+                [config.seed, 2**31 - 1]))
+        except MemoryError as err:
+            raise RunError(f"out of memory building the run ({err}); use a smaller --hidden, "
+                           "--seq-len, --batch-size or --eval-size") from None
         self.step = 0
         self.seconds_before = 0.0  # training time of earlier sessions of this run
         self._started = time.perf_counter()
@@ -223,7 +247,7 @@ class Trainer:
 
     # --- saving ------------------------------------------------------------------------------
     def save(self) -> None:
-        extra = {"config": dataclasses.asdict(self.config),
+        extra = {"config": self.config.to_dict(),
                  "data_rng": self.data_rng.bit_generator.state,
                  "tl_rng": tl_random.get_state(), "backend": get_backend().name,
                  "seconds": self.seconds()}
@@ -268,19 +292,36 @@ class Trainer:
         self.opt.step()
         return float(loss.item())
 
+    def start_line(self, threads: int) -> str:
+        """What a run says when it starts: cell, task, backend, threads, parameter count."""
+        cfg = self.config
+        options = "".join(f", {k}={v}" for k, v in cfg.task_options.items())
+        count = sum(math.prod(p.shape) for p in self.model.parameters())
+        return (f"training {self.config.cell_spec().name} (hidden {cfg.hidden}, "
+                f"{cfg.layers} layer{'s' * (cfg.layers > 1)}) on {cfg.task}{options}: backend "
+                f"{get_backend().name}, {threads} BLAS thread{'s' * (threads > 1)}, "
+                f"{count:,} parameters, steps {self.step}..{cfg.steps}")
+
     def run(self, progress: bool = True, label: str | None = None) -> Result:
+        with training_threads() as threads:
+            if progress:
+                print(self.start_line(threads), flush=True)
+            return self._run(progress, label)
+
+    def _run(self, progress: bool, label: str | None) -> Result:
         cfg = self.config
         start = time.perf_counter()
         self._started = start
         log = open(self.folder / METRICS, "a")  # noqa: SIM115 - closed in finally
-        bar = _progress(cfg.steps, self.step, label or f"{cfg.cell} on {cfg.task}", progress)
+        bar = progress_bar(cfg.steps, self.step,
+                           label or f"{cfg.cell_spec().name} on {cfg.task}", progress)
         status, last, losses = "finished", None, []
         try:
             with _StopRequests() as stop:
                 while self.step < cfg.steps and stop.requested is None:
                     losses.append(self.train_step())
                     self.step += 1
-                    bar.update(1)
+                    bar.update(1, losses[-1])
                     if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                         last = self._log(log, losses)
                         losses = []
@@ -310,37 +351,6 @@ class Trainer:
         return entry
 
 
-class _PlainBar:
-    """What the progress bar falls back to without tqdm: a line per evaluation."""
-
-    def __init__(self, total: int, initial: int, label: str, enabled: bool) -> None:
-        self.total, self.n, self.label, self.enabled = total, initial, label, enabled
-
-    def update(self, n: int) -> None:
-        self.n += n
-
-    def set_postfix(self, **values: str) -> None:
-        if self.enabled:
-            shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            print(f"{self.label}: step {self.n}/{self.total}, {shown}", flush=True)
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, initial: int, label: str, enabled: bool) -> Any:
-    # a live bar on a terminal; a line per evaluation in a pipe or a log file
-    if enabled and sys.stderr.isatty():
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            pass
-        else:
-            return tqdm(total=total, initial=initial, desc=label, unit="step", leave=True,
-                        dynamic_ncols=True)
-    return _PlainBar(total, initial, label, enabled)
-
-
 # --- the two entry points ----------------------------------------------------------------------
 
 def train(config: TrainConfig, folder: str | os.PathLike, progress: bool = True,
@@ -348,20 +358,40 @@ def train(config: TrainConfig, folder: str | os.PathLike, progress: bool = True,
     """Start a new run in ``folder`` (created if needed; refused if it already holds a run)."""
     folder = Path(folder)
     config.validate()
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise RunError(problem)
     if (folder / CONFIG).exists() or (folder / CHECKPOINT).exists():
         raise RunError(f"{folder} already holds a run; resume it, or choose another folder "
                        "(nothing was changed)")
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"{folder} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(config, folder)
-    _write_json(folder / CONFIG, dataclasses.asdict(config))
+    check_size(config)
+    trainer = Trainer(config, folder)  # the folder is made only once the model is built
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create {folder}: {err.strerror or err}; choose another "
+                       "folder") from None
+    _write_json(folder / CONFIG, config.to_dict())
     return trainer.run(progress=progress, label=label)
 
 
+def check_size(config: TrainConfig) -> None:
+    """Refuse, before allocating anything, a run that cannot fit in this machine's memory."""
+    try:
+        task = tasks.create(config.task, **config.task_options)
+    except (ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    problem = size_problem(config, task, config.cell_spec())
+    if problem is not None:
+        raise RunError(problem)
+
+
 def resume(folder: str | os.PathLike, steps: int | None = None,
-           progress: bool = True) -> Result:
-    """Continue the run in ``folder`` from its checkpoint (optionally to a new step count)."""
+           progress: bool = True, expect: dict[str, Any] | None = None) -> Result:
+    """Continue the run in ``folder`` from its checkpoint (optionally to a new step count).
+
+    ``expect``: settings the caller asked for (``TrainConfig`` field -> value); any that differs
+    from the saved run's raises ``RunError`` rather than being silently ignored."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"cannot resume: {folder} is not a folder")
@@ -375,6 +405,13 @@ def resume(folder: str | os.PathLike, steps: int | None = None,
     if not isinstance(raw, dict) or set(raw) - known:
         raise RunError(f"cannot resume: {folder / CONFIG} is not a run configuration")
     config = TrainConfig(**raw)
+    for key, wanted in (expect or {}).items():
+        saved = getattr(config, key)
+        if key == "cell":
+            saved, wanted = config.cell_spec().name, TrainConfig(cell=wanted).cell_spec().name
+        if wanted != saved:
+            raise RunError(f"cannot resume: the run in {folder} has {key}={saved!r}, not "
+                           f"{wanted!r}; drop that option, or start a new run with --out")
     if steps is not None:
         config.steps = steps
     if not (folder / CHECKPOINT).exists():
@@ -382,5 +419,5 @@ def resume(folder: str | os.PathLike, steps: int | None = None,
     trainer = Trainer(config, folder)
     trainer.restore()
     if steps is not None:
-        _write_json(folder / CONFIG, dataclasses.asdict(config))
+        _write_json(folder / CONFIG, config.to_dict())
     return trainer.run(progress=progress)
