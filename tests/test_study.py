@@ -180,7 +180,7 @@ def test_killed_study_resumes_with_every_trial_exactly_once(tmp_path, local_ray)
         proc.communicate(timeout=30)
     at_kill = _states(db)
     assert proc.returncode == -signal.SIGKILL
-    assert 2 <= at_kill.get("COMPLETE", 0) < 6
+    assert 2 <= at_kill.get("COMPLETE", 0) < 6, at_kill
     url = f"sqlite:///{db}"
     before = {t.number: t.value for t in finished_trials(url, "killed")}
 
@@ -194,10 +194,12 @@ def test_killed_study_resumes_with_every_trial_exactly_once(tmp_path, local_ray)
     # a trial that was running at the kill was marked failed and its slot run again, with the
     # same hyperparameters
     interrupted = [t for t in study.get_trials() if t.state.name == "FAIL"]
-    assert len(interrupted) == at_kill.get("RUNNING", 0)
+    assert len(interrupted) == at_kill.get("RUNNING", 0), (at_kill, interrupted)
     for t in interrupted:
         again = next(c for c in complete if c.user_attrs["slot"] == t.user_attrs["slot"])
-        assert again.params == t.params and again.number > t.number
+        # (a kill between Optuna's ask and the draw leaves fewer parameters to keep)
+        assert {k: again.params[k] for k in t.params} == t.params
+        assert again.number > t.number
 
 
 # --- a worker that dies mid-trial ------------------------------------------------------------

@@ -7,6 +7,7 @@ fANOVA (Hutter et al. 2014; their Section 6), here ``optuna.importance``'s evalu
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,9 @@ def analyse(study: optuna.Study, spec: StudySpec, alpha: float = 0.05) -> Analys
             # both constant: the test is undefined; equal constants do not differ at all
             s.t, s.p = 0.0, 1.0 if s.values[0] == base.values[0] else 0.0
             continue
-        res = stats.ttest_ind(s.values, base.values, equal_var=False)
+        with warnings.catch_warnings():  # nearly equal values: the p-value still stands
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = stats.ttest_ind(s.values, base.values, equal_var=False)
         s.t, s.p = float(res.statistic), float(res.pvalue)
     importance, note = _importance(study)
     rows = []

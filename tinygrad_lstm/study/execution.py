@@ -158,9 +158,12 @@ class Progress:
         if self.tty:
             sys.stderr.write("\r\033[K" + text + ("\n" if final else ""))
             sys.stderr.flush()
-        elif text != self.last:
+            return
+        # in a log file, a line when a count or the best changes (not each tick of the ETA)
+        key = repr((done, running, failed, best, final))
+        if key != self.last:
             print(text, file=sys.stderr, flush=True)
-        self.last = text
+        self.last = key
 
 
     def note(self, text: str) -> None:

@@ -117,8 +117,9 @@ def plan(study: optuna.Study, spec: StudySpec) -> int:
     taken = {t.user_attrs.get("slot") for t in trials
              if slot_done(t) or t.state == TrialState.WAITING}
     queued = sum(t.state == TrialState.WAITING for t in trials)
-    for cell in spec.cells:
-        for k in range(spec.trials_per_cell):
+    # round-robin over the cells, so a study stopped early has every cell in it
+    for k in range(spec.trials_per_cell):
+        for cell in spec.cells:
             slot = f"{cell}#{k}"
             if slot in taken:
                 continue
