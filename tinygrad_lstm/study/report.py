@@ -99,7 +99,7 @@ def _boxplot(result: Analysis, spec: StudySpec, path: Path) -> None:
     plt = _plt()
     cells = [c for c in result.cells if c.values]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(cells) + 1.5), 4.0))
-    ax.boxplot([c.values for c in cells], showmeans=True)
+    ax.boxplot([c.values for c in cells], showmeans=True, showfliers=False)  # dots show all
     ax.set_xticks(range(1, len(cells) + 1), [c.cell for c in cells], rotation=45, ha="right")
     for i, c in enumerate(cells, 1):
         ax.plot([i] * len(c.values), c.values, ".", color="0.4", alpha=0.6)
