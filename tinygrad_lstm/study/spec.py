@@ -21,11 +21,6 @@ from typing import Any
 from tinygrad_lstm import cells, tasks
 from tinygrad_lstm.train import OPTIMIZERS, TrainConfig
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, before it joined the standard library (the study extra installs it)
-    import tomli as tomllib
-
 
 class StudyError(ValueError):
     """A study cannot start: the message is one line naming the file, key or address at fault
@@ -133,6 +128,10 @@ def load_spec(path: str | os.PathLike) -> StudySpec:
 
 def parse_spec(text: str, source: str = "<spec>", folder: Path | None = None) -> StudySpec:
     """Parse and check a spec from TOML text (see ``load_spec``)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the same parser before it joined the standard library (the study extra has it)
+        import tomli as tomllib
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
