@@ -177,7 +177,10 @@ def test_killed_study_resumes_with_every_trial_exactly_once(tmp_path, local_ray)
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
+    # Ray's own logs stay quiet: stderr is the study's progress line and nothing else
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert lines and all(line.startswith("study killed: ") for line in lines), lines
     at_kill = _states(db)
     assert proc.returncode == -signal.SIGKILL
     assert 2 <= at_kill.get("COMPLETE", 0) < 6, at_kill

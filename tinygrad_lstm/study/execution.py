@@ -71,14 +71,14 @@ def connect(address: str | None, workers: int | None, verbose: bool) -> bool:
     if not verbose:
         for name in ("ray", "ray.data", "ray.tune", "ray.util"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     kwargs: dict[str, Any] = {"log_to_driver": verbose, "include_dashboard": False,
                               "configure_logging": True,
                               "logging_level": logging.INFO if verbose else logging.ERROR}
     if address is None:
         n = workers or os.cpu_count() or 1
         # workers inherit the driver's environment: this checkout must import in them
-        paths = [_REPO, os.getcwd(), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+        before = os.environ.get("PYTHONPATH")
+        paths = [_REPO, os.getcwd(), *(before or "").split(os.pathsep)]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
         kwargs.update(num_cpus=n, num_gpus=None, object_store_memory=100 * 2**20)
     else:
@@ -101,6 +101,12 @@ def connect(address: str | None, workers: int | None, verbose: bool) -> bool:
     except ConnectionError as err:
         first = str(err).strip().splitlines()[0]
         raise StudyError(f"Ray address {address!r}: {first}") from None
+    finally:
+        if address is None:  # Ray's processes have their copy; the caller gets theirs back
+            if before is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = before
     return True
 
 
