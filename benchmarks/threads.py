@@ -1,6 +1,6 @@
 """Which BLAS thread policy should training use? Wall and CPU time of the candidates, interleaved.
 
-    python benchmarks/threads.py [--repeats 7] [--steps 5] [--json PATH]
+    python benchmarks/threads.py [--repeats 7] [--steps 3] [--size T,B,I,H ...] [--json PATH]
 
 Candidates (threadpoolctl sets each; they take turns, so load from other processes hits all):
 
@@ -16,6 +16,23 @@ Workloads: a training step of ``tl.nn.Recurrent(tl.cells.LSTM)`` + linear readou
 adding-task size (T, B, I, H) = (100, 32, 2, 64) and a larger (50, 64, 128, 256). It prints the
 median seconds per step (wall and CPU) per candidate and each candidate's wall time relative to
 ``one``, with the machine's load average before and after: the numbers mean little without it.
+
+Measured 2026-11-30 on a shared 2-core machine under other engineers' test runs (load average
+13-20; medians of 7 samples x 3 steps at the small size, 3 x 1 at the large), wall s/step:
+
+    workload  T,B,I,H          default    one    split
+    tl        100,32,2,64        5.86    0.210      -
+    numpy     100,32,2,64        2.96    0.155    0.391
+    tl        50,64,128,256      7.15    0.876      -
+    numpy     50,64,128,256      3.62    0.625    0.969
+
+An earlier full run, as the load rose from 2.7 to 10, gave default/one ratios of 1.08 (tl) and
+0.92 (numpy) at the small size, 3.95 (tl) and 6.34 (numpy) at the large, and split/one ratios
+of 2.00 and 1.12 (that run switched threads with a fresh threadpool_limits, about 1 ms a
+switch; a cached controller takes about 7 us); a single sample at load 2.3 had the default and
+the split 20% ahead of one thread on the large NumPy LSTM, but the tl step 7x slower with the
+default. One thread everywhere is the policy (``tinygrad_lstm/threads.py``); switching threads
+around the big GEMMs never paid for itself.
 """
 
 from __future__ import annotations
@@ -148,15 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3, help="steps per timed sample")
+    parser.add_argument("--size", action="append", metavar="T,B,I,H",
+                        help="a size to time (repeatable; default: both sizes above)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split(",")) for s in args.size] if args.size else SIZES
     load_before = os.getloadavg()
     print(f"{CORES} cores; load average before {load_before[0]:.2f} (1 min); "
           f"{args.repeats} interleaved samples of {args.steps} steps, medians")
     print(f"{'workload':10s} {'T,B,I,H':16s} {'candidate':9s} {'wall s/step':>11s} "
           f"{'cpu s/step':>10s} {'wall vs one':>11s}")
     results = []
-    for T, B, In, H in SIZES:
+    for T, B, In, H in sizes:
         for workload, make, names in (("tl", tl_step, ["default", "one"]),
                                       ("numpy", numpy_step, ["default", "one", "split"])):
             found = measure(make(T, B, In, H), names, args.steps, args.repeats)

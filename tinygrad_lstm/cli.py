@@ -27,6 +27,13 @@ import backends
 import tinygrad_lstm as tl
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported in one line (no usage block above it)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _number(convert: type, what: str, ok: Callable[[float], bool]) -> Callable[[str], Any]:
     """An argparse type: ``convert`` the text, refuse values that are not ``what``."""
     def parse(text: str) -> Any:
@@ -109,6 +116,9 @@ def _task_options(task: str, seq_len: int | None, gap: int | None) -> dict[str, 
         if task in ("adding", "adding2016", "copy"):
             options["length"] = seq_len
         elif task == "temporal-order":
+            if seq_len < 62:  # its symbols sit at steps 10-20 and 50-60, before the end
+                raise tl.train.RunError("--seq-len must be at least 62 for the temporal-order "
+                                        f"task, got {seq_len}")
             options["min_length"], options["max_length"] = seq_len, seq_len + 10
         else:
             raise tl.train.RunError(f"--seq-len does not apply to the {task!r} task"
@@ -141,8 +151,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if extra:
             raise tl.train.RunError(f"--resume continues a run as it was saved; {extra[0]} "
                                     "cannot change it (start a new run with --out)")
+        backend = given.pop("backend", None)  # a run may move to another backend
         result = tl.train.resume(args.resume, steps=args.steps, progress=not args.quiet,
-                                 expect=given)
+                                 expect=given, backend=backend)
         folder = args.resume
     else:
         if args.out is None:
@@ -238,7 +249,8 @@ def _train_parser(sub: Any) -> None:
         description="Train a cell on a task; the run's folder gets config.json, metrics.jsonl, "
                     "checkpoint.npz and learning_curves.png.")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (with "
-                       "--steps: to a new total; other run options must match the saved run)")
+                       "--steps: to a new total; with --backend: there; other run options "
+                       "must match the saved run)")
     train.add_argument("--cell", metavar="CELL", help=f"{_CELL_HELP} (default {d.cell})")
     train.add_argument("--cell-option", type=_key_value, action="append", metavar="KEY=VALUE",
                        help="a cell constructor option, typed from its signature, e.g. "
@@ -248,7 +260,8 @@ def _train_parser(sub: Any) -> None:
                        help=f"a task from `tinygrad-lstm tasks` (default {d.task})")
     train.add_argument("--seq-len", type=_positive_int, help="sequence length (adding, copy, "
                        "temporal-order; default: the task's own)")
-    train.add_argument("--gap", type=_non_negative_int, help="filler words (france)")
+    train.add_argument("--gap", type=_non_negative_int,
+                       help="filler words (france; default 20)")
     train.add_argument("--hidden", type=_positive_int, help=f"hidden size (default {d.hidden})")
     train.add_argument("--layers", type=_positive_int,
                        help=f"stacked layers (default {d.layers})")
@@ -283,7 +296,7 @@ def _train_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinygrad-lstm",
         description="Recurrent cells written once: run on NumPy or CuPy, differentiated by a "
                     "tape, printed by SymPy.")

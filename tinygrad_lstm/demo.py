@@ -18,7 +18,7 @@ from tinygrad_lstm.cells import LSTM
 from tinygrad_lstm.context import backends_available, set_backend
 from tinygrad_lstm.preflight import folder_problem
 from tinygrad_lstm.symbolic.printer import latex
-from tinygrad_lstm.train import RunError, TrainConfig, train
+from tinygrad_lstm.train import RunError, TrainConfig, check_size, train
 
 #: The gap and budget where, on 2 CPU cores in a few minutes, the LSTM and the GRU learn the
 #: dependency and the vanilla RNN stays at chance (see docs/reproducing.md for the sweep).
@@ -98,8 +98,12 @@ def run_demo(out: str | Path = "tinygrad-lstm-demo", gap: int | None = None,
     steps = DEFAULT_STEPS if steps is None else steps
     backend = backend or ("cupy" if "cupy" in backends_available() else "numpy")
     set_backend(backend)
-    task = tasks.create("france", gap=gap)
     folder = _new_folder(out)
+    configs = {cell: _config(cell, gap, steps, hidden, seed, backend) for cell in cells}
+    for config in configs.values():  # every mistake before the first line of output
+        config.validate()
+        check_size(config)
+    task = tasks.create("france", gap=gap)
     example = task.batch(1, rng=seed)
     print(f"tinygrad-lstm demo on backend '{backend}': can a cell carry the country across "
           f"{gap} words?")
@@ -109,7 +113,7 @@ def run_demo(out: str | Path = "tinygrad-lstm-demo", gap: int | None = None,
     rows, histories = [], {}
     for cell in cells:
         short = _short(cell)
-        result = train(_config(cell, gap, steps, hidden, seed, backend), folder / short,
+        result = train(configs[cell], folder / short,
                        progress=progress, label=f"{short.upper():4s} gap {gap}")
         histories[short] = result.history
         rows.append({"cell": short.upper(), "gap": gap, "accuracy": result.metric,

@@ -115,7 +115,7 @@ def size_problem(config: Any, task: Any, spec: Any) -> str | None:
     if weights >= activations + data:
         fix = f"a smaller --hidden (about {params:.3g} parameters)"
     else:
-        fix = (f"a shorter sequence (--seq-len; {steps} steps now) or a smaller --batch-size, "
-               "--eval-size or --hidden")
+        fix = (f"shorter sequences ({steps:,} steps now: --seq-len, or --gap for france) or a "
+               "smaller --batch-size, --eval-size or --hidden")
     return (f"this run needs about {need / GiB:,.0f} GiB of memory and the machine has "
             f"{available / GiB:,.0f} GiB; use {fix}")

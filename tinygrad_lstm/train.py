@@ -156,6 +156,9 @@ class Result:
 def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimizer]:
     try:
         task = tasks.create(config.task, **config.task_options)
+    except (ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    try:
         cell = config.cell_spec().build(task.input_size, config.hidden, **config.cell_options)
     except (ValueError, TypeError) as err:
         raise RunError(f"cell {config.cell_spec().name!r}: {err}") from None
@@ -387,8 +390,10 @@ def check_size(config: TrainConfig) -> None:
 
 
 def resume(folder: str | os.PathLike, steps: int | None = None,
-           progress: bool = True, expect: dict[str, Any] | None = None) -> Result:
-    """Continue the run in ``folder`` from its checkpoint (optionally to a new step count).
+           progress: bool = True, expect: dict[str, Any] | None = None,
+           backend: str | None = None) -> Result:
+    """Continue the run in ``folder`` from its checkpoint (optionally to a new step count, or
+    on another ``backend``).
 
     ``expect``: settings the caller asked for (``TrainConfig`` field -> value); any that differs
     from the saved run's raises ``RunError`` rather than being silently ignored."""
@@ -414,10 +419,12 @@ def resume(folder: str | os.PathLike, steps: int | None = None,
                            f"{wanted!r}; drop that option, or start a new run with --out")
     if steps is not None:
         config.steps = steps
+    if backend is not None:
+        config.backend = backend
     if not (folder / CHECKPOINT).exists():
         raise RunError(f"cannot resume: {folder} holds no {CHECKPOINT}")
     trainer = Trainer(config, folder)
     trainer.restore()
-    if steps is not None:
+    if steps is not None or backend is not None:
         _write_json(folder / CONFIG, config.to_dict())
     return trainer.run(progress=progress)
