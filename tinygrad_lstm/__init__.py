@@ -9,7 +9,7 @@
 (8, 4)
 """
 
-from tinygrad_lstm import cells, compile, nn, optim, symbolic, tasks, train
+from tinygrad_lstm import cells, compile, nn, optim, study, symbolic, tasks, train
 from tinygrad_lstm.cells import Cell
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
 from tinygrad_lstm.context import backends_available, get_backend, set_backend, use_backend
@@ -47,7 +47,7 @@ __all__ = [
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
     "addmm", "backends_available", "cells", "compile", "concat", "detect_anomaly", "enable_grad",
     "float32", "float64", "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed",
-    "matmul", "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack",
+    "matmul", "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "study",
     "symbolic", "tasks", "train", "use_backend", "where", "zeros",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]  # BLAS threads (tinygrad_lstm/threads.py)

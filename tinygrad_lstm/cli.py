@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
         run=_cmd_backends)
     sub.add_parser("primitives", help="list the primitive table").set_defaults(
         run=_cmd_primitives)
+    from tinygrad_lstm.study import cli as study_cli  # light: optuna/ray load only when run
+
+    study_cli.add_parser(sub)
     return parser
 
 

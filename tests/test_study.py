@@ -1,0 +1,311 @@
+"""Variant studies end to end: a real Optuna study on a real local Ray instance, a real SIGKILL
+of a study process and its resume, and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+ray = pytest.importorskip("ray")
+pytest.importorskip("sklearn")
+scipy_stats = pytest.importorskip("scipy.stats")
+
+import tinygrad_lstm as tl  # noqa: E402
+from tinygrad_lstm.study import execution, search  # noqa: E402
+from tinygrad_lstm.study.spec import StudyError, parse_spec  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+# temporal order at length 12: a trial of 30 steps takes about a second
+TINY = """\
+[study]
+name = "{name}"
+cells = {cells}
+baseline = "peephole"
+trials_per_cell = {trials}
+seed = 3
+
+[task]
+name = "temporal-order"
+options = {{ min_length = 12, max_length = 12, t1_range = [2, 4], t2_range = [6, 8] }}
+
+[train]
+steps = {steps}
+batch_size = 16
+eval_every = 10
+eval_size = 64
+early_stop = false
+
+[search]
+lr = {{ low = 1e-3, high = 1e-1, log = true }}
+hidden = {{ low = 4, high = 16 }}
+"""
+
+
+def tiny(name: str = "tiny", cells: tuple[str, ...] = ("peephole", "greff-nfg", "gru"),
+         trials: int = 2, steps: int = 30) -> str:
+    return TINY.format(name=name, cells=list(cells), trials=trials, steps=steps).replace(
+        "'", '"')
+
+
+def write(folder: Path, text: str, name: str = "study.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def cli(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "tinygrad_lstm", "study", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance (2 CPUs) for the module; ``tl.study.run`` uses it as it is."""
+    started = execution.connect(None, 2, verbose=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def finished_trials(url: str, name: str) -> list:
+    study = optuna.load_study(study_name=name, storage=url)
+    return [t for t in study.get_trials() if search.slot_done(t)]
+
+
+# --- the spec ----------------------------------------------------------------------------------
+
+def test_example_spec_is_printed_and_valid(tmp_path):
+    res = cli("--example")
+    assert res.returncode == 0, res.stderr
+    spec = parse_spec(res.stdout)
+    assert spec.baseline in spec.cells and spec.trials_per_cell >= 1
+    assert set(spec.search) == {"lr", "hidden", "clip"} and spec.search["lr"].log
+
+
+# --- a tiny study, end to end ------------------------------------------------------------------
+
+def test_tiny_study_end_to_end(tmp_path, local_ray):
+    spec = write(tmp_path, tiny())
+    out = tmp_path / "results"
+    result = tl.study.run(spec, out, progress=False)
+
+    url = f"sqlite:///{out / 'study.db'}"
+    trials = finished_trials(url, "tiny")
+    assert sorted(t.user_attrs["slot"] for t in trials) == sorted(
+        f"{c}#{k}" for c in ("peephole", "greff-nfg", "gru") for k in range(2))
+    for t in trials:
+        assert t.state.name == "COMPLETE"
+        # the value is the best held-out accuracy the trainer logged for this trial
+        logged = [h["metric"] for h in t.user_attrs["history"]]
+        assert t.value == max(logged) and len(logged) == 3
+        assert 1e-3 <= t.params["lr"] <= 1e-1 and 4 <= t.params["hidden"] <= 16
+        assert (out / "trials" / f"{t.number:05d}" / "metrics.jsonl").exists()
+    # trial k of every cell trains with seed + k
+    assert {t.user_attrs["seed"] for t in trials} == {3, 4}
+
+    report = (out / "report.md").read_text()
+    by_cell = {c: [t.value for t in trials if t.params["cell"] == c]
+               for c in ("peephole", "greff-nfg", "gru")}
+    for cell in ("greff-nfg", "gru"):
+        p = scipy_stats.ttest_ind(by_cell[cell], by_cell["peephole"], equal_var=False).pvalue
+        row = next(line for line in report.splitlines() if line.startswith(f"| {cell} |"))
+        assert f"| {p:.3g} |" in row, (row, p)
+        assert result.cell(cell).p == pytest.approx(p)
+    assert "| peephole | 2 | 0 |" in report and "baseline" in report
+    assert "p vs peephole" in report
+    for name in ("boxplot.png", "importance.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in report
+    # fANOVA over the cell and the two searched hyperparameters: fractions that sum to one
+    assert set(result.importance) == {"cell", "lr", "hidden"}
+    assert math.isclose(sum(result.importance.values()), 1.0, rel_tol=1e-6)
+    for k, v in result.importance.items():
+        assert f"| {k} | {v:.3f} |" in report
+    with open(out / "trials.csv") as f:
+        assert len(list(csv.DictReader(f))) == 6
+
+    # running it again finds every slot done: nothing is trained twice
+    tl.study.run(spec, out, progress=False)
+    assert len(optuna.load_study(study_name="tiny", storage=url).get_trials()) == 6
+
+
+# --- a real SIGKILL, and the resume ------------------------------------------------------------
+
+def _states(db: Path) -> dict[str, int]:
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state"))
+    except sqlite3.OperationalError:  # the tables are not made yet, or the file is locked
+        return {}
+
+
+def test_killed_study_resumes_with_every_trial_exactly_once(tmp_path, local_ray):
+    spec = write(tmp_path, tiny(name="killed", cells=("peephole", "gru"), trials=3, steps=40))
+    out = tmp_path / "results"
+    db = out / "study.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_lstm", "study", str(spec),
+                             "--workers", "1", "--out", str(out)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while _states(db).get("COMPLETE", 0) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the study made no progress"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        # the local Ray instance it started is in its session: stop it too
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, err = proc.communicate(timeout=30)
+    # Ray's own logs stay quiet: stderr is the study's progress line and nothing else
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert lines and all(line.startswith("study killed: ") for line in lines), lines
+    at_kill = _states(db)
+    assert proc.returncode == -signal.SIGKILL
+    assert 2 <= at_kill.get("COMPLETE", 0) < 6, at_kill
+    url = f"sqlite:///{db}"
+    before = {t.number: t.value for t in finished_trials(url, "killed")}
+
+    tl.study.run(spec, out, progress=False)
+    study = optuna.load_study(study_name="killed", storage=url)
+    complete = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    slots = sorted(t.user_attrs["slot"] for t in complete)
+    assert slots == sorted(f"{c}#{k}" for c in ("peephole", "gru") for k in range(3))
+    # the trials finished before the kill are kept as they were, not run again
+    assert {t.number: t.value for t in complete if t.number in before} == before
+    # a trial that was running at the kill was marked failed and its slot run again, with the
+    # same hyperparameters
+    interrupted = [t for t in study.get_trials() if t.state.name == "FAIL"]
+    assert len(interrupted) == at_kill.get("RUNNING", 0), (at_kill, interrupted)
+    for t in interrupted:
+        again = next(c for c in complete if c.user_attrs["slot"] == t.user_attrs["slot"])
+        # (a kill between Optuna's ask and the draw leaves fewer parameters to keep)
+        assert {k: again.params[k] for k in t.params} == t.params
+        assert again.number > t.number
+
+
+# --- a worker that dies mid-trial ------------------------------------------------------------
+
+DIES_ONCE = """\
+import os
+from pathlib import Path
+
+import tinygrad_lstm as tl
+
+MARK = Path(__file__).with_name("died")
+
+
+class DiesOnce(tl.cells.RNN):
+    \"\"\"A vanilla RNN whose worker process dies (os._exit) at its first step, once.\"\"\"
+
+    def step(self, x, h):
+        if not MARK.exists():
+            MARK.write_text(str(os.getpid()))
+            os._exit(1)
+        return super().step(x, h)
+"""
+
+
+def test_a_dead_worker_costs_its_trial_only_and_the_trial_is_retried(tmp_path, local_ray):
+    (tmp_path / "dies_once.py").write_text(DIES_ONCE)
+    text = tiny(name="dies", cells=("peephole", "dies_once:DiesOnce"), trials=1)
+    spec = write(tmp_path, text)
+    out = tmp_path / "results"
+    tl.study.run(spec, out, progress=False)
+    assert (tmp_path / "died").exists()  # a worker really died
+    assert int((tmp_path / "died").read_text()) != os.getpid()
+    study = optuna.load_study(study_name="dies", storage=f"sqlite:///{out / 'study.db'}")
+    trials = study.get_trials()
+    assert len(trials) == 2 and all(t.state.name == "COMPLETE" for t in trials)
+    assert sorted(t.user_attrs["slot"] for t in trials) == ["dies_once:DiesOnce#0",
+                                                            "peephole#0"]
+
+
+# --- bad input: one clear line -----------------------------------------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _one_line_error(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tinygrad-lstm study: error: "), lines
+    return lines[0]
+
+
+def test_unknown_cell_is_one_line(tmp_path):
+    spec = write(tmp_path, tiny(cells=("peephole", "greff-xyz")))
+    line = _one_line_error(cli(str(spec)))
+    assert "greff-xyz" in line and "study.toml" in line
+
+
+def test_unreadable_spec_names_the_toml_line(tmp_path):
+    text = tiny().replace("trials_per_cell = 2", "trials_per_cell = = 2")
+    spec = write(tmp_path, text)
+    line = _one_line_error(cli(str(spec)))
+    assert "study.toml" in line and "line 5" in line
+    with pytest.raises(StudyError, match="cannot read study spec"):
+        tl.study.run(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("search, message", [
+    ('lr = { low = 1e-2, high = 1e-3, log = true }', "empty range: low 0.01 must be below"),
+    ('hidden = { low = 16, high = 16 }', "empty range: low 16 must be below high 16"),
+    ('lr = { low = 0.0, high = 0.1, log = true }', "a log range needs low > 0"),
+    ('momentum = { low = 0.0, high = 0.9 }', "not a searchable parameter"),
+    ('hidden = { low = 4.5, high = 16 }', "low must be an integer"),
+])
+def test_bad_search_space(search, message):
+    text = tiny().split("[search]")[0] + "[search]\n" + search + "\n"
+    with pytest.raises(StudyError, match=message) as err:
+        parse_spec(text, source="s.toml")
+    assert "\n" not in str(err.value) and "s.toml: [search]" in str(err.value)
+
+
+def test_unreachable_ray_address_is_said_within_seconds(tmp_path):
+    spec = write(tmp_path, tiny())
+    start = time.monotonic()
+    line = _one_line_error(cli(str(spec), "--out", str(tmp_path / "r"),
+                               "--address", f"ray://127.0.0.1:{_closed_port()}"))
+    assert "unreachable" in line and "127.0.0.1" in line
+    assert time.monotonic() - start < 60  # generous for a loaded machine; a hang is minutes
+
+
+def test_unreachable_database_is_said_within_seconds(tmp_path):
+    spec = write(tmp_path, tiny())
+    url = f"postgresql://user@127.0.0.1:{_closed_port()}/studies"
+    line = _one_line_error(cli(str(spec), "--storage", url))
+    assert "database 127.0.0.1" in line and "unreachable" in line
+
+
+def test_resume_refuses_a_different_spec(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    url = search.storage_url(None, out)
+    search.open_study(parse_spec(tiny()), url)
+    with pytest.raises(StudyError, match="different spec .*trials_per_cell"):
+        search.open_study(parse_spec(tiny(trials=3)), url)
