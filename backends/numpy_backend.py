@@ -1,56 +1,12 @@
-"""The CPU backend: NumPy is the ``xp`` namespace, plus one faster NumPy form of sigmoid, and
-glibc's allocator asked to keep the memory a training step frees for the next step."""
+"""The CPU backend: NumPy is the ``xp`` namespace, plus one faster NumPy form of sigmoid."""
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
 from typing import Any
 
 import numpy as np
 
 from backends.base import Backend
-
-#: the switch that leaves glibc's allocator as it is (see ``keep_freed_memory``)
-MALLOC_SWITCH = "TINYGRAD_LSTM_MALLOC"
-_GLIBC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
-              "MALLOC_MMAP_MAX_")
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
-_KEEP_BYTES = 64 << 20  # up to 64 MiB of freed memory stays in the process
-_HEAP_BELOW = 32 << 20  # arrays under 32 MiB (glibc's own upper bound for this) from the heap
-_malloc_kept: bool | None = None
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc (once per process) to keep the memory a training step frees for the next step.
-
-    Each backward pass frees the arrays of a whole graph at once. By default glibc then hands
-    the freed top of its heap back to the operating system, and serves large arrays by mmap,
-    so the next step page-faults the same memory in again. Whether a process falls into that
-    depends on its allocation history: measured on the LSTM benchmark's small size, the same
-    code ran 10-20% slower in the processes that did. Keeping up to 64 MiB of freed memory,
-    and taking arrays under 32 MiB from the heap, removes it; the cost is that up to 64 MiB
-    freed stays in the process (as in the caching allocators of other frameworks).
-
-    Process-wide, Linux with glibc only. Skipped when ``TINYGRAD_LSTM_MALLOC=default``, or when
-    glibc's own ``MALLOC_*_`` environment variables already say what to do. Returns whether
-    the setting is in force.
-    """
-    global _malloc_kept
-    if _malloc_kept is None:
-        _malloc_kept = False
-        if (sys.platform.startswith("linux") and os.environ.get(MALLOC_SWITCH) != "default"
-                and not any(name in os.environ for name in _GLIBC_ENV)):
-            try:
-                mallopt = ctypes.CDLL(None).mallopt  # glibc; musl and others have none
-            except (OSError, AttributeError):
-                return False
-            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-            mallopt.restype = ctypes.c_int
-            _malloc_kept = bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_BELOW)
-                                and mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
-    return _malloc_kept
 
 
 def _sigmoid_passes(xp: Any, x: np.ndarray) -> np.ndarray:
@@ -83,7 +39,3 @@ class NumpyBackend(Backend):
     name = "numpy"
     xp = np
     kernels = {"sigmoid": _sigmoid}
-
-    def __init__(self) -> None:
-        super().__init__()
-        keep_freed_memory()

@@ -99,35 +99,6 @@ def test_environment_variable_picks_the_backend() -> None:
     assert "TINYGRAD_LSTM_BACKEND='nonsense'" in bad.stderr and "unknown backend" in bad.stderr
 
 
-_KEPT = ("import backends, tinygrad_lstm as tl; tl.Tensor([1.0]); "
-         "from backends.numpy_backend import keep_freed_memory; print(keep_freed_memory())")
-
-
-def _glibc_mallopt() -> bool:
-    import ctypes
-
-    try:
-        return sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "mallopt")
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _glibc_mallopt(), reason="glibc's mallopt is not here (not Linux/glibc)")
-def test_numpy_backend_keeps_freed_memory_unless_told_not_to() -> None:
-    """glibc is asked to keep freed memory for the next step; the switch and glibc's own
-    environment variables leave it as it is."""
-    def run(**env: str) -> str:
-        clean = {k: v for k, v in os.environ.items()
-                 if not k.startswith("MALLOC_") and k != "TINYGRAD_LSTM_MALLOC"}
-        out = subprocess.run([sys.executable, "-c", _KEPT], cwd=ROOT, env={**clean, **env},
-                             capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-
-    assert run() == "True"
-    assert run(TINYGRAD_LSTM_MALLOC="default") == "False"
-    assert run(MALLOC_TRIM_THRESHOLD_="1048576") == "False"
-
-
 def test_mixing_backends_names_both(second_cpu) -> None:
     a = tl.Tensor([1.0, 2.0])
     b = tl.Tensor([1.0, 2.0], backend="second_cpu")
