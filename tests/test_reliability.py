@@ -57,7 +57,7 @@ def test_round_trip_and_what_is_recorded(tmp_path) -> None:
     model, raw = _saved(tmp_path)
     arrays, meta = checkpoint.read(tmp_path / "model.npz")
     assert meta["step"] == 3 and meta["format"] == checkpoint.FORMAT
-    assert meta["model"]["cell"] == "LSTM" and meta["model"]["hidden_size"] == 4
+    assert meta["model"]["cell"] == "LSTMCell" and meta["model"]["hidden_size"] == 4
     assert meta["model"]["cell_options"] == {"bias": True}
     peep = tl.nn.Recurrent(tl.cells.PeepholeLSTM(3, 4, peepholes=("f",), coupled=True))
     tl.save(peep, tmp_path / "peep.npz")
@@ -174,9 +174,9 @@ def test_loading_into_another_model_says_what_differs(tmp_path) -> None:
     _saved(tmp_path)
     other = tl.nn.LSTM(3, 8)
     before = {k: v.copy() for k, v in other.state_dict().items()}
-    with pytest.raises(CheckpointError, match=r"saved from cell=LSTM, input_size=3, "
-                                              r"hidden_size=4.*'l0.W_f_h' has shape \(4, 4\) in "
-                                              r"the file, \(8, 8\) in the model"):
+    with pytest.raises(CheckpointError, match=r"saved from cell=LSTMCell, input_size=3, "
+                                              r"hidden_size=4.*'weight_hh_l0' has shape \(16, 4\) "
+                                              r"in the file, \(32, 8\) in the model"):
         tl.load(other, tmp_path / "model.npz")
     for k, v in other.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
@@ -185,7 +185,7 @@ def test_loading_into_another_model_says_what_differs(tmp_path) -> None:
 def test_loading_a_different_dtype_is_refused_and_named(tmp_path) -> None:
     _saved(tmp_path)  # float32
     wide = tl.nn.LSTM(3, 4, dtype="float64")
-    with pytest.raises(CheckpointError, match=r"'l0.W_f_h' has dtype float32 in the file, "
+    with pytest.raises(CheckpointError, match=r"'weight_ih_l0' has dtype float32 in the file, "
                                               r"float64 in the model"):
         tl.load(wide, tmp_path / "model.npz")
 

@@ -81,6 +81,32 @@ class Module:
         for name, m in self._modules.items():
             yield from m.named_modules(prefix + name + ".")
 
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from list(self._modules.items())
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in the order they were assigned."""
+        for _, m in self.named_children():
+            yield m
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module under it, depth first."""
+        for _, m in self.named_modules():
+            yield m
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter; a frozen one gets no gradient."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
     def train(self, mode: bool = True) -> Module:
         for _, m in self.named_modules():
             object.__setattr__(m, "training", bool(mode))
@@ -100,15 +126,25 @@ class Module:
             p.data, p.backend, p.grad = moved.data, moved.backend, None
         return self
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Every parameter as a NumPy copy, keyed by its dotted name."""
+    def state_dict(self, layout: str = "native") -> dict[str, np.ndarray]:
+        """Every parameter as a NumPy copy, keyed by its dotted name; ``layout="torch"`` writes
+        the zoo's single-bias cells (and runners of them) under PyTorch's keys
+        (``tinygrad_lstm.nn.torch_layout``)."""
+        if layout != "native":
+            from tinygrad_lstm.nn.torch_layout import torch_state_dict
+            return torch_state_dict(self, layout)
         return {name: np.array(p.numpy(), copy=True) for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True,
+                        layout: str = "native") -> None:
         """Copy values into the parameters, checking names, shapes and dtypes first.
 
         Nothing is changed unless every entry fits: a failed load leaves the module as it was.
+        ``layout="torch"`` reads PyTorch's keys at any depth (``tinygrad_lstm.nn.torch_layout``).
         """
+        if layout != "native":
+            from tinygrad_lstm.nn.torch_layout import from_torch_state_dict
+            state = from_torch_state_dict(self, state, layout)
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))
@@ -118,7 +154,10 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if extra:
                 parts.append(f"unexpected keys {extra}")
-            raise KeyError(f"load_state_dict: {type(self).__name__}: {'; '.join(parts)}")
+            from tinygrad_lstm.nn.torch_layout import looks_like_torch
+            hint = looks_like_torch(extra) if layout == "native" else ""
+            raise KeyError(f"load_state_dict: {type(self).__name__}: "
+                           + "; ".join(([hint] if hint else []) + parts))
         staged = {}
         for name, value in state.items():
             if name not in own:

@@ -192,12 +192,20 @@ class Cell(Module):
             if t.shape[-1] != n:
                 raise ShapeError(f"{type(self).__name__}.gate({spec.name!r}): input for {w} has "
                                  f"{t.shape[-1]} features, expected {n}")
-        blocks = [self._parameters[w] for w in spec.weights]
+        blocks = [self.stacked_parameters((w,)) for w in spec.weights]
         if len(inputs) == 1:
             out = inputs[0] @ blocks[0].T
         else:
             out = concat(list(inputs), axis=-1) @ concat(blocks, axis=1).T
-        return out if spec.bias is None else out + self._parameters[spec.bias]
+        return out if spec.bias is None else out + self.stacked_parameters((spec.bias,))
+
+    def stacked_parameters(self, names: Sequence[str]) -> Tensor:
+        """The gate parameters ``names`` (weight blocks or biases) stacked along their first
+        axis, as the plan and ``gate`` read them. A cell that stores its gates' parameters in
+        another layout (``tl.nn.LSTMCell``: PyTorch's stacked tensors and two biases) answers
+        here with slices and sums of its own tensors, so the plan still applies to it."""
+        blocks = [self._parameters[n] for n in names]
+        return blocks[0] if len(blocks) == 1 else concat(blocks, axis=0)
 
     def _new_gate(self, name: str, inputs: Sequence[Tensor], sources: tuple[str | None, ...],
                   size: int | None, bias: bool, names: Sequence[str] | None) -> GateSpec:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.primitives import PRIMITIVES
 from tinygrad_lstm.tensor import Tensor, addmm, apply, concat, zeros
 
@@ -37,24 +38,27 @@ SPLIT = PRIMITIVES["split"]
 ADDMM_SPLIT = PRIMITIVES["addmm_split"]
 
 
-def _stacked(cell: Cell, parts: list[Tensor | None], widths: list[int], axis: int
-             ) -> Tensor | None:
-    """Concatenate parameters (zeros standing in for missing biases), or None if all missing."""
-    if all(p is None for p in parts):
+def _stacked(cell: Cell, names: list[str | None], widths: list[int]) -> Tensor | None:
+    """Stack biases (zeros standing in for missing ones), or None if all are missing."""
+    if all(n is None for n in names):
         return None
-    full = [p if p is not None else zeros((w,), dtype=cell.dtype)
-            for p, w in zip(parts, widths, strict=True)]
-    return full[0] if len(full) == 1 else concat(full, axis=axis)
+    if None not in names:
+        return cell.stacked_parameters(names)
+    full = [cell.stacked_parameters((n,)) if n is not None else zeros((w,), dtype=cell.dtype)
+            for n, w in zip(names, widths, strict=True)]
+    return concat(full, axis=0)
 
 
-def _transposed(blocks: list[Tensor]) -> tuple[Tensor, Any]:
+def _transposed(cell: Cell, names: list[str]) -> tuple[Tensor, Any]:
     """[W_1; W_2; ...]^T as one C-ordered tensor, made once per sequence and used at every step,
     and the stack [W_1; W_2; ...] itself as a C-ordered array (for the backward products).
 
     BLAS multiplies a (batch, in) by an (in, out) F-ordered matrix (a transposed view) about
     three times as slowly at LSTM sizes, so the transpose is flattened (a reshape that copies
     into C order) and shaped back."""
-    stacked = concat(blocks, axis=0)  # a copy even of one block: both are this moment's values
+    stacked = cell.stacked_parameters(names)
+    if isinstance(stacked, Parameter):  # a copy even of one block: both are this moment's values
+        stacked = concat([stacked], axis=0)
     transposed = stacked.T
     return transposed.reshape(transposed.numel()).reshape(transposed.shape), stacked.data
 
@@ -72,7 +76,6 @@ class _Group:
         # per argument, in step order: (its position in the step's arguments, the index that
         # takes this group's columns from that argument's product, or None for all of it)
         self.terms: list[tuple[int, Any]] = []
-        self.bias: Tensor | None = None  # added per step when x is not among the args
 
 
 def _columns(a: int, b: int, width: int) -> tuple[slice, slice] | None:
@@ -80,75 +83,103 @@ def _columns(a: int, b: int, width: int) -> tuple[slice, slice] | None:
     return None if (a, b) == (0, width) else (slice(None), slice(a, b))
 
 
-class StepPlan:
-    """Runs the gates of one cell over one sequence ``xs`` of shape (T, B, input_size)."""
+class _Layout:
+    """What a plan takes from the cell's gates alone (names, groups, columns, routes): made
+    once per cell and kept on it (the gates are fixed once the cell is built), so a call pays
+    only for the tensors, which are made from the parameters as they are at that call."""
 
-    def __init__(self, cell: Cell, xs: Tensor) -> None:
-        self.cell = cell
-        self.x_arg = cell._args[0]
-        params = cell._parameters
+    def __init__(self, cell: Cell) -> None:
+        self.key = tuple(cell.gates.values())
+        self.x_arg = x_arg = cell._args[0]
         by_args: dict[frozenset[str], list[GateSpec]] = {}
         for spec in cell.gates.values():
             args = frozenset(s for s in spec.sources if s is not None)
             if args:
                 by_args.setdefault(args, []).append(spec)
         self.groups = [_Group(k, args, gates) for k, (args, gates) in enumerate(by_args.items())]
-        # One stack per argument: W^T of every block reading it, group after group.
-        self.weights_t: list[Tensor | None] = [None] * len(cell._args)
-        self.weights: list[Any] = [None] * len(cell._args)
-        stack_bias: list[Tensor | None] = []
-        for position, arg in enumerate(cell._args):
-            blocks, widths, start = [], [], 0
+        # One stack per argument: the names of the blocks reading it, group after group.
+        self.stacks: list[list[str]] = []
+        self.x_biases: list[str | None] = []  # the biases folded into the input projection
+        self.x_widths: list[int] = []
+        widths = []
+        for arg in cell._args:
+            blocks, start = [], 0
             for group in self.groups:
                 if arg not in group.args:
                     continue
                 group.columns[arg] = (start, start + group.width)
                 start += group.width
                 for g in group.gates:
-                    blocks.append(params[g.weights[g.sources.index(arg)]])
-                    widths.append(g.size)
-                    if arg == self.x_arg:
-                        stack_bias.append(params[g.bias] if g.bias else None)
-            if blocks:
-                # the stack transposed for the products, and as it is for their backward
-                self.weights_t[position], self.weights[position] = _transposed(blocks)
+                    blocks.append(g.weights[g.sources.index(arg)])
+                    if arg == x_arg:
+                        self.x_biases.append(g.bias)
+                        self.x_widths.append(g.size)
+            self.stacks.append(blocks)
+            widths.append(start)
         for group in self.groups:
             for position, arg in enumerate(cell._args):
                 if arg in group.args:
                     a, b = group.columns[arg]
-                    width = self.weights_t[position].shape[1]
-                    group.terms.append((position, _columns(a, b, width)))
-            if self.x_arg not in group.args:
-                group.bias = _stacked(cell, [params[g.bias] if g.bias else None
-                                             for g in group.gates],
-                                      [g.size for g in group.gates], axis=0)
+                    group.terms.append((position, _columns(a, b, widths[position])))
+        # Per gate: its group, its place among the group's gates, the step arguments it was
+        # planned for (their positions; None for a value computed inside the step), and its
+        # blocks that read such a computed value (r ⊙ h), by input number and weight name.
+        self.routes: dict[str, tuple[_Group, int, tuple[int | None, ...],
+                                     list[tuple[int, str]]]] = {}
+        for spec in cell.gates.values():
+            found = next((g for g in self.groups if spec in g.gates), None)
+            if found is None:  # every input is computed inside the step: nothing to share
+                continue
+            computed = [(k, w) for k, (w, src) in enumerate(zip(spec.weights, spec.sources,
+                                                                strict=True)) if src is None]
+            positions = tuple(None if src is None else cell._args.index(src)
+                              for src in spec.sources)
+            self.routes[spec.name] = (found, found.gates.index(spec), positions, computed)
+
+
+def _layout(cell: Cell) -> _Layout:
+    layout = cell.__dict__.get("_plan_layout")
+    if layout is None or layout.key != tuple(cell.gates.values()) or \
+            layout.x_arg != cell._args[0]:
+        layout = _Layout(cell)
+        if cell._built:
+            object.__setattr__(cell, "_plan_layout", layout)
+    return layout
+
+
+class StepPlan:
+    """Runs the gates of one cell over one sequence ``xs`` of shape (T, B, input_size)."""
+
+    def __init__(self, cell: Cell, xs: Tensor) -> None:
+        self.cell = cell
+        layout = _layout(cell)
+        self.x_arg = layout.x_arg
+        self.groups = layout.groups
+        # Per argument: the stack transposed for the products, and as it is for their backward.
+        self.weights_t: list[Tensor | None] = [None] * len(cell._args)
+        self.weights: list[Any] = [None] * len(cell._args)
+        for position, blocks in enumerate(layout.stacks):
+            if blocks:
+                self.weights_t[position], self.weights[position] = _transposed(cell, blocks)
+        # per group: its bias, added per step when x is not among its arguments
+        self._group_bias: list[Tensor | None] = [
+            None if self.x_arg in group.args else
+            _stacked(cell, [g.bias for g in group.gates], list(group.sizes))
+            for group in self.groups]
         # The hoisted input projection: all x blocks, all steps, one GEMM, biases folded in.
         self.projection: Tensor | None = None
         weight_t = self.weights_t[0]
         if weight_t is not None:
             steps, batch, features = xs.shape
             flat_xs = xs.reshape(steps * batch, features)
-            widths = [g.size for group in self.groups if self.x_arg in group.args
-                      for g in group.gates]
-            bias = _stacked(cell, stack_bias, widths, axis=0)
+            bias = _stacked(cell, layout.x_biases, layout.x_widths)
             flat = flat_xs @ weight_t if bias is None else addmm(bias, flat_xs, weight_t)
             self.projection = flat.reshape(steps, batch, weight_t.shape[1])
-        # Per gate: its group, its place among the group's gates, the step arguments it was
-        # planned for (their positions; None for a value computed inside the step), and its
-        # blocks that read such a computed value (r ⊙ h), each transposed once per sequence.
-        self.routes: dict[str, tuple[_Group, int, tuple[int | None, ...],
-                                     list[tuple[int, Tensor]]]] = {}
-        for spec in cell.gates.values():
-            group = next((g for g in self.groups if spec in g.gates), None)
-            if group is None:  # every input is computed inside the step: nothing to share
-                continue
-            computed = [(k, _transposed([params[w]])[0])
-                        for k, (w, src) in enumerate(zip(spec.weights, spec.sources, strict=True))
-                        if src is None]
-            positions = tuple(None if src is None else cell._args.index(src)
-                              for src in spec.sources)
-            self.routes[spec.name] = (group, group.gates.index(spec), positions,
-                                      computed)
+        # Per gate, as in the layout, with the computed inputs' blocks transposed once per
+        # sequence.
+        self.routes = {name: (group, place, positions,
+                              [(k, _transposed(cell, [w])[0]) for k, w in computed])
+                       for name, (group, place, positions, computed) in layout.routes.items()}
         self._products: list[Tensor | None] = []
         self._pre: list[tuple[Tensor, ...] | None] = []  # per group: its gates' pre-activations
         self._t = 0
@@ -174,8 +205,8 @@ class StepPlan:
                 c = self.projection
                 index = self._t if columns is None else (self._t, *columns)
                 continue
-            if c is None and group.bias is not None:
-                c = group.bias
+            if c is None and self._group_bias[group.number] is not None:
+                c = self._group_bias[group.number]
             if columns is None and out is None and c is not None:  # this group's product only
                 value, weight_t, weight = current[position], self.weights_t[position], \
                     self.weights[position]

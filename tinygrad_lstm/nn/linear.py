@@ -9,6 +9,7 @@ from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
+from tinygrad_lstm.nn.rnn_cells import device_backend
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -21,7 +22,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.in_features = check_int("Linear", "in_features", in_features)
         self.out_features = check_int("Linear", "out_features", out_features)
@@ -31,6 +32,9 @@ class Linear(Module):
                                 dtype=dtype)
         self.bias = Parameter(rng.uniform(-k, k, self.out_features), dtype=dtype) if bias \
             else None
+        backend = device_backend("Linear", device)
+        if backend is not None:
+            self.to(backend)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
