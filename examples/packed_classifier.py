@@ -77,12 +77,13 @@ class BiLSTMClassifier(tl.nn.Module):
         self.rnn = tl.nn.LSTM(embedding_dim, hidden_dim, num_layers=n_layers,
                               bidirectional=True, dropout=dropout)
         self.fc = tl.nn.Linear(hidden_dim * 2, 1)
+        self.dropout = tl.nn.Dropout(dropout)
 
     def forward(self, text: np.ndarray, lengths: np.ndarray) -> tl.Tensor:
-        embedded = self.embedding(text)
+        embedded = self.dropout(self.embedding(text))
         # torch: packed = pack_padded_sequence(embedded, lengths, enforce_sorted=False)
         _, (hidden, _) = self.rnn(embedded, lengths=lengths)
-        hidden = tl.cat([hidden[-2], hidden[-1]], dim=1)  # last layer: forward, backward
+        hidden = self.dropout(tl.cat([hidden[-2], hidden[-1]], dim=1))  # last layer, both ways
         return self.fc(hidden).squeeze(1)
 
 
@@ -109,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     test_x, test_y = make_reviews(args.test, args.seed + 1)
     model = BiLSTMClassifier(VOCAB, 32, 32, n_layers=2, dropout=0.2)
     optimizer = tl.optim.Adam(model.parameters())
+    criterion = tl.nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(args.seed + 2)
-    batches = 0
+    batches, batch_losses = 0, []
     for epoch in range(args.epochs):
         total, seen = 0.0, 0
         order = rng.permutation(len(train_x))
@@ -119,11 +121,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             text, lengths = pad([train_x[i] for i in chunk])
             optimizer.zero_grad()
             logits = model(text, lengths)
-            # torch: nn.BCEWithLogitsLoss()(logits, labels)
-            loss = tl.nn.binary_cross_entropy_with_logits(logits, train_y[chunk])
+            loss = criterion(logits, train_y[chunk])
             loss.backward()
             optimizer.step()
             total += loss.item() * len(chunk)
+            batch_losses.append(loss.item())
             seen += len(chunk)
             batches += 1
             if args.max_batches is not None and batches >= args.max_batches:
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{max(test_y.mean(), 1 - test_y.mean()):.3f}); the original: ~{ORIGINAL_ACCURACY:.2f}"
           " on IMDb")
     return {"test_accuracy": accuracy, "majority": float(max(test_y.mean(), 1 - test_y.mean())),
-            "batches": batches}
+            "batch_losses": batch_losses}
 
 
 if __name__ == "__main__":

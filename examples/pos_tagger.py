@@ -53,11 +53,6 @@ class LSTMTagger(tl.nn.Module):  # torch: nn.Module
         return tl.log_softmax(tag_space, dim=1)  # torch: F.log_softmax(tag_space, dim=1)
 
 
-def nll_loss(log_probs: tl.Tensor, target: np.ndarray) -> tl.Tensor:
-    """The mean negative log-likelihood of the targets (PyTorch's ``nn.NLLLoss()``)."""
-    return -log_probs.gather(1, target[:, None]).mean()
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=300, help="the tutorial's 300")
@@ -70,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for word in sent:
             word_to_ix.setdefault(word, len(word_to_ix))
     model = LSTMTagger(EMBEDDING_DIM, HIDDEN_DIM, len(word_to_ix), len(TAG_TO_IX))
-    loss_function = nll_loss  # torch: nn.NLLLoss()
+    loss_function = tl.nn.NLLLoss()
     optimizer = tl.optim.SGD(model.parameters(), lr=0.1)
 
     with tl.no_grad():  # the scores before training

@@ -24,8 +24,9 @@ from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
+from tinygrad_lstm.nn.rnn_cells import device_backend
 from tinygrad_lstm.tensor import _P, Tensor, apply
-from tinygrad_lstm.tensor_torch import device_backend, index_array
+from tinygrad_lstm.tensor_torch import index_array
 
 __all__ = ["Embedding", "embedding"]
 
@@ -85,7 +86,7 @@ class Embedding(Module):
         self.num_embeddings = check_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = check_int("Embedding", "embedding_dim", embedding_dim)
         self.padding_idx = _padding("Embedding", padding_idx, self.num_embeddings)
-        backend = None if device is None else device_backend(device)
+        backend = device_backend("Embedding", device)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
             table = tl_random.generator().standard_normal(shape)
