@@ -686,8 +686,19 @@ def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
         raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
-    return Tensor(np.full(shape, value), requires_grad=requires_grad, dtype=dtype,
-                  backend=backend)
+    dt = DEFAULT_DTYPE if dtype is None else _as_dtype(dtype, op)
+    if backend is None:
+        target = get_backend()
+    elif isinstance(backend, Backend):
+        target = backend
+    else:
+        import backends
+
+        target = backends.get(device_backend(backend))
+    # made on the backend directly: a recurrent layer asks for its zero state on every call
+    out = Tensor._wrap(target.xp.full(shape, value, dtype=dt), target)
+    out.requires_grad = bool(requires_grad)
+    return out
 
 
 def zeros(shape: Any, dtype: Any = None, backend: Any = None,
