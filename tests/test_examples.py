@@ -107,3 +107,18 @@ def test_packed_classifier_runs_and_learns_on_a_few_batches() -> None:
     reviews, labels = module.make_reviews(50, seed=4)
     assert {len(r) for r in reviews} != {len(reviews[0])}  # variable lengths
     assert set(labels.tolist()) == {0.0, 1.0}
+
+
+def test_the_from_pytorch_script_runs(capsys: pytest.CaptureFixture) -> None:
+    """docs/from-pytorch.md's port of the PyTorch script, as printed there, for 8 epochs."""
+    import re
+
+    page = (EXAMPLES.parent / "docs" / "from-pytorch.md").read_text()
+    script = re.findall(r"```python\n(.*?)```", page, re.S)[1]
+    assert "EPOCHS = 50, 3, 30" in script
+    namespace: dict = {"__name__": "from_pytorch"}
+    exec(compile(script.replace("EPOCHS = 50, 3, 30", "EPOCHS = 50, 3, 8"),  # noqa: S102
+                 "from-pytorch.md", "exec"), namespace)
+    assert "epoch 7:" in capsys.readouterr().out
+    assert namespace["accuracy"] > 0.45  # chance is 1/3; 8 epochs take it past 0.5
+    assert namespace["val_loss"] < np.log(3)
