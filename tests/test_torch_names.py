@@ -250,3 +250,12 @@ def test_embedding_bad_input() -> None:
         tl.nn.Embedding(5, 3, max_norm=1.0)
     frozen = tl.nn.Embedding.from_pretrained(np.eye(3))
     assert not frozen.weight.requires_grad and frozen([2]).numpy().tolist() == [[0, 0, 1]]
+
+
+def test_cross_entropy_takes_dim() -> None:
+    logits = _x((3, 4, 2))
+    target = np.array([[0, 1], [2, 3], [1, 1]])
+    assert tl.nn.cross_entropy(logits, target, dim=1).item() == \
+        tl.nn.cross_entropy(logits, target, axis=1).item()
+    with pytest.raises(TypeError, match="cross_entropy: got both axis=1 and dim=1"):
+        tl.nn.cross_entropy(logits, target, axis=1, dim=1)
