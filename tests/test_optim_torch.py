@@ -235,3 +235,26 @@ def test_rmsprop_state_round_trips_and_refuses_a_foreign_state() -> None:
     adam_state = tl.optim.Adam(params).state_dict()
     with pytest.raises(KeyError):
         again.load_state_dict(adam_state)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: tl.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    lambda ps: tl.optim.Adagrad(ps, lr=0.1),
+    lambda ps: tl.optim.LBFGS(ps, line_search_fn="strong_wolfe"),
+], ids=["rmsprop", "adagrad", "lbfgs"])
+def test_new_optimisers_lower_the_loss_on_every_backend(make, backend: str) -> None:
+    w = tl.nn.Parameter(W0, dtype="float32")
+    x, y = tl.Tensor(X), tl.Tensor(Y)
+    opt = make([w])
+
+    def closure() -> tl.Tensor:
+        opt.zero_grad()
+        loss = (((x @ w.T).tanh() - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    first = closure().item()
+    for _ in range(5):
+        opt.step(closure)
+    assert w.backend.name == backend and w.dtype == np.float32
+    assert closure().item() < first

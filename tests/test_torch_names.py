@@ -122,7 +122,7 @@ def test_gather_and_index_select_match_torch_with_gradients() -> None:
     (tl.Tensor([0.0]), TypeError, "got a float32 Tensor; Tensors here are always float"),
     ([[0, 1]], tl.ShapeError, "index_select: index must be 1-D"),
 ])
-def test_bad_indices_are_refused(index, error, message: str) -> None:
+def test_bad_indices_are_refused(index, error, message: str, backend: str) -> None:
     with pytest.raises(error, match=message):
         _x((3, 5)).index_select(1, index)
 
@@ -223,7 +223,7 @@ def test_embedding_matches_torch_forward_and_gradients() -> None:
     assert ours.weight.grad.numpy()[5].any()
 
 
-def test_embedding_padding_row_stays_put_under_training() -> None:
+def test_embedding_padding_row_stays_put_under_training(backend: str) -> None:
     tl.manual_seed(1)
     emb = tl.nn.Embedding(5, 3, padding_idx=-1)  # -1 is row 4, as in torch
     assert emb.padding_idx == 4
