@@ -358,6 +358,18 @@ def _gather_index(xp: Any, indices: Any, axis: int) -> tuple[Any, ...]:
     return tuple(index)
 
 
+def _sym_take(x: Any, indices: Any = None, axis: int = 0, padding_idx: Any = None) -> Any:
+    if not isinstance(x, np.ndarray):  # one SymPy symbol for a whole matrix: the lookup, named
+        return _sympy().Function("take")(x)
+    return np.take(x, indices, axis=axis)
+
+
+def _sym_gather(x: Any, indices: Any = None, axis: int = 0) -> Any:
+    if not isinstance(x, np.ndarray):
+        return _sympy().Function("gather")(x)
+    return x[_gather_index(np, indices, axis)]
+
+
 def _take_vjp(xp: Any, g: Any, out: Any, x: Any, indices: Any = None, axis: int = 0,
               padding_idx: Any = None) -> tuple[Any]:
     # out = take(x, indices, axis) reads a slice of x once per time its index appears, so that
@@ -533,12 +545,12 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
     _p("take", 1,
        lambda xp, x, indices=None, axis=0, padding_idx=None: xp.take(x, indices, axis=axis),
        _take_vjp,
-       lambda x, indices=None, axis=0, padding_idx=None: np.take(x, indices, axis=axis),
+       _sym_take,
        "slices of x along an axis at integer indices (embedding lookup, index_select); "
        "padding_idx, when given, is an index whose slice gets no gradient"),
     _p("gather", 1,
        lambda xp, x, indices=None, axis=0: x[_gather_index(xp, indices, axis)],
        _gather_vjp,
-       lambda x, indices=None, axis=0: np.asarray(x)[_gather_index(np, indices, axis)],
+       _sym_gather,
        "PyTorch's gather: out[k] = x[k with its axis entry replaced by indices[k]]"),
 ]}
