@@ -487,7 +487,8 @@ class Tensor(TorchNames):
             if isinstance(part, bool) or not isinstance(part, _BASIC_INDEX):
                 raise TypeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
                                 f"supported, got {type(part).__name__} in a tensor of shape "
-                                f"{self.shape}")
+                                f"{self.shape}; for integer arrays use x.index_select(dim, "
+                                "indices) or x.gather(dim, indices)")
         try:
             return apply(_P["getitem"], self, index=index)
         except ShapeError as err:
