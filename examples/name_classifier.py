@@ -12,7 +12,7 @@ No download here: the names are generated, seeded, from a few spelling habits pe
 (``make_names``), so the figure printed is held-out accuracy on that data, next to chance.
 It is not the tutorial's data set and the numbers do not compare; what compares is the
 recipe: Embedding -> RNN over padded letters with lengths -> Linear on h_n -> log_softmax ->
-NLLLoss, SGD. Run: ``python examples/name_classifier.py`` (about a minute on one core).
+NLLLoss, SGD. Run: ``python examples/name_classifier.py`` (under a minute on one core).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ log_softmax + NLLLoss on two sentences. After training it prints the tag scores 
 ate the apple" and reads off the predicted tags: 0 1 2 0 1, DET NN V DET NN, "the correct
 sequence" (5 of 5 tags). This port prints the same sequence next to the tutorial's.
 
-Run it: ``python examples/pos_tagger.py`` (about ten seconds on one core). The lines a PyTorch
+Run it: ``python examples/pos_tagger.py`` (a few seconds on one core). The lines a PyTorch
 user changes are marked ``# torch:``.
 """
 
