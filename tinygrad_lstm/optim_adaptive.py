@@ -205,7 +205,5 @@ def clip_grad_value_(params: Any, clip_value: float) -> None:
         for p in items:
             if p.grad is None:
                 continue
-            data = p.grad.data
-            if isinstance(data, np.ndarray) and not data.flags.writeable:
-                p.grad.data = data = data.copy()
-            p.backend.xp.clip(data, -clip_value, clip_value, out=data)
+            # a new array for the same grad Tensor: whatever saved the old one keeps it
+            p.grad.data = p.backend.xp.clip(p.grad.data, -clip_value, clip_value)

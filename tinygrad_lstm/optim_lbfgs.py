@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.checks import check_int
-from tinygrad_lstm.optim import Optimizer, _at_least, _grad_array, _writable
+from tinygrad_lstm.optim import Optimizer, _at_least, _grad_array
 from tinygrad_lstm.tape import enable_grad, no_grad
 
 __all__ = ["LBFGS"]
@@ -187,19 +187,21 @@ class LBFGS(Optimizer):
                  else _grad_array("LBFGS.step", p).ravel() for p in params]
         return xp.concatenate(parts)
 
+    # The parameters get new arrays rather than in-place writes: a graph that saved the old
+    # ones (the closure's last forward) keeps what it saved.
     def _add_to_params(self, t: float, direction: Any) -> None:
         offset = 0
         for p in self.param_groups[0]["params"]:
             n = p.data.size
-            _writable(p)[...] += t * direction[offset:offset + n].reshape(p.shape)
+            p.data = p.data + t * direction[offset:offset + n].reshape(p.shape)
             offset += n
 
     def _copy_params(self) -> list[Any]:
-        return [p.data.copy() for p in self.param_groups[0]["params"]]
+        return [p.data for p in self.param_groups[0]["params"]]  # never written into
 
     def _set_params(self, values: list[Any]) -> None:
         for p, value in zip(self.param_groups[0]["params"], values, strict=True):
-            _writable(p)[...] = value
+            p.data = value
 
     # --- the iteration -----------------------------------------------------------------------
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
