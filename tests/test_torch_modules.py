@@ -1,8 +1,9 @@
-"""PyTorch's nn modules here, each compared with PyTorch itself (CPU, float64).
+"""PyTorch's recurrent modules here, each compared with PyTorch itself (CPU, float64).
 
 Cells (call convention, parameters, gradients), unbatched input, ``proj_size``, packed
-sequences against ``lengths=``, loss modules, ``pad_sequence``, state dicts of composite
-models, keywords PyTorch has and this project does not.
+sequences against ``lengths=``, ``pad_sequence``, state dicts of composite models, keywords
+PyTorch has and this project does not, the plan's layout kept across calls. Losses, containers
+and init: ``test_torch_nn_layers.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from tinygrad_lstm.cells.plan import _layout
 from tinygrad_lstm.errors import ShapeError
 
 torch = pytest.importorskip("torch")
@@ -167,6 +169,9 @@ def test_unknown_and_unsupported_keywords_say_what_to_do() -> None:
         tl.nn.LSTM(IN, H, nonlinearity="relu")
     with pytest.raises(ValueError, match="device='mps'.*backends"):
         tl.nn.GRU(IN, H, device="mps")
+    packed = torch.nn.utils.rnn.pack_sequence([torch.zeros(2, IN)])
+    with pytest.raises(TypeError, match=r"pad_sequence\(seqs\); lstm\(padded, lengths="):
+        tl.nn.LSTM(IN, H)(packed)
     cpu = tl.nn.LSTM(IN, H, device="cpu")
     assert cpu.weight_ih_l0.backend.name == "numpy"
 
@@ -183,160 +188,10 @@ def test_torch_named_attributes_are_the_parameters() -> None:
     assert not np.allclose(lstm2(tl.Tensor(np.ones((T, B, IN))))[0].numpy(), out.numpy())
     with pytest.raises(ShapeError, match="weight_ih_l0"):
         lstm2.weight_ih_l0 = tl.nn.Parameter(np.ones((H, IN)))
+    with pytest.raises(TypeError, match="weight_hh_l0: expected a tl.nn.Parameter"):
+        lstm2.weight_hh_l0 = tl.Tensor(np.ones((4 * H, H)))
     with pytest.raises(AttributeError):
         _ = lstm.weight_ih_l2
-
-
-# --- losses -----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4), (5,)], ids=["NC", "NCd", "C"])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_cross_entropy_and_nll_match_pytorch(reduction: str, shape: tuple, weighted: bool
-                                             ) -> None:
-    rng = np.random.default_rng(4)
-    logits = rng.standard_normal(shape)
-    target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-    target = rng.integers(0, 5, target_shape)
-    if target.ndim:
-        target.flat[0] = 2  # the ignored class below
-    weight = rng.uniform(0.5, 2.0, 5) if weighted else None
-    tw = None if weight is None else torch.tensor(weight)
-    for ours_cls, theirs_cls, transform in [
-            (tl.nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss, None),
-            (tl.nn.NLLLoss, torch.nn.NLLLoss, "log_softmax")]:
-        x = logits if transform is None else logits - np.log(np.exp(logits).sum(
-            axis=1 if len(shape) > 1 else 0, keepdims=True))
-        tx = torch.tensor(x, requires_grad=True)
-        ox = _t(x, grad=True)
-        ignore = 2 if target.ndim else -100
-        t_loss = theirs_cls(weight=tw, ignore_index=ignore, reduction=reduction)(
-            tx, torch.tensor(target))
-        o_loss = ours_cls(weight=weight, ignore_index=ignore, reduction=reduction)(ox, target)
-        _close(o_loss, t_loss, ours_cls.__name__)
-        t_loss.sum().backward()
-        o_loss.sum().backward()
-        _close(ox.grad, tx.grad, ours_cls.__name__ + " grad")
-
-
-def test_nll_loss_function_and_refusals() -> None:
-    logp = _t(np.log(np.full((2, 3), 1 / 3)))
-    assert np.isclose(tl.nn.nll_loss(logp, np.array([0, 2])).item(), np.log(3))
-    with pytest.raises(ValueError, match="target 3 at .*out of range for 3 classes"):
-        tl.nn.nll_loss(logp, np.array([0, 3]))
-    with pytest.raises(ValueError, match="every target is ignore_index"):
-        tl.nn.nll_loss(logp, np.array([-100, -100]))
-    with pytest.raises(ShapeError, match=r"needs a target of shape \(2,\)"):
-        tl.nn.CrossEntropyLoss()(logp, np.array([[0, 1]]))
-    with pytest.raises(TypeError, match="deprecated.*reduction="):
-        tl.nn.NLLLoss(size_average=False)
-    with pytest.raises(ValueError, match="label_smoothing"):
-        tl.nn.CrossEntropyLoss(label_smoothing=0.1)
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_and_bce_modules_match_pytorch(reduction: str) -> None:
-    rng = np.random.default_rng(5)
-    x, y = rng.standard_normal((4, 3)), rng.uniform(0, 1, (4, 3))
-    weight = rng.uniform(0.5, 2, (3,))
-    cases = [(tl.nn.MSELoss(reduction=reduction), torch.nn.MSELoss(reduction=reduction)),
-             (tl.nn.BCEWithLogitsLoss(reduction=reduction),
-              torch.nn.BCEWithLogitsLoss(reduction=reduction)),
-             (tl.nn.BCEWithLogitsLoss(weight=weight, reduction=reduction),
-              torch.nn.BCEWithLogitsLoss(weight=torch.tensor(weight), reduction=reduction))]
-    for ours, theirs in cases:
-        tx, ox = torch.tensor(x, requires_grad=True), _t(x, grad=True)
-        t_loss, o_loss = theirs(tx, torch.tensor(y)), ours(ox, y)
-        _close(o_loss, t_loss, type(ours).__name__)
-        t_loss.sum().backward()
-        o_loss.sum().backward()
-        _close(ox.grad, tx.grad, type(ours).__name__ + " grad")
-
-
-# --- containers, activations, dropout, init, module walking -------------------------------------
-
-def test_sequential_and_module_list_match_pytorch_names_and_values() -> None:
-    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2),
-                                 torch.nn.LogSoftmax(dim=-1)).double()
-    ours = tl.nn.Sequential(tl.nn.Linear(3, 4), tl.nn.Tanh(), tl.nn.Linear(4, 2),
-                            tl.nn.LogSoftmax(dim=-1))
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    x = np.random.default_rng(6).standard_normal((5, 3))
-    np.testing.assert_allclose(ours(_t(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-5, atol=1e-6)  # ours holds float32 parameters
-    layers = tl.nn.ModuleList([tl.nn.Linear(2, 2)])
-    layers.append(tl.nn.Linear(2, 3))
-    layers.insert(0, tl.nn.ReLU())
-    assert [type(m).__name__ for m in layers] == ["ReLU", "Linear", "Linear"]
-    assert [n for n, _ in layers.named_parameters()] == ["1.weight", "1.bias", "2.weight",
-                                                         "2.bias"]
-    assert len(layers[1:]) == 2
-    with pytest.raises(TypeError, match="expected a tl.nn.Module"):
-        layers.append(np.zeros(3))
-
-
-def test_activations_match_pytorch() -> None:
-    x = np.random.default_rng(7).standard_normal((3, 4))
-    pairs = [(tl.nn.Tanh(), torch.nn.Tanh()), (tl.nn.Sigmoid(), torch.nn.Sigmoid()),
-             (tl.nn.ReLU(), torch.nn.ReLU()), (tl.nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
-             (tl.nn.Softmax(dim=0), torch.nn.Softmax(dim=0)),
-             (tl.nn.LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1)),
-             (tl.nn.Identity(), torch.nn.Identity())]
-    for ours, theirs in pairs:
-        _close(ours(_t(x)), theirs(torch.tensor(x)), type(ours).__name__)
-
-
-def test_dropout_trains_and_evaluates() -> None:
-    tl.manual_seed(0)
-    drop = tl.nn.Dropout(0.25)
-    x = tl.Tensor(np.ones((200, 50)), requires_grad=True)
-    y = drop(x).numpy()
-    assert set(np.unique(y).tolist()) == {0.0, np.float32(1 / 0.75)}
-    assert abs((y == 0).mean() - 0.25) < 0.02
-    assert drop.eval()(x) is x
-    with pytest.raises(ValueError, match="probability"):
-        tl.nn.Dropout(1.5)
-
-
-def test_init_functions() -> None:
-    tl.manual_seed(1)
-    w = tl.nn.Parameter(np.zeros((300, 200)))
-    array = w.data
-    tl.nn.init.xavier_uniform_(w, gain=tl.nn.init.calculate_gain("tanh"))
-    bound = 5 / 3 * np.sqrt(6 / 500)
-    assert w.data is array and np.abs(w.numpy()).max() <= bound
-    assert np.abs(w.numpy()).max() > 0.95 * bound
-    tl.nn.init.xavier_normal_(w)
-    assert abs(w.numpy().std() - np.sqrt(2 / 500)) < 0.005
-    tl.nn.init.kaiming_uniform_(w, nonlinearity="relu")
-    assert np.abs(w.numpy()).max() <= np.sqrt(6 / 200) + 1e-6
-    tl.nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
-    assert abs(w.numpy().std() - np.sqrt(2 / 300)) < 0.005
-    q = tl.nn.init.orthogonal_(tl.nn.Parameter(np.zeros((3, 5)), dtype="float64"), gain=2.0)
-    np.testing.assert_allclose(q.numpy() @ q.numpy().T, 4 * np.eye(3), atol=1e-12)
-    assert np.all(tl.nn.init.constant_(w, 0.5).numpy() == 0.5)
-    assert np.all(tl.nn.init.ones_(w).numpy() == 1) and np.all(tl.nn.init.zeros_(w).numpy() == 0)
-    for name in ("linear", "tanh", "relu", "sigmoid", "selu"):
-        assert np.isclose(tl.nn.init.calculate_gain(name), torch.nn.init.calculate_gain(name))
-    assert np.isclose(tl.nn.init.calculate_gain("leaky_relu", 0.2),
-                      torch.nn.init.calculate_gain("leaky_relu", 0.2))
-    with pytest.raises(ValueError, match="2 or more dims"):
-        tl.nn.init.xavier_uniform_(tl.nn.Parameter(np.zeros(3)))
-
-
-def test_modules_children_apply_requires_grad() -> None:
-    net = tl.nn.Sequential(tl.nn.Linear(2, 3), tl.nn.Sequential(tl.nn.Tanh(), tl.nn.Linear(3, 1)))
-    assert [type(m).__name__ for m in net.children()] == ["Linear", "Sequential"]
-    assert [type(m).__name__ for m in net.modules()] == ["Sequential", "Linear", "Sequential",
-                                                         "Tanh", "Linear"]
-    seen = []
-    net.apply(lambda m: seen.append(type(m).__name__))
-    assert seen == ["Linear", "Tanh", "Linear", "Sequential", "Sequential"]  # children first
-    net.apply(lambda m: isinstance(m, tl.nn.Linear) and tl.nn.init.zeros_(m.bias))
-    assert all(np.all(m.bias.numpy() == 0) for m in net.modules() if isinstance(m, tl.nn.Linear))
-    net[0].requires_grad_(False)
-    net(tl.Tensor(np.ones((4, 2)))).sum().backward()
-    assert net[0].weight.grad is None and net[1][1].weight.grad is not None
 
 
 # --- state dicts of whole models ----------------------------------------------------------------
@@ -388,13 +243,14 @@ def test_plan_layout_is_kept_and_parameters_are_read_at_each_call() -> None:
     x = _t(rng.standard_normal((T, B, IN)))
     ours = tl.nn.GRU(IN, H, dtype="float64")
     ours(x)
-    layout = ours.cells[0].__dict__["_plan_layout"]
+    layout = _layout(ours.cells[0])
+    assert _layout(ours.cells[0]) is layout
     theirs = torch.nn.GRU(IN, H, dtype=torch.float64)
     ours.weight_hh_l0 = tl.nn.Parameter(theirs.weight_hh_l0.detach().numpy(), dtype="float64")
     for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):
         getattr(ours, name).data[...] = getattr(theirs, name).detach().numpy()
     _close(ours(x)[0], theirs(torch.tensor(x.numpy()))[0], "after replacing parameters")
-    assert ours.cells[0].__dict__["_plan_layout"] is layout
+    assert _layout(ours.cells[0]) is layout
     fresh = tl.nn.GRU(IN, H, dtype="float64")
     ours.load_state_dict(fresh.state_dict())
     _close(ours(x)[0], fresh(x)[0].numpy(), "after load_state_dict")

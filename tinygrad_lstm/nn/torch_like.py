@@ -29,6 +29,7 @@ import numpy as np
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.errors import DTypeError, ShapeError
+from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.nn.recurrent import Recurrent
 from tinygrad_lstm.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, device_backend
 from tinygrad_lstm.tensor import Tensor, stack
@@ -37,7 +38,7 @@ LAYOUTS = ("native", "torch")
 _NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?")
 #: keywords this project adds to PyTorch's: for the cells, and for the runner
 CELL_OPTIONS = ("init", "forget_bias", "gate_bias")
-RUNNER_OPTIONS = ("input_dropout", "recurrent_dropout", "variational", "fused")
+RUNNER_OPTIONS = ("input_dropout", "recurrent_dropout", "variational", "fused", "compile")
 
 
 def check_layout(op: str, layout: Any) -> None:
@@ -105,6 +106,9 @@ class _TorchShaped(Recurrent):
         if found is None:
             return super().__setattr__(name, value)
         cell, kind = found
+        if not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}.{name}: expected a tl.nn.Parameter, got "
+                            f"{type(value).__name__}")
         old = cell._parameters.get(kind)
         if old is not None and getattr(value, "shape", None) != old.shape:
             raise ShapeError(f"{type(self).__name__}.{name}: shape "
@@ -145,6 +149,10 @@ class _TorchShaped(Recurrent):
         (T, input_size); ``lengths`` (B,) for a padded batch stands for PyTorch's packed
         sequences (see ``tl.nn.pad_sequence``)."""
         owner = type(self).__name__
+        if type(x).__name__ == "PackedSequence":
+            raise TypeError(f"{owner}: packed sequences are a padded batch and lengths= here: "
+                            "padded, lengths = tl.nn.pad_sequence(seqs); "
+                            f"{owner.lower()}(padded, lengths=lengths)")
         self.cells[0].check_input(x, owner)
         unbatched = x.ndim == 2
         if unbatched:  # PyTorch's (L, H_in): one sequence, and state (D * num_layers, H)
