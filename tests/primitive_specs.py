@@ -59,6 +59,20 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
 _MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False,
                                                                            False]])
 
+_TOKENS = np.array([[0, 3, 3], [4, 0, 3]])  # (batch 2, time 3) into a (5, 3) table
+_ROWS = np.array([[3, 3, 0], [1, 2, 1], [0, 0, 0]])
+
+
+def _gather_ref(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
+    """torch.gather by its definition, one entry at a time."""
+    out = np.empty(index.shape)
+    for pos in np.ndindex(*index.shape):
+        source = list(pos)
+        source[dim] = index[pos]
+        out[pos] = x[tuple(source)]
+    return out
+
+
 CASES: list[Case] = [
     # elementwise binary, with broadcasting and Python scalars
     Case("add", ((3, 4), (3, 4)), lambda a, b: a + b, lambda a, b: a + b),
@@ -164,6 +178,19 @@ CASES: list[Case] = [
     Case("log_softmax", ((3, 5),), lambda x: x.log_softmax(), lambda x: _log_softmax(x, -1)),
     Case("log_softmax", ((4, 3, 2),), lambda x: x.log_softmax(axis=0),
          lambda x: _log_softmax(x, 0), label="axis0"),
+    # integer-array indexing; repeated indices must accumulate their gradients
+    Case("take", ((5, 3),), lambda w: tl.nn.embedding(_TOKENS, w),
+         lambda w: w[_TOKENS], label="embedding-repeats"),
+    Case("take", ((2, 5, 3),), lambda x: x.index_select(1, [4, 0, 4, 4]),
+         lambda x: x[:, [4, 0, 4, 4]], label="index-select-middle"),
+    Case("take", ((6,),), lambda x: x.index_select(0, np.array([5, 5, 1])),
+         lambda x: x[[5, 5, 1]], label="vector"),
+    Case("gather", ((3, 4),), lambda x: x.gather(1, _ROWS), lambda x: _gather_ref(x, _ROWS, 1),
+         label="dim1-repeats"),
+    Case("gather", ((4, 3),), lambda x: x.gather(0, _ROWS.T[:2]),
+         lambda x: _gather_ref(x, _ROWS.T[:2], 0), label="dim0-smaller"),
+    Case("gather", ((2, 3, 4),), lambda x: x.topk(2, dim=-1)[0],
+         lambda x: -np.sort(-x, axis=-1)[..., :2], label="topk"),
 ]
 
 

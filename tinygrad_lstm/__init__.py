@@ -9,6 +9,7 @@
 (8, 4)
 """
 
+import tinygrad_lstm.tensor as _tensor_module
 from tinygrad_lstm import cells, compile, nn, optim, study, symbolic, tasks, train
 from tinygrad_lstm.cells import Cell
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
@@ -38,16 +39,21 @@ from tinygrad_lstm.tensor import (
     where,
     zeros,
 )
+from tinygrad_lstm.tensor_torch import CallableModule, cat, from_numpy, log_softmax, softmax
 from tinygrad_lstm.threads import get_num_threads, set_num_threads
+
+# ``tl.tensor`` is the module tinygrad_lstm.tensor; calling it is PyTorch's tensor(...)
+_tensor_module.__class__ = CallableModule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError", "DTypeError",
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
-    "addmm", "backends_available", "cells", "compile", "concat", "detect_anomaly", "enable_grad",
-    "float32", "float64", "get_backend", "gradcheck", "is_grad_enabled", "load", "manual_seed",
-    "matmul", "maximum", "nn", "no_grad", "ones", "optim", "save", "set_backend", "stack", "study",
-    "symbolic", "tasks", "train", "use_backend", "where", "zeros",
+    "addmm", "backends_available", "cat", "cells", "compile", "concat", "detect_anomaly",
+    "enable_grad", "float32", "float64", "from_numpy", "get_backend", "gradcheck",
+    "is_grad_enabled", "load", "log_softmax", "manual_seed", "matmul", "maximum", "nn", "no_grad",
+    "ones", "optim", "save", "set_backend", "softmax", "stack", "study", "symbolic", "tasks",
+    "tensor", "train", "use_backend", "where", "zeros",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]  # BLAS threads (tinygrad_lstm/threads.py)

@@ -1,5 +1,6 @@
 """Learning-rate schedules with PyTorch's formulas: StepLR, CosineAnnealingLR, LinearLR,
-LinearWarmup. They are also importable from ``tinygrad_lstm.optim``.
+LinearWarmup, ExponentialLR, and ReduceLROnPlateau (stepped with a metric). They are also
+importable from ``tinygrad_lstm.optim``.
 
 >>> import numpy as np, tinygrad_lstm as tl
 >>> opt = tl.optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
@@ -22,7 +23,8 @@ from typing import Any
 from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.optim import Optimizer, _at_least, _real
 
-__all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup", "StepLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "LinearWarmup",
+           "ReduceLROnPlateau", "StepLR"]
 
 
 class LRScheduler:
@@ -203,3 +205,127 @@ class LinearWarmup(LinearLR):
         self.warmup_steps = check_int("LinearWarmup", "warmup_steps", warmup_steps)
         super().__init__(optimizer, start_factor=1.0 / self.warmup_steps, end_factor=1.0,
                          total_iters=self.warmup_steps - 1)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the rate by ``gamma`` every step: ``lr = base_lr * gamma ** last_epoch``.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> opt = tl.optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = tl.optim.ExponentialLR(opt, gamma=0.5)
+    >>> rates = []
+    >>> for _ in range(3):
+    ...     rates.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> rates
+    [1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+        self.gamma = _at_least("ExponentialLR", "gamma", gamma)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return self._current()
+        return [lr * self.gamma for lr in self._current()]
+
+
+class ReduceLROnPlateau:
+    """Multiply the rate by ``factor`` when a metric has stopped improving, as PyTorch's.
+
+    ``step(metric)`` after each evaluation. In ``mode="min"`` a value improves on the best so
+    far when it is below ``best * (1 - threshold)`` (``threshold_mode="rel"``) or
+    ``best - threshold`` (``"abs"``); ``"max"`` mirrors that. After more than ``patience``
+    evaluations without improvement every group's rate becomes ``max(lr * factor, min_lr)``
+    (changes smaller than ``eps`` are skipped), then ``cooldown`` evaluations pass before
+    counting again.
+
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> opt = tl.optim.SGD([tl.nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = tl.optim.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | list[float] = 0.0,
+                 eps: float = 1e-8) -> None:
+        name = "ReduceLROnPlateau"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: optimizer must be an Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
+        self.factor = _real(name, "factor", factor)
+        if not 0 <= self.factor < 1:
+            raise ValueError(f"{name}: factor must be in [0, 1), got {self.factor}")
+        groups = optimizer.param_groups
+        floors = list(min_lr) if isinstance(min_lr, list | tuple) else [min_lr] * len(groups)
+        if len(floors) != len(groups):
+            raise ValueError(f"{name}: min_lr has {len(floors)} entries for {len(groups)} "
+                             "parameter groups")
+        self.optimizer = optimizer
+        self.min_lrs = [_at_least(name, "min_lr", v) for v in floors]
+        self.mode, self.threshold_mode = mode, threshold_mode
+        self.patience = check_int(name, "patience", patience, minimum=0)
+        self.cooldown = check_int(name, "cooldown", cooldown, minimum=0)
+        self.threshold = _at_least(name, "threshold", threshold)
+        self.eps = _at_least(name, "eps", eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in groups]
+
+    def _better(self, value: float) -> bool:
+        if self.mode == "min":
+            bar = self.best * (1 - self.threshold) if self.threshold_mode == "rel" \
+                else self.best - self.threshold
+            return value < bar
+        bar = self.best * (1 + self.threshold) if self.threshold_mode == "rel" \
+            else self.best + self.threshold
+        return value > bar
+
+    def step(self, metrics: Any) -> None:
+        """Record one evaluation of the monitored metric (a number or a one-element Tensor)."""
+        value = _real("ReduceLROnPlateau.step", "metrics", float(metrics))
+        self.last_epoch += 1
+        if self._better(value):
+            self.best = value
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                new = max(group["lr"] * self.factor, floor)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The rates after the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimiser (which has its own ``state_dict``)."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore ``state_dict()``'s output."""
+        own = set(self.state_dict())
+        if set(state_dict) != own:
+            raise KeyError(f"ReduceLROnPlateau.load_state_dict: missing keys "
+                           f"{sorted(own - set(state_dict))}, unexpected keys "
+                           f"{sorted(set(state_dict) - own)}")
+        self.__dict__.update(copy.deepcopy(dict(state_dict)))

@@ -1,4 +1,5 @@
-"""Optimisers (SGD, Adam, AdamW), gradient clipping and learning-rate schedules.
+"""Optimisers (SGD, Adam, AdamW; RMSprop, Adagrad, LBFGS from their own files), gradient
+clipping and learning-rate schedules.
 
 The update rules, the state they keep and the schedules' formulas are PyTorch's (``torch.optim``
 and ``torch.optim.lr_scheduler``, single-tensor code path). Updates run under ``no_grad()`` and
@@ -39,6 +40,8 @@ from tinygrad_lstm.versions import bump_version
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup",
     "Optimizer", "StepLR", "clip_grad_norm_",
+    # from optim_adaptive, optim_lbfgs and lr_schedules
+    "Adagrad", "ExponentialLR", "LBFGS", "RMSprop", "ReduceLROnPlateau", "clip_grad_value_",
 ]
 
 
@@ -336,8 +339,8 @@ class SGD(Optimizer):
 
     _state_keys = frozenset({"momentum_buffer"})
 
-    def __init__(self, params: Any, lr: float, *, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Any, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False) -> None:  # PyTorch's order
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "nesterov": nesterov, "weight_decay": weight_decay})
 
@@ -554,8 +557,14 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
 # the schedules live in their own file; importable from here, as torch.optim.lr_scheduler is
 from tinygrad_lstm.lr_schedules import (  # noqa: E402
     CosineAnnealingLR,
+    ExponentialLR,
     LinearLR,
     LinearWarmup,
     LRScheduler,
+    ReduceLROnPlateau,
     StepLR,
 )
+
+# more optimisers, in their own files
+from tinygrad_lstm.optim_adaptive import Adagrad, RMSprop, clip_grad_value_  # noqa: E402
+from tinygrad_lstm.optim_lbfgs import LBFGS  # noqa: E402

@@ -436,6 +436,56 @@ def _where_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any, cond: Any = None) -> t
     return xp.where(cond, g, 0), xp.where(cond, 0, g)
 
 
+
+# --- indexing by integer arrays (embedding, index_select, gather) ----------------------------
+
+def _gather_index(xp: Any, indices: Any, axis: int) -> tuple[Any, ...]:
+    """The fancy index of PyTorch's gather: ``indices`` along ``axis``, and along every other
+    dim d the position itself (an ``arange`` shaped to broadcast), so entry k of the result is
+    ``x[k_0, ..., indices[k], ..., k_{n-1}]``."""
+    index = []
+    for d, n in enumerate(indices.shape):
+        if d == axis:
+            index.append(indices)
+        else:
+            shape = [1] * indices.ndim
+            shape[d] = n
+            index.append(xp.arange(n).reshape(shape))
+    return tuple(index)
+
+
+def _sym_take(x: Any, indices: Any = None, axis: int = 0, padding_idx: Any = None) -> Any:
+    if not isinstance(x, np.ndarray):  # one SymPy symbol for a whole matrix: the lookup, named
+        return _sympy().Function("take")(x)
+    return np.take(x, indices, axis=axis)
+
+
+def _sym_gather(x: Any, indices: Any = None, axis: int = 0) -> Any:
+    if not isinstance(x, np.ndarray):
+        return _sympy().Function("gather")(x)
+    return x[_gather_index(np, indices, axis)]
+
+
+def _take_vjp(xp: Any, g: Any, out: Any, x: Any, indices: Any = None, axis: int = 0,
+              padding_idx: Any = None) -> tuple[Any]:
+    # out = take(x, indices, axis) reads a slice of x once per time its index appears, so that
+    # slice's gradient is the sum of those g: a scatter-add (repeated indices accumulate).
+    if padding_idx is not None:  # PyTorch's Embedding: the padding row receives no gradient
+        hit = (indices == padding_idx).reshape(
+            (1,) * axis + indices.shape + (1,) * (x.ndim - axis - 1))
+        g = xp.where(hit, 0, g)
+    gx = xp.zeros_like(x)
+    xp.add.at(gx, (slice(None),) * axis + (indices,), g)
+    return (gx,)
+
+
+def _gather_vjp(xp: Any, g: Any, out: Any, x: Any, indices: Any = None,
+                axis: int = 0) -> tuple[Any]:
+    gx = xp.zeros_like(x)  # the transpose of a gather is a scatter-add, as for take
+    xp.add.at(gx, _gather_index(xp, indices, axis), g)
+    return (gx,)
+
+
 # --- the table -------------------------------------------------------------------------------
 
 def _p(name: str, arity: int | None, forward: Callable[..., Any], vjp: Callable[..., Any],
@@ -587,4 +637,16 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
        _log_softmax_vjp,
        _sym_log_softmax,
        "x - log(sum(exp(x))) along an axis, shifted by max(x) so it never overflows"),
+    # indexing by constant integer arrays; the VJPs scatter-add
+    _p("take", 1,
+       lambda xp, x, indices=None, axis=0, padding_idx=None: xp.take(x, indices, axis=axis),
+       _take_vjp,
+       _sym_take,
+       "slices of x along an axis at integer indices (embedding lookup, index_select); "
+       "padding_idx, when given, is an index whose slice gets no gradient"),
+    _p("gather", 1,
+       lambda xp, x, indices=None, axis=0: x[_gather_index(xp, indices, axis)],
+       _gather_vjp,
+       _sym_gather,
+       "PyTorch's gather: out[k] = x[k with its axis entry replaced by indices[k]]"),
 ]}

@@ -23,6 +23,7 @@ from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
+from tinygrad_lstm.tensor_torch import TorchNames, axis_arg, device_backend, keepdims_arg
 from tinygrad_lstm.versions import _Writes, share_version, version
 
 float32 = np.dtype(np.float32)
@@ -55,6 +56,14 @@ def _backend_of(data: Any) -> Backend | None:
 
         return backends.get("cupy")
     return None
+
+
+def _host_array(data: Any) -> np.ndarray:
+    try:
+        return np.asarray(data)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"Tensor: cannot make an array from {type(data).__name__}: "
+                        f"{err}") from None
 
 
 def _shapes(inputs: Sequence[Any]) -> str:
@@ -230,12 +239,15 @@ def _reduce_axis(op: str, axis: Any, ndim: int) -> Any:
 _BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis))
 
 
-class Tensor:
+class Tensor(TorchNames):
     """An n-dimensional float array on a backend, recorded on the tape when it needs a gradient.
 
-    ``Tensor(data, requires_grad=False, dtype=None, backend=None)``: ``data`` is anything NumPy
-    (or CuPy) can turn into an array. The dtype is float32 unless ``dtype=float64`` is asked for;
-    the backend is the current one (``tl.get_backend()``) unless named.
+    ``Tensor(data, requires_grad=False, dtype=None, backend=None, device=None)``: ``data`` is
+    anything NumPy (or CuPy) can turn into an array, a torch tensor included (``__array__``).
+    The dtype is float32 unless ``dtype=float64`` is asked for; the backend is the current one
+    (``tl.get_backend()``) unless named, by ``backend`` or by PyTorch's ``device`` ("cpu",
+    "cuda"). PyTorch's method names (``view``, ``size``, ``unsqueeze``, ...) come from
+    ``TorchNames`` (tensor_torch.py).
     """
 
     # _written, _shares: in-place write tracking (versions.py); unset until first used
@@ -244,12 +256,18 @@ class Tensor:
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 backend: str | Backend | None = None) -> None:
+                 backend: str | Backend | None = None, device: Any = None) -> None:
+        if device is not None:
+            if backend is not None:
+                raise TypeError("Tensor: got both backend= and device=; give one")
+            backend = device_backend(device)
         if isinstance(data, Tensor):
             source = data.backend
             data = data.data
         else:
             source = _backend_of(data)
+            if source is None and hasattr(data, "__array__") and not isinstance(data, np.ndarray):
+                data = _host_array(data)  # a torch tensor, an xarray, ...: NumPy's view of it
         if backend is None:
             target = source or get_backend()
         else:
@@ -380,6 +398,7 @@ class Tensor:
         """This tensor on another backend (``"numpy"``, ``"cupy"``) or dtype; differentiable."""
         import backends
 
+        target = device_backend(target)  # PyTorch's "cpu" / "cuda"
         if isinstance(target, str) and target in backends.names() or isinstance(target, Backend):
             dst = target if isinstance(target, Backend) else backends.get(target)
             if dst is self.backend:
@@ -508,20 +527,23 @@ class Tensor:
             if isinstance(part, bool) or not isinstance(part, _BASIC_INDEX):
                 raise TypeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
                                 f"supported, got {type(part).__name__} in a tensor of shape "
-                                f"{self.shape}")
+                                f"{self.shape}; for integer arrays use x.index_select(dim, "
+                                "indices) or x.gather(dim, indices)")
         try:
             return apply(_P["getitem"], self, index=index)
         except ShapeError as err:
             raise IndexError(f"getitem: index {index!r} does not fit shape {self.shape}: "
                              f"{str(err).rsplit(': ', 1)[-1]}") from None
 
-    def split(self, sizes: int | Sequence[int], axis: int = -1) -> list[Tensor]:
+    def split(self, sizes: int | Sequence[int], axis: int | None = None, *,
+              dim: int | None = None) -> list[Tensor]:
         """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
         (the last may be smaller), as in PyTorch. One ``split`` primitive makes all the pieces
-        (views of this tensor); backward joins their gradients in one concatenation."""
+        (views of this tensor); backward joins their gradients in one concatenation. The
+        default axis is the last (PyTorch's is the first); ``dim`` is PyTorch's name for it."""
         if self.ndim == 0:
             raise ShapeError("split: cannot split a 0-d tensor")
-        axis = _check_axis("split", axis, self.ndim)
+        axis = _check_axis("split", axis_arg("split", axis, dim, -1), self.ndim)
         n = self.shape[axis]
         if isinstance(sizes, numbers.Integral):
             if sizes <= 0:
@@ -533,11 +555,13 @@ class Tensor:
                              f"{axis} of {self.shape}")
         return list(apply(_P["split"], self, sizes=tuple(int(n) for n in sizes), axis=axis))
 
-    def chunk(self, chunks: int, axis: int = -1) -> list[Tensor]:
-        """Cut along ``axis`` into ``chunks`` equal pieces (e.g. stacked gates into 4)."""
+    def chunk(self, chunks: int, axis: int | None = None, *,
+              dim: int | None = None) -> list[Tensor]:
+        """Cut along ``axis`` (``dim``; the last by default) into ``chunks`` equal pieces (e.g.
+        stacked gates into 4)."""
         if self.ndim == 0:
             raise ShapeError("chunk: cannot split a 0-d tensor")
-        axis = _check_axis("chunk", axis, self.ndim)
+        axis = _check_axis("chunk", axis_arg("chunk", axis, dim, -1), self.ndim)
         n = self.shape[axis]
         if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
             raise ShapeError(f"chunk: cannot cut axis {axis} of size {n} of {self.shape} into "
@@ -545,17 +569,23 @@ class Tensor:
         return self.split(n // int(chunks), axis=axis)
 
     # --- reductions --------------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = axis_arg("sum", axis, dim), keepdims_arg("sum", keepdims, keepdim)
         return apply(_P["sum"], self, axis=_reduce_axis("sum", axis, self.ndim),
                      keepdims=bool(keepdims))
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
         """The mean over ``axis``; over no entries it is nan, as in PyTorch."""
+        axis, keepdims = axis_arg("mean", axis, dim), keepdims_arg("mean", keepdims, keepdim)
         axis = _reduce_axis("mean", axis, self.ndim)
         return apply(_P["mean"], self, axis=axis, keepdims=bool(keepdims))
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
         """The maximum over ``axis``; ``ShapeError`` for an axis of size 0 (no maximum)."""
+        axis, keepdims = axis_arg("max", axis, dim), keepdims_arg("max", keepdims, keepdim)
         axis = _reduce_axis("max", axis, self.ndim)
         axes = range(self.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
         if any(self.shape[a] == 0 for a in axes):
@@ -563,11 +593,12 @@ class Tensor:
                              f"{axis!r} it would reduce")
         return apply(_P["max"], self, axis=axis, keepdims=bool(keepdims))
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        axis = axis_arg("log_softmax", axis, dim, -1)  # the last axis unless given
         return apply(_P["log_softmax"], self, axis=_reduce_axis("log_softmax", axis, self.ndim))
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return self.log_softmax(axis).exp()
+    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return self.log_softmax(axis_arg("softmax", axis, dim, -1)).exp()
 
 
 # The one engine-level operation outside the table: moving between backends. It is not
@@ -639,8 +670,11 @@ def addmm(c: Tensor, a: Tensor, b: Tensor, index: Any = ()) -> Tensor:
     return apply(_P["addmm"], c, a, b, index=index)
 
 
-def concat(tensors: Sequence[Tensor], axis: int = -1) -> Tensor:
-    """Join tensors along an existing axis (the essay's [h_{t-1}, x_t] is ``concat([h, x])``)."""
+def concat(tensors: Sequence[Tensor], axis: int | None = None, *,
+           dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (the essay's [h_{t-1}, x_t] is ``concat([h, x])``);
+    the last axis unless ``axis`` (or ``dim``) says otherwise (``tl.cat``: the first)."""
+    axis = axis_arg("concat", axis, dim, -1)
     xs = _tensors("concat", tensors)
     ndim = xs[0].ndim
     if ndim == 0:
@@ -655,8 +689,11 @@ def concat(tensors: Sequence[Tensor], axis: int = -1) -> Tensor:
     return apply(_P["concat"], *xs, axis=axis)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis (the outputs of a sequence's steps)."""
+def stack(tensors: Sequence[Tensor], axis: int | None = None, *,
+          dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new axis (the outputs of a sequence's steps); the
+    first unless ``axis`` (or ``dim``) says otherwise."""
+    axis = axis_arg("stack", axis, dim, 0)
     xs = _tensors("stack", tensors)
     axis = _check_axis("stack", axis, xs[0].ndim + 1)
     for x in xs[1:]:
@@ -694,8 +731,19 @@ def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
         raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
-    return Tensor(np.full(shape, value), requires_grad=requires_grad, dtype=dtype,
-                  backend=backend)
+    dt = DEFAULT_DTYPE if dtype is None else _as_dtype(dtype, op)
+    if backend is None:
+        target = get_backend()
+    elif isinstance(backend, Backend):
+        target = backend
+    else:
+        import backends
+
+        target = backends.get(device_backend(backend))
+    # made on the backend directly: a recurrent layer asks for its zero state on every call
+    out = Tensor._wrap(target.xp.full(shape, value, dtype=dt), target)
+    out.requires_grad = bool(requires_grad)
+    return out
 
 
 def zeros(shape: Any, dtype: Any = None, backend: Any = None,

@@ -13,6 +13,7 @@ from tinygrad_lstm.nn.activation import (
     Tanh,
 )
 from tinygrad_lstm.nn.containers import ModuleList, Sequential
+from tinygrad_lstm.nn.embedding import Embedding, embedding
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.loss_modules import (
     BCEWithLogitsLoss,
@@ -28,9 +29,9 @@ from tinygrad_lstm.nn.sequences import pad_sequence
 from tinygrad_lstm.nn.torch_like import GRU, LSTM, RNN
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GRU", "GRUCell", "Identity", "LSTM",
-    "LSTMCell", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList",
-    "NLLLoss", "Parameter", "RNN", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "binary_cross_entropy_with_logits", "cross_entropy", "detach_state",
-    "init", "mse_loss", "nll_loss", "pad_sequence",
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "GRU", "GRUCell",
+    "Identity", "LSTM", "LSTMCell", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleList", "NLLLoss", "Parameter", "RNN", "RNNCell", "ReLU", "Recurrent", "Sequential",
+    "Sigmoid", "Softmax", "Tanh", "binary_cross_entropy_with_logits", "cross_entropy",
+    "detach_state", "embedding", "init", "mse_loss", "nll_loss", "pad_sequence",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 from backends.base import Backend
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.tensor import Tensor, where
+from tinygrad_lstm.tensor_torch import axis_arg
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss"]
 
@@ -178,11 +179,12 @@ def _class_indices(loss: str, target: Any, logits: Tensor, axis: int) -> Any:
     return t
 
 
-def cross_entropy(logits: Tensor, target: Any, mask: Any = None, axis: int = -1,
-                  reduction: Reduction = "mean") -> Tensor:
+def cross_entropy(logits: Tensor, target: Any, mask: Any = None, axis: int | None = None,
+                  reduction: Reduction = "mean", *, dim: int | None = None) -> Tensor:
     """Cross-entropy ``-log softmax(logits)[target]`` from unnormalised logits.
 
-    ``logits`` has the classes on ``axis`` (last by default: ``(T, B, C)``); ``target`` holds
+    ``logits`` has the classes on ``axis`` (or ``dim``; the last by default: ``(T, B, C)``; the
+    loss modules follow PyTorch: classes on axis 1); ``target`` holds
     integer class indices shaped like ``logits`` without that axis (``(T, B)``). Stable for
     any finite logits (``log_softmax`` shifts by the maximum), and for ``-inf`` logits of
     classes that are not the target. Target entries under a masked-out position are ignored,
@@ -196,6 +198,7 @@ def cross_entropy(logits: Tensor, target: Any, mask: Any = None, axis: int = -1,
     1.12693
     """
     loss = "cross_entropy"
+    axis = axis_arg(loss, axis, dim, -1)  # dim: PyTorch's name
     _check_reduction(loss, reduction)
     logits = _require_tensor(loss, "logits", logits)
     if logits.ndim == 0:
