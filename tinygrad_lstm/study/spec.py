@@ -51,7 +51,7 @@ seed = 0                       # the sampler's seed; trial k of every cell train
 [[task]]
 name = "temporal-order"        # a task from `tinygrad-lstm tasks`
 options = { t1_range = [3, 6], t2_range = [15, 18] }
-lengths = [30, 60]             # one study per length, labelled temporal-order@30, ...@60
+lengths = [30, 60]             # trials at each length: temporal-order@30, temporal-order@60
 
 [[task]]
 name = "adding"
