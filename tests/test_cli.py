@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path) -> None:
         (("train", "--lr", "nan", "--out", str(tmp_path / "a")), "must be a positive number"),
         (("train", "--gap", "5", "--task", "adding", "--out", str(tmp_path / "a")),
          "--gap applies to the france task"),
+        (("train", "--momentum", "1", "--out", str(tmp_path / "a")), "must be in [0, 1)"),
+        (("train", "--input-noise", "-0.1", "--out", str(tmp_path / "a")),
+         "must be a number >= 0"),
         (("train",), "--out DIR is required"),
         (("train", "--resume", str(tmp_path / "missing")), "is not a folder"),
     ]
@@ -55,10 +59,13 @@ def test_train_resume_and_refuse_to_overwrite(tmp_path) -> None:
     folder = tmp_path / "run"
     args = ("train", "--cell", "gru", "--task", "france", "--gap", "2", "--hidden", "8",
             "--steps", "4", "--batch-size", "4", "--eval-every", "2", "--eval-size", "8",
+            "--optimizer", "sgd", "--momentum", "0.5", "--input-noise", "0.25",
             "--no-early-stop", "--quiet", "--out", str(folder))
     out = run(*args)
     assert out.returncode == 0, out.stderr
     assert "finished at step 4" in out.stdout
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["momentum"], config["input_noise"]) == (0.5, 0.25)
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.npz", "config.json",
                                                        "learning_curves.png", "metrics.jsonl"]
     saved = (folder / "checkpoint.npz").read_bytes()
@@ -71,8 +78,6 @@ def test_train_resume_and_refuse_to_overwrite(tmp_path) -> None:
 
 
 def test_resume_refuses_a_checkpoint_from_another_model(tmp_path) -> None:
-    import json
-
     folder = tmp_path / "run"
     out = run("train", "--cell", "lstm", "--task", "france", "--gap", "1", "--hidden", "8",
               "--steps", "2", "--batch-size", "2", "--eval-size", "4", "--quiet", "--out",

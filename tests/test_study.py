@@ -4,6 +4,7 @@ of a study process and its resume, and the one-line errors for bad input."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import signal
@@ -22,54 +23,11 @@ pytest.importorskip("sklearn")
 scipy_stats = pytest.importorskip("scipy.stats")
 
 import tinygrad_lstm as tl  # noqa: E402
+from tests.study_specs import cli, tiny, write  # noqa: E402
 from tinygrad_lstm.study import execution, search  # noqa: E402
 from tinygrad_lstm.study.spec import StudyError, parse_spec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-# temporal order at length 12: a trial of 30 steps takes about a second
-TINY = """\
-[study]
-name = "{name}"
-cells = {cells}
-baseline = "peephole"
-trials_per_cell = {trials}
-seed = 3
-
-[task]
-name = "temporal-order"
-options = {{ min_length = 12, max_length = 12, t1_range = [2, 4], t2_range = [6, 8] }}
-
-[train]
-steps = {steps}
-batch_size = 16
-eval_every = 10
-eval_size = 64
-early_stop = false
-
-[search]
-lr = {{ low = 1e-3, high = 1e-1, log = true }}
-hidden = {{ low = 4, high = 16 }}
-"""
-
-
-def tiny(name: str = "tiny", cells: tuple[str, ...] = ("peephole", "greff-nfg", "gru"),
-         trials: int = 2, steps: int = 30) -> str:
-    return TINY.format(name=name, cells=list(cells), trials=trials, steps=steps).replace(
-        "'", '"')
-
-
-def write(folder: Path, text: str, name: str = "study.toml") -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def cli(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "tinygrad_lstm", "study", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-
 
 @pytest.fixture(scope="module")
 def local_ray():
@@ -85,61 +43,89 @@ def finished_trials(url: str, name: str) -> list:
     return [t for t in study.get_trials() if search.slot_done(t)]
 
 
-# --- the spec ----------------------------------------------------------------------------------
-
-def test_example_spec_is_printed_and_valid(tmp_path):
-    res = cli("--example")
-    assert res.returncode == 0, res.stderr
-    spec = parse_spec(res.stdout)
-    assert spec.baseline in spec.cells and spec.trials_per_cell >= 1
-    assert set(spec.search) == {"lr", "hidden", "clip"} and spec.search["lr"].log
-
-
 # --- a tiny study, end to end ------------------------------------------------------------------
 
-def test_tiny_study_end_to_end(tmp_path, local_ray):
-    spec = write(tmp_path, tiny())
+# two tasks (one through `lengths`), accuracy and MSE, with Greff's momentum and input noise
+TASKS = """\
+[[task]]
+name = "temporal-order"
+options = { t1_range = [2, 4], t2_range = [6, 8] }
+lengths = [12]
+
+[[task]]
+name = "adding2016"
+options = { length = 12 }
+"""
+GREFF_SEARCH = """\
+momentum = { low = 0.01, high = 1.0, log = true, one_minus = true }
+input_noise = { low = 0.0, high = 0.5 }
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy, on close values
+def test_tiny_study_of_two_tasks_end_to_end(tmp_path, local_ray):
+    cells = ("peephole", "gru")
+    text = tiny(cells=cells).replace("[task]", "[old]").replace("steps = 30", (
+        'steps = 30\noptimizer = "sgd"')) + GREFF_SEARCH
+    text = text[:text.index("[old]")] + TASKS + text[text.index("[train]") - 1:]
+    spec = write(tmp_path, text)
     out = tmp_path / "results"
     result = tl.study.run(spec, out, progress=False)
 
     url = f"sqlite:///{out / 'study.db'}"
     trials = finished_trials(url, "tiny")
+    labels = {"temporal-order@12": ("temporal-order", {"min_length": 12, "max_length": 12},
+                                    max),
+              "adding2016": ("adding2016", {"length": 12}, min)}
     assert sorted(t.user_attrs["slot"] for t in trials) == sorted(
-        f"{c}#{k}" for c in ("peephole", "greff-nfg", "gru") for k in range(2))
+        f"{task}/{c}#{k}" for task in labels for c in cells for k in range(2))
     for t in trials:
         assert t.state.name == "COMPLETE"
-        # the value is the best held-out accuracy the trainer logged for this trial
+        name, options, best = labels[t.params["task"]]
+        config = json.loads((out / "trials" / f"{t.number:05d}" / "config.json").read_text())
+        assert config["task"] == name and options.items() <= config["task_options"].items()
+        # the value is the best held-out metric the trainer logged for this trial
         logged = [h["metric"] for h in t.user_attrs["history"]]
-        assert t.value == max(logged) and len(logged) == 3
+        assert t.value == best(logged) and len(logged) == 3
         assert 1e-3 <= t.params["lr"] <= 1e-1 and 4 <= t.params["hidden"] <= 16
-        assert (out / "trials" / f"{t.number:05d}" / "metrics.jsonl").exists()
+        # Greff's momentum: Optuna draws 1 - momentum log-uniformly; the trial trains with it
+        assert 0.01 <= t.params["1-momentum"] <= 1.0
+        assert config["momentum"] == pytest.approx(1 - t.params["1-momentum"])
+        assert config["input_noise"] == t.params["input_noise"] <= 0.5
+        assert config["optimizer"] == "sgd"
     # trial k of every cell trains with seed + k
     assert {t.user_attrs["seed"] for t in trials} == {3, 4}
 
     report = (out / "report.md").read_text()
-    by_cell = {c: [t.value for t in trials if t.params["cell"] == c]
-               for c in ("peephole", "greff-nfg", "gru")}
-    for cell in ("greff-nfg", "gru"):
-        p = scipy_stats.ttest_ind(by_cell[cell], by_cell["peephole"], equal_var=False).pvalue
-        row = next(line for line in report.splitlines() if line.startswith(f"| {cell} |"))
+    sections = report.split("\n## Task ")[1:]
+    assert [s.split("\n")[0] for s in sections] == ["`temporal-order@12`", "`adding2016`"]
+    for label, section in zip(labels, sections, strict=True):
+        mine = [t for t in trials if t.params["task"] == label]
+        base = [t.value for t in mine if t.params["cell"] == "peephole"]
+        gru = [t.value for t in mine if t.params["cell"] == "gru"]
+        p = scipy_stats.ttest_ind(gru, base, equal_var=False).pvalue
+        row = next(line for line in section.splitlines() if line.startswith("| gru |"))
         assert f"| {p:.3g} |" in row, (row, p)
-        assert result.cell(cell).p == pytest.approx(p)
-    assert "| peephole | 2 | 0 |" in report and "baseline" in report
-    assert "p vs peephole" in report
-    for name in ("boxplot.png", "importance.png"):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"]({name})" in report
-    # fANOVA over the cell and the two searched hyperparameters: fractions that sum to one
-    assert set(result.importance) == {"cell", "lr", "hidden"}
-    assert math.isclose(sum(result.importance.values()), 1.0, rel_tol=1e-6)
-    for k, v in result.importance.items():
-        assert f"| {k} | {v:.3f} |" in report
+        assert result.cell("gru", label).p == pytest.approx(p)
+        assert "| peephole | 2 | 0 |" in section and "p vs peephole" in section
+        for name in (f"boxplot-{label}.png", f"importance-{label}.png"):
+            assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert f"]({name})" in section
+        # fANOVA within the task: the cell and the searched parameters, fractions summing to 1
+        importance = result.task(label).importance
+        assert set(importance) == {"cell", "lr", "hidden", "1-momentum", "input_noise"}
+        assert math.isclose(sum(importance.values()), 1.0, rel_tol=1e-6)
+        for k, v in importance.items():
+            assert f"| {k} | {v:.3f} |" in section
+    assert "accuracy (higher is better)" in sections[0]
+    assert "mse (lower is better)" in sections[1]
     with open(out / "trials.csv") as f:
-        assert len(list(csv.DictReader(f))) == 6
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and {r["task"] for r in rows} == set(labels)
 
     # running it again finds every slot done: nothing is trained twice
     tl.study.run(spec, out, progress=False)
-    assert len(optuna.load_study(study_name="tiny", storage=url).get_trials()) == 6
+    assert len(optuna.load_study(study_name="tiny", storage=url).get_trials()) == 8
 
 
 # --- a real SIGKILL, and the resume ------------------------------------------------------------
@@ -270,20 +256,6 @@ def test_unreadable_spec_names_the_toml_line(tmp_path):
     assert "study.toml" in line and "line 5" in line
     with pytest.raises(StudyError, match="cannot read study spec"):
         tl.study.run(tmp_path / "missing.toml")
-
-
-@pytest.mark.parametrize("search, message", [
-    ('lr = { low = 1e-2, high = 1e-3, log = true }', "empty range: low 0.01 must be below"),
-    ('hidden = { low = 16, high = 16 }', "empty range: low 16 must be below high 16"),
-    ('lr = { low = 0.0, high = 0.1, log = true }', "a log range needs low > 0"),
-    ('momentum = { low = 0.0, high = 0.9 }', "not a searchable parameter"),
-    ('hidden = { low = 4.5, high = 16 }', "low must be an integer"),
-])
-def test_bad_search_space(search, message):
-    text = tiny().split("[search]")[0] + "[search]\n" + search + "\n"
-    with pytest.raises(StudyError, match=message) as err:
-        parse_spec(text, source="s.toml")
-    assert "\n" not in str(err.value) and "s.toml: [search]" in str(err.value)
 
 
 def test_unreachable_ray_address_is_said_within_seconds(tmp_path):

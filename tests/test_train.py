@@ -68,6 +68,58 @@ def test_resume_restores_the_dropout_stream(tmp_path) -> None:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def test_input_noise_changes_training_but_not_evaluation(tmp_path) -> None:
+    clean, noisy = (tl.train.Trainer(small(input_noise=n), tmp_path / str(n)) for n in (0, 0.5))
+    # the same seed builds the same model; evaluation sees the clean inputs either way
+    assert noisy.evaluate() == clean.evaluate()
+    state = noisy.noise_rng.bit_generator.state
+    noisy.evaluate()
+    assert noisy.noise_rng.bit_generator.state == state  # evaluating draws no noise
+    for _ in range(3):
+        clean.train_step(), noisy.train_step()
+    assert noisy.noise_rng.bit_generator.state != state
+    # the same batches (the data stream is the noise's own), different updates
+    assert noisy.data_rng.bit_generator.state == clean.data_rng.bit_generator.state
+    a, b = clean.model.state_dict(), noisy.model.state_dict()
+    assert any(not np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_resume_with_input_noise_is_bit_identical(tmp_path) -> None:
+    config = dict(input_noise=0.3)
+    train(small(**config), tmp_path / "straight", progress=False)
+    train(small(steps=6, **config), tmp_path / "parted", progress=False)
+    resume(tmp_path / "parted", steps=12, progress=False)
+    a, b = params(tmp_path / "straight"), params(tmp_path / "parted")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    train(small(), tmp_path / "clean", progress=False)
+    c = params(tmp_path / "clean")
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_momentum_reaches_the_optimiser(tmp_path) -> None:
+    trainer = tl.train.Trainer(small(optimizer="sgd", momentum=0.25), tmp_path)
+    assert isinstance(trainer.opt, tl.optim.SGD)
+    assert trainer.opt.param_groups[0]["momentum"] == 0.25
+    # and it acts: SGD's second step adds momentum times the first (the same batches and,
+    # after one equal first step, the same gradients)
+    deltas = {}
+    for m in (0.0, 0.25):
+        t = tl.train.Trainer(small(optimizer="sgd", momentum=m, clip=None, lr=1.0),
+                             tmp_path / str(m))
+        steps = []
+        for _ in range(2):
+            before = {k: v.copy() for k, v in t.model.state_dict().items()}
+            t.train_step()
+            steps.append({k: v - before[k] for k, v in t.model.state_dict().items()})
+        deltas[m] = steps
+    for k in deltas[0.0][0]:
+        np.testing.assert_array_equal(deltas[0.25][0][k], deltas[0.0][0][k])
+        np.testing.assert_allclose(deltas[0.25][1][k] - deltas[0.0][1][k],
+                                   0.25 * deltas[0.0][0][k], rtol=1e-3, atol=1e-6)
+    assert TrainConfig().momentum == 0.9  # SGD's default as before
+
+
 def test_a_new_run_never_overwrites_an_old_one(tmp_path) -> None:
     train(small(steps=4), tmp_path, progress=False)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -83,6 +135,8 @@ def test_a_new_run_never_overwrites_an_old_one(tmp_path) -> None:
     ({"task": "sorting"}, "unknown task 'sorting'"),
     ({"optimizer": "rmsprop"}, "optimizer must be one of"),
     ({"lr": 0.0}, "lr must be a positive number"),
+    ({"momentum": 1.0}, "momentum must be in"),
+    ({"input_noise": -0.5}, "input_noise must be a number >= 0"),
     ({"task_options": {"gap": -2}}, "gap"),
 ])
 def test_bad_configuration_is_named(tmp_path, change, message: str) -> None:

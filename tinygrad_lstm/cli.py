@@ -53,6 +53,7 @@ _positive_int = _number(int, "a positive int", lambda v: v > 0)
 _non_negative_int = _number(int, "a non-negative int", lambda v: v >= 0)
 _positive_float = _number(float, "a positive number", lambda v: 0 < v < float("inf"))
 _probability = _number(float, "in [0, 1)", lambda v: 0 <= v < 1)
+_non_negative_float = _number(float, "a number >= 0", lambda v: 0 <= v < float("inf"))
 _DEFAULTS = tl.train.TrainConfig()
 
 
@@ -129,7 +130,8 @@ def _task_options(task: str, seq_len: int | None, gap: int | None) -> dict[str, 
 # the options that define a run: None on the command line means "not given" (so --resume can
 # tell a conflicting option from a default), and the run's default applies
 _RUN_OPTIONS = ("cell", "task", "hidden", "layers", "dropout", "batch_size", "optimizer", "lr",
-                "clip", "seed", "backend", "eval_every", "eval_size", "checkpoint_every")
+                "momentum", "input_noise", "clip", "seed", "backend", "eval_every", "eval_size",
+                "checkpoint_every")
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -274,6 +276,12 @@ def _train_parser(sub: Any) -> None:
     train.add_argument("--optimizer", choices=tl.train.OPTIMIZERS,
                        help=f"default {d.optimizer}")
     train.add_argument("--lr", type=_positive_float, help=f"learning rate (default {d.lr:g})")
+    train.add_argument("--momentum", type=_probability,
+                       help=f"SGD's momentum, in [0, 1) (default {d.momentum:g}; the other "
+                            "optimisers ignore it)")
+    train.add_argument("--input-noise", type=_non_negative_float, metavar="STD",
+                       help="std of Gaussian noise added to the inputs, in training only "
+                            f"(Greff et al. 2015; default {d.input_noise:g})")
     train.add_argument("--clip", type=_positive_float,
                        help=f"global gradient-norm clipping (default {d.clip:g})")
     train.add_argument("--no-clip", action="store_true", help="no gradient clipping")

@@ -74,6 +74,8 @@ class TrainConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
+    momentum: float = 0.9  # SGD's (the other optimisers ignore it)
+    input_noise: float = 0.0  # std of Gaussian noise added to the inputs, in training only
     clip: float | None = 1.0
     seed: int = 0
     backend: str | None = None
@@ -119,6 +121,13 @@ class TrainConfig:
             raise RunError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
             raise RunError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.momentum, bool) or not (
+                isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
+            raise RunError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if isinstance(self.input_noise, bool) or not (
+                isinstance(self.input_noise, int | float) and math.isfinite(self.input_noise)
+                and self.input_noise >= 0):
+            raise RunError(f"input_noise must be a number >= 0, got {self.input_noise!r}")
         if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
             raise RunError(f"clip must be a positive number or None, got {self.clip!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -165,7 +174,7 @@ def _build(config: TrainConfig) -> tuple[tasks.Task, SequenceModel, optim.Optimi
     model = SequenceModel(cell, config.layers, task.output_size, task.per_step, config.dropout)
     params = model.parameters()
     if config.optimizer == "sgd":
-        opt: optim.Optimizer = optim.SGD(params, lr=config.lr, momentum=0.9)
+        opt: optim.Optimizer = optim.SGD(params, lr=config.lr, momentum=config.momentum)
     elif config.optimizer == "adamw":
         opt = optim.AdamW(params, lr=config.lr)
     else:
@@ -233,6 +242,8 @@ class Trainer:
         try:
             self.task, self.model, self.opt = _build(config)
             self.data_rng = np.random.default_rng(config.seed)
+            # input noise has a stream of its own: the batches are the same with or without it
+            self.noise_rng = np.random.default_rng([config.seed, 2**31 - 2])
             # the held-out set: fixed, drawn from its own seed, never seen in training
             self.eval_batch = self.task.batch(config.eval_size, np.random.default_rng(
                 [config.seed, 2**31 - 1]))
@@ -252,6 +263,7 @@ class Trainer:
     def save(self) -> None:
         extra = {"config": self.config.to_dict(),
                  "data_rng": self.data_rng.bit_generator.state,
+                 "noise_rng": self.noise_rng.bit_generator.state,
                  "tl_rng": tl_random.get_state(), "backend": get_backend().name,
                  "seconds": self.seconds()}
         save(self.model, self.folder / CHECKPOINT, optimizer=self.opt, step=self.step,
@@ -266,6 +278,8 @@ class Trainer:
         self.step = int(meta["step"])
         self.seconds_before = float(meta.get("seconds", 0.0))
         self.data_rng.bit_generator.state = meta["data_rng"]
+        if "noise_rng" in meta:  # checkpoints from before input noise lack it (and used none)
+            self.noise_rng.bit_generator.state = meta["noise_rng"]
         tl_random.set_state(meta["tl_rng"])
         metrics = self.folder / METRICS
         if metrics.exists():  # entries after the checkpoint will be logged again
@@ -286,7 +300,13 @@ class Trainer:
 
     def train_step(self) -> float:
         batch = self.task.batch(self.config.batch_size, self.data_rng)
-        pred = self.model(Tensor(batch.x), lengths=batch.lengths)
+        x = batch.x
+        if self.config.input_noise:
+            # Greff et al. (2015), Section IV: Gaussian noise on the inputs as a regulariser;
+            # evaluation sees the clean inputs
+            noise = self.noise_rng.normal(0.0, self.config.input_noise, size=x.shape)
+            x = x + noise.astype(x.dtype)
+        pred = self.model(Tensor(x), lengths=batch.lengths)
         loss = _loss(self.task, pred, batch)
         self.opt.zero_grad()
         loss.backward()

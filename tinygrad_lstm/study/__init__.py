@@ -80,14 +80,23 @@ def _drive(study: Any, spec: StudySpec, out: Path, gpus_per_trial: float,
     remote = execution.remote_trial(gpus_per_trial)
     slots = execution.capacity(gpus_per_trial)
     sys_path = [str(spec.folder), os.getcwd()]
-    direction_max = study.direction.name == "MAXIMIZE"
+    higher = {t.label: t.create().higher_is_better for t in spec.tasks}
     bar = execution.Progress(spec.name, spec.total_trials, progress)
     pending: dict[Any, Any] = {}
     failures_shown = False
 
-    def best() -> float | None:
-        values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-        return (max(values) if direction_max else min(values)) if values else None
+    def best() -> str | None:
+        """The best value so far (of each task, when there are several)."""
+        values: dict[str, list[float]] = {}
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            values.setdefault(search.task_of(t, spec), []).append(t.value)
+        shown = [(label, (max if higher[label] else min)(values[label]))
+                 for label in higher if label in values]
+        if not shown:
+            return None
+        if not spec.multi_task:
+            return f"{shown[0][1]:.4g}"
+        return ", ".join(f"{label} {v:.4g}" for label, v in shown)
 
     def show(final: bool = False) -> None:
         c = search.counts(study)
@@ -100,8 +109,7 @@ def _drive(study: Any, spec: StudySpec, out: Path, gpus_per_trial: float,
             waiting.pop()
             trial = study.ask()
             params = search.suggest(trial, spec)
-            config = {**spec.train, **params, "task": spec.task,
-                      "task_options": spec.task_options, "seed": trial.user_attrs["seed"]}
+            config = {**spec.train, **params, "seed": trial.user_attrs["seed"]}
             if backend:
                 config["backend"] = backend
             folder = out / "trials" / f"{trial.number:05d}"

@@ -145,18 +145,18 @@ class Progress:
         self.finished_here = 0
         self.last = ""
 
-    def line(self, done: int, running: int, failed: int, best: float | None) -> str:
+    def line(self, done: int, running: int, failed: int, best: str | None) -> str:
         elapsed = time.monotonic() - self.start
         left = self.total - done - failed
         if self.finished_here and left > 0:
             eta = f"ETA {_duration(elapsed / self.finished_here * left)}"
         else:
             eta = "ETA ?" if left > 0 else f"took {_duration(elapsed)}"
-        shown = "-" if best is None else f"{best:.4g}"
+        shown = "-" if best is None else best
         return (f"study {self.name}: {done}/{self.total} done, {running} running, "
                 f"{failed} failed, best {shown}, {eta}")
 
-    def show(self, done: int, running: int, failed: int, best: float | None,
+    def show(self, done: int, running: int, failed: int, best: str | None,
              final: bool = False) -> None:
         if not self.enabled:
             return

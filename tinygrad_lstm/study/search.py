@@ -1,8 +1,9 @@
 """Search and bookkeeping on Optuna: one Optuna study per spec, in an SQLite file beside the
 results (or any SQLAlchemy URL, e.g. PostgreSQL, for a shared database).
 
-Every trial has a *slot*, ``"<cell>#<k>"`` for k < trials_per_cell: the slots are the study's
-plan. A slot is done when a trial in it finished (COMPLETE, or FAIL with a reason the trial
+Every trial has a *slot*, ``"<cell>#<k>"`` for k < trials_per_cell (``"<task>/<cell>#<k>"``
+when the spec has several tasks or lengths, ``<task>`` being the task's label): the slots are the
+study's plan. A slot is done when a trial in it finished (COMPLETE, or FAIL with a reason the trial
 itself gave, such as a diverged loss). Opening a study again re-queues the rest: a trial left
 RUNNING by a driver that died is marked FAIL ("interrupted") and its slot enqueued again with the
 same parameters, so no finished trial is lost or run twice.
@@ -19,7 +20,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tinygrad_lstm.study.spec import Choice, Range, StudyError, StudySpec
+from tinygrad_lstm.study.spec import Choice, StudyError, StudySpec
 
 INTERRUPTED = "interrupted"  # the fail reason of a trial whose driver died
 
@@ -86,9 +87,8 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
 
 
 def _higher_is_better(spec: StudySpec) -> bool:
-    from tinygrad_lstm import tasks
-
-    return tasks.create(spec.task, **spec.task_options).higher_is_better
+    # tasks of both kinds share a study only under random search, where direction is unused
+    return spec.tasks[0].create().higher_is_better
 
 
 def slot_done(trial: FrozenTrial) -> bool:
@@ -117,30 +117,46 @@ def plan(study: optuna.Study, spec: StudySpec) -> int:
     taken = {t.user_attrs.get("slot") for t in trials
              if slot_done(t) or t.state == TrialState.WAITING}
     queued = sum(t.state == TrialState.WAITING for t in trials)
-    # round-robin over the cells, so a study stopped early has every cell in it
+    # round-robin over the tasks and cells, so a study stopped early has every one in it
     for k in range(spec.trials_per_cell):
-        for cell in spec.cells:
-            slot = f"{cell}#{k}"
-            if slot in taken:
-                continue
-            params = requeue.get(slot) or {"cell": cell}
-            study.enqueue_trial(params, user_attrs={"slot": slot, "cell": cell,
-                                                    "seed": spec.seed + k},
-                                skip_if_exists=False)
-            queued += 1
+        for task in spec.tasks:
+            for cell in spec.cells:
+                slot = f"{task.label}/{cell}#{k}" if spec.multi_task else f"{cell}#{k}"
+                if slot in taken:
+                    continue
+                fixed: dict[str, Any] = {"cell": cell}
+                attrs = {"slot": slot, "cell": cell, "seed": spec.seed + k}
+                if spec.multi_task:
+                    fixed["task"] = attrs["task"] = task.label
+                study.enqueue_trial(requeue.get(slot) or fixed, user_attrs=attrs,
+                                    skip_if_exists=False)
+                queued += 1
     return queued
 
 
+def task_of(trial: FrozenTrial | optuna.Trial, spec: StudySpec) -> str:
+    """The label of the task (at its length) a trial trains on."""
+    return trial.user_attrs.get("task", spec.tasks[0].label)
+
+
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
-    """The trial's hyperparameters: ``cell`` (fixed by its slot) and one draw of the space."""
+    """The trial's TrainConfig fields: ``cell`` (fixed by its slot), the task's name and
+    options, and one draw of the space. A ``one_minus`` range is drawn (and recorded by
+    Optuna) as ``"1-<name>"``, and its field set to 1 minus the draw."""
     params: dict[str, Any] = {"cell": trial.suggest_categorical("cell", spec.cells)}
+    if spec.multi_task:
+        task = spec.task(trial.suggest_categorical("task", [t.label for t in spec.tasks]))
+    else:
+        task = spec.tasks[0]
+    params.update(task=task.name, task_options=task.options)
     for key, dist in spec.search.items():
         if isinstance(dist, Choice):
             params[key] = trial.suggest_categorical(key, list(dist.choices))
-        elif isinstance(dist, Range) and dist.integer:
+        elif dist.integer:
             params[key] = trial.suggest_int(key, int(dist.low), int(dist.high), log=dist.log)
         else:
-            params[key] = trial.suggest_float(key, dist.low, dist.high, log=dist.log)
+            name = f"1-{key}" if dist.one_minus else key
+            params[key] = dist.value(trial.suggest_float(name, dist.low, dist.high, log=dist.log))
     return params
 
 
