@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -508,8 +508,16 @@ class Tensor(TorchNames):
         return apply(_P["reshape"], self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
+        """``x.transpose()`` reverses the axes; ``x.transpose(d0, d1)`` swaps two, as PyTorch's
+        ``transpose(dim0, dim1)`` (on a 2-D tensor too); three or more (or a tuple) permute the
+        axes, as NumPy's."""
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
             axes = tuple(axes[0])
+        elif len(axes) == 2:  # PyTorch's transpose(dim0, dim1): swap them
+            d0, d1 = (_check_axis("transpose", a, self.ndim) for a in axes)
+            order = list(range(self.ndim))
+            order[d0], order[d1] = order[d1], order[d0]
+            axes = tuple(order)
         if not axes:
             return apply(_P["transpose"], self, axes=None)
         if sorted(_check_axis("transpose", a, self.ndim) for a in axes) != list(range(self.ndim)):
@@ -582,10 +590,21 @@ class Tensor(TorchNames):
         axis = _reduce_axis("mean", axis, self.ndim)
         return apply(_P["mean"], self, axis=axis, keepdims=bool(keepdims))
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: bool | None = None) -> Tensor:
-        """The maximum over ``axis``; ``ShapeError`` for an axis of size 0 (no maximum)."""
-        axis, keepdims = axis_arg("max", axis, dim), keepdims_arg("max", keepdims, keepdim)
+    def max(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool = False) -> Any:
+        """The maximum: over everything (``x.max()``), or over ``axis=`` (NumPy's form: the
+        values, gradient shared among tied maxima), or along ``dim`` (PyTorch's form, also
+        positional: ``values, indices = x.max(1)``, the indices a backend int64 array, the
+        gradient to the entry each index names). ``ShapeError`` for an axis of size 0."""
+        if dim is not None:
+            if axis is not None or keepdims:
+                raise TypeError("max: give dim (PyTorch's form: values and indices) or axis "
+                                "(NumPy's: values), not both")
+            if isinstance(dim, tuple | list):
+                raise TypeError(f"max: dim must be one int (PyTorch's max(dim)), got {dim!r}; "
+                                "use axis= to reduce several axes")
+            return _max_along(self, dim, bool(keepdim))
+        keepdims = keepdims_arg("max", keepdims, keepdim)
         axis = _reduce_axis("max", axis, self.ndim)
         axes = range(self.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
         if any(self.shape[a] == 0 for a in axes):
@@ -716,6 +735,26 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         mask = like.backend.asarray(np.asarray(cond) != 0 if not like.backend.is_array(cond)
                                     else cond != 0)
     return apply(_P["where"], _operand(a, like, "where"), _operand(b, like, "where"), cond=mask)
+
+
+class MaxResult(NamedTuple):
+    """``x.max(dim)``: the maxima along ``dim`` and where they are, as PyTorch returns them."""
+
+    values: Tensor
+    indices: Any
+
+
+def _max_along(x: Tensor, dim: Any, keepdim: bool) -> MaxResult:
+    axis = _check_axis("max", dim, max(x.ndim, 1))
+    if x.ndim and x.shape[axis] == 0:
+        raise ShapeError(f"max: the tensor of shape {x.shape} is empty along dim {axis}")
+    xp = x.backend.xp
+    index = xp.expand_dims(xp.argmax(x.data, axis=axis), axis) if x.ndim else \
+        xp.zeros((), dtype=xp.int64)
+    values = x.gather(axis, index) if x.ndim else x
+    if not keepdim and x.ndim:
+        values, index = values.squeeze(axis), xp.squeeze(index, axis)
+    return MaxResult(values, index)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
