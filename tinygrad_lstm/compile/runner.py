@@ -79,7 +79,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     r = 1 if reverse else 0
     for k in range(n_states):
         hist[k][T * r] = init[k]
-    sv = xp.empty((T, len(kernels.derivation.saved), B, H), dtype)
+    sv = xp.empty((T, len(kernels.saved), B, H), dtype)
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
     phases = [getattr(kernels, "phases", ())[p] for p in range(g.phases)]
