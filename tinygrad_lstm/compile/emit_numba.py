@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a war
     from tinygrad_lstm.compile.derive import Derivation
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 5
+CODE_VERSION = 6
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -89,24 +89,24 @@ def _header(dtype: np.dtype) -> list[str]:
         "_JIT = dict(fastmath=_FLAGS, error_model='numpy', cache=True, nogil=True)",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _sigmoid(x):",
         "    e = _exp_neg(-np.abs(x))  # in (0, 1]: never overflows",
         "    r = _F(1.0) / (_F(1.0) + e)",
         "    return r if x >= _F(0.0) else e * r  # e r = e^x / (1 + e^x) for x < 0",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _heaviside(x):",
         "    return _F(1.0) if x > _F(0.0) else _F(0.0)",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _tanh(x):",
     ]
     if not f32:
         lines += ["    return np.tanh(x)", "", "",
-                  "@numba.njit(inline='always', **_JIT)",
+                  "@numba.njit(**_JIT)",
                   "def _exp_neg(x):",
                   "    return np.exp(x)"]
         return lines
@@ -118,7 +118,7 @@ def _header(dtype: np.dtype) -> list[str]:
         f"    return x * ({p}) / ({q})",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _exp_neg(x):",
         "    # e^x for x <= 0 that vectorises: x = r - n ln 2 (Cody-Waite), e^r by its Taylor",
         "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's binary digits",
