@@ -65,63 +65,60 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
         f"{'expf' if T == 'float' else 'exp'}(-x)); }}",
         "",
     ]
-    S = [f"const {T}* __restrict__ a_s_{s}" for s in g.states]
-    P = [f"const {T}* __restrict__ a_p_{p}" for p in g.params]
-    N = [f"{T}* __restrict__ a_n_{s}" for s in g.states]
+    # packed as the Numba kernels take them: S, N, DSP, DSG (n_states, B, H); P, DP (n, H)
+    si = {s_: k for k, s_ in enumerate(g.states)}
     products = g.products()
     args = [f"const {T}* __restrict__ zx",
             *(f"const {T}* __restrict__ pr{i}" for i in range(len(products))),
-            "const bool* __restrict__ valid", *S, *P, *N, f"{T}* __restrict__ sv",
+            "const bool* __restrict__ valid", f"const {T}* __restrict__ S",
+            f"const {T}* __restrict__ P", f"{T}* __restrict__ N", f"{T}* __restrict__ sv",
             f"{T}* __restrict__ y", "const int B", "const int H"]
-    lines += [f'extern "C" __global__ void {name}_forward({", ".join(args)}) {{',
-              "    const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
-              "    if (n >= (long long)B * H) return;",
-              "    const int b = (int)(n / H), j = (int)(n % H);",
-              "    const long long BH = (long long)B * H;",
+    head = ["    const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
+            "    if (n >= (long long)B * H) return;",
+            "    const int b = (int)(n / H), j = (int)(n % H);",
+            "    const long long BH = (long long)B * H;"]
+    loads = [f"    const {T} s_{s_} = S[{k} * BH + n];" for s_, k in si.items()]
+    loads += [f"    const {T} p_{q} = P[{k} * H + j];" for k, q in enumerate(g.params)]
+    lines += [f'extern "C" __global__ void {name}_forward({", ".join(args)}) {{', *head,
               "    if (!valid[b]) {"]
-    lines += [f"        a_n_{s}[n] = a_s_{s}[n];" for s in g.states]
+    lines += [f"        N[{k} * BH + n] = S[{k} * BH + n];" for k in si.values()]
     lines += [f"        y[n] = {c(sympy.Float(0.0))};", "        return;", "    }"]
     for k, gate in enumerate(g.gates):
         terms = [f"zx[(long long)b * {G} * H + {k} * H + j]"]
         terms += [f"pr{i}[(long long)b * {hi - lo} * H + {k - lo} * H + j]"
                   for i, (_, _, lo, hi, readers) in enumerate(products) if gate in readers]
         lines.append(f"    const {T} z_{gate} = {' + '.join(terms)};")
-    lines += [f"    const {T} s_{s} = a_s_{s}[n];" for s in g.states]
-    lines += [f"    const {T} p_{p} = a_p_{p}[j];" for p in g.params]
+    lines += loads
     lines += [f"    const {T} {v.name} = {c(e)};" for v, e in d.forward]
-    lines += [f"    a_n_{s}[n] = {c(e)};" for s, e in zip(g.states, d.outputs, strict=True)]
-    lines.append(f"    y[n] = a_n_{g.states[0]}[n];")
+    lines += [f"    N[{k} * BH + n] = {c(e)};" for k, e in enumerate(d.outputs)]
+    lines.append("    y[n] = N[n];")
     lines += [f"    sv[{k} * BH + n] = {v.name};" for k, v in enumerate(d.saved)]
     lines += ["}", ""]
-    DSP = [f"{T}* __restrict__ a_dsp_{s}" for s in g.states]
-    DSG = [f"const {T}* __restrict__ a_dsg_{s}" for s in g.states]
-    DP = [f"{T}* __restrict__ a_dp_{p}" for p in g.params]
-    args = ["const bool* __restrict__ valid", f"const {T}* __restrict__ gy", *DSP, *DSG, *S,
-            *P, f"const {T}* __restrict__ sv", f"{T}* __restrict__ dz", *DP, "const int B",
-            "const int H"]
-    lines += [f'extern "C" __global__ void {name}_backward({", ".join(args)}) {{',
-              "    const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
-              "    if (n >= (long long)B * H) return;",
-              "    const int b = (int)(n / H), j = (int)(n % H);",
-              "    const long long BH = (long long)B * H;",
+    args = ["const bool* __restrict__ valid", f"const {T}* __restrict__ gy",
+            f"{T}* __restrict__ DSP", f"const {T}* __restrict__ DSG",
+            f"const {T}* __restrict__ GU", f"const {T}* __restrict__ S",
+            f"const {T}* __restrict__ P", f"const {T}* __restrict__ sv",
+            f"{T}* __restrict__ dz", f"{T}* __restrict__ DP", "const int B", "const int H"]
+    lines += [f'extern "C" __global__ void {name}_backward({", ".join(args)}) {{', *head,
               "    if (!valid[b]) {"]
-    lines += [f"        a_dsp_{s}[n] = a_dsp_{s}[n] + a_dsg_{s}[n];" for s in g.states]
+    lines += [f"        DSP[{k} * BH + n] = DSP[{k} * BH + n] + DSG[{k} * BH + n];"
+              for k in si.values()]
     lines += [f"        dz[(long long)b * {G} * H + {k} * H + j] = {c(sympy.Float(0.0))};"
               for k in range(G)]
     lines += ["        return;", "    }"]
-    for k, s in enumerate(g.states):
+    for s_, k in si.items():
         extra = "gy[n] + " if k == 0 else ""
-        lines.append(f"    const {T} {grad_symbol(s).name} = {extra}a_dsp_{s}[n] + "
-                     f"a_dsg_{s}[n];")
-    lines += [f"    const {T} s_{s} = a_s_{s}[n];" for s in g.states]
-    lines += [f"    const {T} p_{p} = a_p_{p}[j];" for p in g.params]
+        lines.append(f"    const {T} {grad_symbol(s_).name} = {extra}DSP[{k} * BH + n] + "
+                     f"DSG[{k} * BH + n];")
+    lines += loads
     lines += [f"    const {T} {v.name} = sv[{k} * BH + n];" for k, v in enumerate(d.saved)]
     lines += [f"    const {T} {t.name} = {c(e)};" for t, e in d.temps]
     for k, gate in enumerate(g.gates):
         lines.append(f"    dz[(long long)b * {G} * H + {k} * H + j] = "
                      f"{c(d.adjoints[('z', gate)])};")
-    lines += [f"    a_dsp_{s}[n] = {c(d.adjoints[('s', s)])};" for s in g.states]
-    lines += [f"    atomicAdd(&a_dp_{p}[j], {c(d.adjoints[('p', p)])});" for p in g.params]
+    lines += [f"    DSP[{k} * BH + n] = {c(d.adjoints[('s', s_)])};" for s_, k in si.items()]
+    lines += [f"    atomicAdd(&DP[{k} * H + j], {c(d.adjoints[('p', q)])});"
+              for k, q in enumerate(g.params)]
     lines += ["}", ""]
     return "\n".join(lines)
 
@@ -144,7 +141,7 @@ def load(text: str, name: str) -> tuple[Any, Any]:
         fwd((blocks,), (THREADS,), (*arrays, np.int32(B), np.int32(H)))
 
     def backward(*arrays: Any) -> None:
-        B, H = arrays[1].shape  # gy
+        B, H = arrays[1].shape  # gy (the Numba kernels' arguments; GU is unused here)
         blocks = (B * H + THREADS - 1) // THREADS
         bwd((blocks,), (THREADS,), (*arrays, np.int32(B), np.int32(H)))
 

@@ -30,16 +30,17 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_lstm.compile.derive import Derivation, grad_symbol, leaf_symbol
-from tinygrad_lstm.compile.printer import pycode
 from tinygrad_lstm.compile.trace import Graph
 
+if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a warm start
+    from tinygrad_lstm.compile.derive import Derivation
+
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 4
+CODE_VERSION = 7
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -88,24 +89,24 @@ def _header(dtype: np.dtype) -> list[str]:
         "_JIT = dict(fastmath=_FLAGS, error_model='numpy', cache=True, nogil=True)",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _sigmoid(x):",
         "    e = _exp_neg(-np.abs(x))  # in (0, 1]: never overflows",
         "    r = _F(1.0) / (_F(1.0) + e)",
         "    return r if x >= _F(0.0) else e * r  # e r = e^x / (1 + e^x) for x < 0",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _heaviside(x):",
         "    return _F(1.0) if x > _F(0.0) else _F(0.0)",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _tanh(x):",
     ]
     if not f32:
         lines += ["    return np.tanh(x)", "", "",
-                  "@numba.njit(inline='always', **_JIT)",
+                  "@numba.njit(**_JIT)",
                   "def _exp_neg(x):",
                   "    return np.exp(x)"]
         return lines
@@ -117,7 +118,7 @@ def _header(dtype: np.dtype) -> list[str]:
         f"    return x * ({p}) / ({q})",
         "",
         "",
-        "@numba.njit(inline='always', **_JIT)",
+        "@numba.njit(**_JIT)",
         "def _exp_neg(x):",
         "    # e^x for x <= 0 that vectorises: x = r - n ln 2 (Cody-Waite), e^r by its Taylor",
         "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's binary digits",
@@ -146,21 +147,16 @@ def z_terms(g: Graph, gate: str) -> str:
     return " + ".join(terms)
 
 
-def kernel_args(g: Graph) -> dict[str, list[str]]:
-    """The argument names the kernels of ``g`` share (the runner passes them in this order)."""
-    return {"S": [f"a_s_{s}" for s in g.states], "P": [f"a_p_{p}" for p in g.params],
-            "N": [f"a_n_{s}" for s in g.states],
-            "PR": [f"pr{i}" for i in range(len(g.products()))],
-            "U": [f"a_{name}" for name, _, _ in g.computed],
-            "DSP": [f"a_dsp_{s}" for s in g.states], "DSG": [f"a_dsg_{s}" for s in g.states],
-            "GU": [f"a_g{name}" for name, _, _ in g.computed],
-            "DP": [f"a_dp_{p}" for p in g.params]}
+def pycode(e: Any) -> str:
+    from tinygrad_lstm.compile.printer import pycode as print_
+
+    return print_(e)
 
 
 def _loads(g: Graph, used: set[str], gates: list[str]) -> list[str]:
     body = [f"z_{gate} = {z_terms(g, gate)}" for gate in gates if f"z_{gate}" in used]
-    body += [f"s_{s} = a_s_{s}[b, j]" for s in g.states if f"s_{s}" in used]
-    body += [f"p_{p} = a_p_{p}[j]" for p in g.params if f"p_{p}" in used]
+    body += [f"s_{s} = S[{k}, b, j]" for k, s in enumerate(g.states) if f"s_{s}" in used]
+    body += [f"p_{p} = P[{k}, j]" for k, p in enumerate(g.params) if f"p_{p}" in used]
     if "x_x" in used:
         body.append("x_x = a_x[b, j]")
     return body
@@ -173,10 +169,9 @@ def _names(exprs: list[Any]) -> set[str]:
     return out
 
 
-def _kernel(name: str, args: list[str], shape_of: str, body: list[str],
-            rest: list[str]) -> list[str]:
+def _kernel(name: str, args: list[str], body: list[str], rest: list[str]) -> list[str]:
     lines = ["", "", "@numba.njit(**_JIT)", f"def {name}({', '.join(args)}):",
-             f"    B = {shape_of}.shape[0]", f"    H = {shape_of}.shape[1]",
+             "    B = S.shape[1]", "    H = S.shape[2]",
              "    for b in range(B):", "        if valid[b]:", "            for j in range(H):"]
     lines += ["                " + line for line in body]
     if rest:
@@ -188,13 +183,20 @@ def _kernel(name: str, args: list[str], shape_of: str, body: list[str],
 def source(d: Derivation, dtype: Any) -> str:
     """The Python source of the kernel module for derivation ``d`` in ``dtype``: ``forward``
     and ``backward``, and for a step in phases ``forward_0``.. (each makes the computed values
-    of its level) and ``backward_1``.. (each the dZ of its level's gates)."""
+    of its level) and ``backward_1``.. (each the dZ of its level's gates).
+
+    Arrays of one kind travel packed, one pointer each (states S and N (n_states, B, H),
+    parameters P (n_params, H), computed values U, their adjoints GU, the state carries DSP and
+    DSG): LLVM vectorises a loop only while its run-time alias checks stay few."""
+    from tinygrad_lstm.compile.derive import grad_symbol
+
     dtype = np.dtype(dtype)
     g = d.graph
-    a = kernel_args(g)
-    S, P, N, PR = a["S"], a["P"], a["N"], a["PR"]
+    PR = [f"pr{i}" for i in range(len(g.products()))]
     X = ["a_x"] if g.reads_x else []  # x_t, read directly
+    U = {name: k for k, (name, _, _) in enumerate(g.computed)}
     lines = _header(dtype)
+    lines += ["", f"SAVED = {[v.name for v in d.saved]!r}  # the values sv holds, in order"]
     gates = list(g.gates)
     # --- forward phases: the values later gates read
     for p in range(g.phases):
@@ -204,24 +206,22 @@ def source(d: Derivation, dtype: Any) -> str:
         used = _names([e for _, e in cone] + outs)
         body = _loads(g, used, [x for x in gates if g.levels[x] <= p])
         body += [f"{v.name} = {pycode(e)}" for v, e in cone]
-        body += [f"a_{n}[b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
-        rest = [f"a_{n}[b, j] = _F(0.0)" for n in names]
-        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *X, *S, *P,
-                                          *[f"a_{n}" for n in names]], f"a_{names[0]}", body, rest)
+        body += [f"U[{U[n]}, b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
+        rest = [f"U[{U[n]}, b, j] = _F(0.0)" for n in names]
+        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *X, "S", "P", "U"], body, rest)
     # --- forward: everything
     used = _names([e for _, e in d.forward] + d.outputs)
-    body = _loads(g, used | {f"s_{s}" for s in g.states}, gates)
+    body = _loads(g, used, gates)
     body += [f"{v.name} = {pycode(e)}" for v, e in d.forward]
-    body += [f"{n}[b, j] = {pycode(e)}" for n, e in zip(N, d.outputs, strict=True)]
-    body.append(f"y[b, j] = {N[0]}[b, j]")
+    body += [f"N[{k}, b, j] = {pycode(e)}" for k, e in enumerate(d.outputs)]
+    body.append(f"y[b, j] = {pycode(d.outputs[0])}")
     body += [f"sv[{k}, b, j] = {v.name}" for k, v in enumerate(d.saved)]
-    rest = [f"{n}[b, j] = {s_}[b, j]" for n, s_ in zip(N, S, strict=True)]
+    rest = [f"N[{k}, b, j] = S[{k}, b, j]" for k in range(len(g.states))]
     rest.append("y[b, j] = _F(0.0)")
-    lines += _kernel("forward", ["zx", *PR, "valid", *X, *S, *P, *N, "sv", "y"], "y", body,
-                     rest)
+    lines += _kernel("forward", ["zx", *PR, "valid", *X, "S", "P", "N", "sv", "y"], body, rest)
     # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
     # state carry and the parameter gradients)
-    bargs = ["valid", "gy", *a["DSP"], *a["DSG"], *a["GU"], *S, *P, "sv", "dz", *a["DP"],
+    bargs = ["valid", "gy", "DSP", "DSG", "GU", "S", "P", "sv", "dz", "DP",
              *(["a_x", "a_dx"] if g.reads_x else [])]
     for p in range(g.phases, -1, -1):
         mine = [x for x in gates if g.levels[x] == p]
@@ -230,46 +230,39 @@ def source(d: Derivation, dtype: Any) -> str:
             leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
             leaves += [("x", "x")] if g.reads_x else []
         temps, exprs = d.backward_kernel(leaves)
+        used = _names([e for _, e in temps] + list(exprs))
         body = []
         for k, s_ in enumerate(g.states):
             extra = "gy[b, j] + " if k == 0 else ""
-            body.append(f"{grad_symbol(s_).name} = {extra}a_dsp_{s_}[b, j] + a_dsg_{s_}[b, j]")
-        body += [f"{grad_symbol(n).name} = a_g{n}[b, j]" for n, _, _ in g.computed]
-        body += [f"s_{s_} = a_s_{s_}[b, j]" for s_ in g.states]
-        body += [f"p_{q} = a_p_{q}[j]" for q in g.params]
-        body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved)]
-        body += ["x_x = a_x[b, j]"] if g.reads_x else []
+            body.append(f"{grad_symbol(s_).name} = {extra}DSP[{k}, b, j] + DSG[{k}, b, j]")
+        body += [f"{grad_symbol(n).name} = GU[{k}, b, j]" for n, k in U.items()
+                 if grad_symbol(n).name in used]
+        body += _loads(g, used, [])
+        body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved) if v.name in used]
         body += [f"{t.name} = {pycode(e)}" for t, e in temps]
         for (kind, name), e in zip(leaves, exprs, strict=True):
             if kind == "z":
                 body.append(f"dz[b, {gates.index(name)} * H + j] = {pycode(e)}")
             elif kind == "s":
-                body.append(f"a_dsp_{name}[b, j] = {pycode(e)}")
+                body.append(f"DSP[{g.states.index(name)}, b, j] = {pycode(e)}")
             elif kind == "x":
                 body.append(f"a_dx[b, j] = {pycode(e)}")
             else:
-                body.append(f"a_dp_{name}[j] += {pycode(e)}")
+                body.append(f"DP[{g.params.index(name)}, j] += {pycode(e)}")
         rest = [f"dz[b, {gates.index(x)} * H + j] = _F(0.0)" for x in mine]
         if p == 0:
-            rest += [f"a_dsp_{s_}[b, j] = a_dsp_{s_}[b, j] + a_dsg_{s_}[b, j]"
-                     for s_ in g.states]
+            rest += [f"DSP[{k}, b, j] = DSP[{k}, b, j] + DSG[{k}, b, j]"
+                     for k in range(len(g.states))]
             rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
-        lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, "gy", body, rest)
+        lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
     return "\n".join(lines) + "\n"
 
 
-def load(key: str, text: str) -> ModuleType:
-    """The kernel module for ``key``: its source written to the cache directory (if not there
-    yet) and imported; Numba keeps the machine code beside it. Raises ``OSError`` when the
-    directory cannot be written."""
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"tl_cell_{key}.py"
-    if not path.exists() or path.read_text() != text:
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".py.tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)  # atomic: a concurrent process sees the old file or the new one
+def _path(key: str) -> Path:
+    return cache_dir() / f"tl_cell_v{CODE_VERSION}_{key}.py"
+
+
+def _import(key: str, path: Path) -> ModuleType:
     name = f"tinygrad_lstm_kernels_{key}"
     module = sys.modules.get(name)
     if module is not None:
@@ -282,7 +275,29 @@ def load(key: str, text: str) -> ModuleType:
     return module
 
 
-def symbols_used(d: Derivation) -> dict[str, Any]:
-    """Names for ``explain``: the saved values and the gates."""
-    return {"saved": [s.name for s in d.saved],
-            "gates": [leaf_symbol("z", g).name for g in d.graph.gates]}
+def load_cached(key: str) -> tuple[ModuleType, str] | None:
+    """The kernel module for ``key`` if this code version wrote it to the cache before (a warm
+    start skips SymPy), else None."""
+    path = _path(key)
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    if not text.startswith(f"# generated by tinygrad_lstm.compile (code version {CODE_VERSION})"):
+        return None
+    return _import(key, path), text
+
+
+def load(key: str, text: str) -> ModuleType:
+    """The kernel module for ``key``: its source written to the cache directory (if not there
+    yet) and imported; Numba keeps the machine code beside it. Raises ``OSError`` when the
+    directory cannot be written."""
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _path(key)
+    if not path.exists() or path.read_text() != text:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".py.tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)  # atomic: a concurrent process sees the old file or the new one
+    return _import(key, path)

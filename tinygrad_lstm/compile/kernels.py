@@ -61,7 +61,7 @@ class Compiled:
     """A cell's kernels and what they need: the graph, the derivation, the loaded module."""
 
     graph: Graph
-    derivation: Derivation
+    derivation_: Derivation | None  # None when the kernels came from the disk cache
     key: str
     dtype: np.dtype
     forward: Any
@@ -71,16 +71,21 @@ class Compiled:
     phases: tuple[Any, ...] = ()  # forward_0, forward_1, ...: the values later gates read
     phase_backward: dict[int, Any] = field(default_factory=dict)  # level -> backward_<level>
 
+    saved: list[str] = field(default_factory=list)  # the saved values' names, in order
+
     @property
-    def saved(self) -> list[str]:
-        return [s.name for s in self.derivation.saved]
+    def derivation(self) -> Derivation:
+        """The SymPy derivation (made now if the kernels were loaded from the cache)."""
+        if self.derivation_ is None:
+            from tinygrad_lstm.compile.derive import derive
+
+            self.derivation_ = derive(self.graph)
+        return self.derivation_
 
 
 def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
     """Derive and emit ``graph``'s kernels in ``dtype`` for ``backend`` ("numpy": Numba,
     "cupy": CUDA), cached; raises ``NotCompilable`` or ``OSError`` (cache not writable)."""
-    from tinygrad_lstm.compile.derive import derive
-
     dtype = np.dtype(dtype)
     key = graph.key(dtype)
     hit = _by_key.get((key, backend))
@@ -89,11 +94,20 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
     if isinstance(hit, NotCompilable):
         raise hit
     start = time.perf_counter()
-    try:
-        d = derive(graph)
-    except NotCompilable as err:
-        _by_key[(key, backend)] = err
-        raise
+    cached = None
+    if backend == "numpy":  # a warm start: the kernels on disk, no SymPy
+        from tinygrad_lstm.compile import emit_numba
+
+        cached = emit_numba.load_cached(key)
+    d = None
+    if cached is None:
+        from tinygrad_lstm.compile.derive import derive  # SymPy: imported only when deriving
+
+        try:
+            d = derive(graph)
+        except NotCompilable as err:
+            _by_key[(key, backend)] = err
+            raise
     derived = time.perf_counter()
     phases: tuple[Any, ...] = ()
     phase_backward: dict[int, Any] = {}
@@ -105,21 +119,27 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
                                   "reading x_t outside a gate is not emitted yet")
             _by_key[(key, backend)] = error
             raise error
+        assert d is not None
         text = emit_cuda.source(d, dtype, name=f"tl_{key}")
         forward, backward = emit_cuda.load(text, f"tl_{key}")
     else:
         from tinygrad_lstm.compile import emit_numba
 
-        text = emit_numba.source(d, dtype)
-        module = emit_numba.load(key, text)
+        if cached is None:
+            assert d is not None
+            text = emit_numba.source(d, dtype)
+            module = emit_numba.load(key, text)
+        else:
+            module, text = cached
         forward, backward = module.forward, module.backward
         phases = tuple(getattr(module, f"forward_{p}") for p in range(graph.phases))
         phase_backward = {p: getattr(module, f"backward_{p}")
                           for p in range(1, graph.phases + 1)}
     loaded = time.perf_counter()
+    saved = [v.name for v in d.saved] if d is not None else list(module.SAVED)
     out = Compiled(graph, d, key, dtype, forward, backward, text,
                    {"derive_s": derived - start, "load_s": loaded - derived}, phases,
-                   phase_backward)
+                   phase_backward, saved)
     _by_key[(key, backend)] = out
     return out
 

@@ -62,10 +62,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
     Ws = arrays[n_states + 2: n_states + 2 + n_products]
-    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_products:]]
     H = init[0].shape[1]
     dtype = kernels.dtype
     g = kernels.graph
+    extra = arrays[n_states + 2 + n_products:]
+    params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)  # one pointer: (n, H)
     layout, _ = _layout(kernels)
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
@@ -74,34 +75,31 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     P += b
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     WsT = [xp.ascontiguousarray(W.T) for W in Ws]
-    hist = [xp.empty((T + 1, B, H), dtype) for _ in range(n_states)]
-    us = [xp.empty((T, B, H), dtype) for _ in g.computed]
+    hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
+    us = xp.empty((T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
     for k in range(n_states):
-        hist[k][T * r] = init[k]
-    sv = xp.empty((T, len(kernels.derivation.saved), B, H), dtype)
+        hist[T * r, k] = init[k]
+    sv = xp.empty((T, len(kernels.saved), B, H), dtype)
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
-    phases = [getattr(kernels, "phases", ())[p] for p in range(g.phases)]
-    made = [[n for n, (name, _, _) in enumerate(g.computed) if g.u_levels[name] == p]
-            for p in range(g.phases)]
+    phases = kernels.phases
     forward = kernels.forward
     for n in range(T):
         t = T - 1 - n if reverse else n
-        prev = [h[t + r] for h in hist]
+        prev = hist[t + r]
         for i, (kind, k, _, _, _, _) in enumerate(layout):
             if kind == "s":
                 xp.dot(prev[k], WsT[i], out=prods[i])
         for p, phase in enumerate(phases):
-            phase(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
-                  *[us[k][t] for k in made[p]])
+            phase(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
             for i, (kind, k, _, _, level, _) in enumerate(layout):
                 if kind == "u" and level == p:
-                    xp.dot(us[k][t], WsT[i], out=prods[i])
-        forward(P[t], *prods, valid[t], *[a[t] for a in X], *prev, *params,
-                *[h[t + 1 - r] for h in hist], sv[t], y[t])
+                    xp.dot(us[t, k], WsT[i], out=prods[i])
+        forward(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
+                sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
-    finals = [h[T * (1 - r)].copy() for h in hist]
+    finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
     return (y, *finals)
 
 
@@ -114,29 +112,32 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     init = arrays[:n_states]
     Wx = arrays[n_states]
     Ws = [xp.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_products]]
-    params = [xp.ascontiguousarray(p) for p in arrays[n_states + 2 + n_products:]]
+    extra = arrays[n_states + 2 + n_products:]
     H = init[0].shape[1]
     dtype = kernels.dtype
+    params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)
     g = kernels.graph
     layout, G = _layout(kernels)
     hist, us, sv = saved.hist, saved.us, saved.sv
     gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
-    dsp = [xp.zeros((B, H), dtype) if g_ is None else xp.array(g_, dtype=dtype, order="C")
-           for g_ in gs[1:]]
-    dsg = [xp.zeros((B, H), dtype) for _ in range(n_states)]
-    gu = [xp.zeros((B, H), dtype) for _ in g.computed]
+    dsp = xp.zeros((n_states, B, H), dtype)  # the pointwise carry of each state's adjoint
+    for k, g_ in enumerate(gs[1:]):
+        if g_ is not None:
+            dsp[k] = g_
+    dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
+    gu = xp.zeros((len(g.computed), B, H), dtype)
     dz = xp.empty((T, B, G * H), dtype)
-    dp = [xp.zeros(p.shape, dtype) for p in params]
+    dp = xp.zeros(params.shape, dtype)
     xc = saved.x2.reshape(T, B, In)
     dxd = xp.empty((T, B, In), dtype) if g.reads_x else None  # x_t's direct part
     r = 1 if reverse else 0
-    levels = [(p, getattr(kernels, "phase_backward", {}).get(p, kernels.backward))
+    levels = [(p, kernels.phase_backward.get(p, kernels.backward))
               for p in range(g.phases, -1, -1)]
     for n in range(T - 1, -1, -1):
         t = T - 1 - n if reverse else n
-        prev = [h[t + r] for h in hist]
+        prev = hist[t + r]
         for p, kernel in levels:
-            kernel(valid[t], gy[t], *dsp, *dsg, *gu, *prev, *params, sv[t], dz[t], *dp,
+            kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
                    *((xc[t], dxd[t]) if dxd is not None else ()))
             for i, (kind, k, lo, hi, _, first) in enumerate(layout):
                 if kind == "u" and first == p and p > 0:
@@ -144,7 +145,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         for i, (kind, k, lo, hi, _, _) in enumerate(layout):
             if kind == "s":
                 xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
-    dinit = [a + b for a, b in zip(dsp, dsg, strict=True)]
+    dinit = [dsp[k] + dsg[k] for k in range(n_states)]
     dz2 = dz.reshape(T * B, G * H)
     x2 = saved.x2
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
@@ -153,12 +154,12 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     db = dz2.sum(axis=0)
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
-        rows = hist[k][r:T + r] if kind == "s" else us[k]
+        rows = hist[r:T + r, k] if kind == "s" else us[:, k]
         dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
     dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
     if dx is not None and dxd is not None:
         dx += dxd
-    grads = (dx, *dinit, dWx, db, *dWs, *dp)
+    grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))))
     if _mode.anomaly:
         names = ("input", *(f"state {s}" for s in g.states), "W_x", "b",
                  *(f"W_{name}" for _, name, _, _, _ in g.products()),

@@ -131,6 +131,8 @@ def _check_shape(cell: Cell) -> None:
         raise NotCompilable(f"{name} reads the layer below at each step (context "
                             f"{tuple(cell.context)}), which the compiled layer does not supply")
     H = cell.hidden_size
+    if not cell.gates:
+        raise NotCompilable(f"{name} has no gates: there is no GEMM to fuse a kernel with")
     for s in cell.state:
         if cell.state_size(s) != H:
             raise NotCompilable(f"{name}: state {s!r} has width {cell.state_size(s)}, not "
