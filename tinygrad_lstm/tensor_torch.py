@@ -233,6 +233,14 @@ class TorchNames:
     def index_select(self, dim: int, index: Any) -> Tensor:
         """The slices at ``index`` (a 1-D int array or list) along ``dim``: one ``take``.
         Gradients of repeated indices add up."""
+        if self.ndim == 0:  # PyTorch reads a 0-d tensor as one entry; the result is 0-d
+            _t()._check_axis("index_select", dim, 1)
+            indices = index_array("index_select", index, self, 1)
+            if indices.size != 1 or indices.ndim > 1:
+                raise ShapeError(f"index_select: a 0-d tensor takes one index, got shape "
+                                 f"{tuple(indices.shape)}")
+            return _t().apply(_t()._P["take"], self.reshape(1), indices=indices.reshape(()),
+                              axis=0)
         axis = _t()._check_axis("index_select", dim, self.ndim)
         indices = index_array("index_select", index, self, self.shape[axis])
         if indices.ndim != 1:
@@ -244,6 +252,15 @@ class TorchNames:
         """``out[i][j][k] = self[index[i][j][k]][j][k]`` for ``dim`` 0 (and so on), as
         ``torch.gather``: ``index`` has this tensor's number of dims, and no dim longer than
         this tensor's outside ``dim``."""
+        if self.ndim == 0:  # PyTorch reads a 0-d tensor as one entry; the index's shape out
+            _t()._check_axis("gather", dim, 1)
+            indices = index_array("gather", index, self, 1)
+            if indices.ndim > 1:
+                raise ShapeError(f"gather: a 0-d tensor takes an index of at most one dim, got "
+                                 f"shape {tuple(indices.shape)}")
+            if indices.ndim == 0:
+                return self.reshape(1).gather(0, indices.reshape(1)).reshape(())
+            return _t().apply(_t()._P["gather"], self.reshape(1), indices=indices, axis=0)
         axis = _t()._check_axis("gather", dim, self.ndim)
         indices = index_array("gather", index, self, self.shape[axis])
         if indices.ndim != self.ndim or any(
