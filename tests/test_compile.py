@@ -331,3 +331,53 @@ def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(list(tmp_path.glob("*.o"))) == len(files)
+
+
+# --- boundary values: compiled kernels select as the tape's VJPs do (issue 10's kind 3) ------
+_EDGE_VALUES = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan])
+_ELEMENTWISE_CASES = {  # every primitive the compiler takes, on gate pre-activations a, b
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "neg": lambda a, b: -a, "pow": lambda a, b: a ** 2,
+    "exp": lambda a, b: a.exp(), "log": lambda a, b: a.log(), "sigmoid": lambda a, b: a.sigmoid(),
+    "tanh": lambda a, b: a.tanh(), "relu": lambda a, b: a.relu(),
+    "maximum": lambda a, b: tl.maximum(a, b),
+}
+
+
+def test_edge_cases_cover_every_compilable_primitive() -> None:
+    from tinygrad_lstm.compile.trace import ELEMENTWISE
+
+    assert set(_ELEMENTWISE_CASES) == set(ELEMENTWISE)
+
+
+@pytest.mark.parametrize("prim", sorted(_ELEMENTWISE_CASES))
+def test_compiled_matches_tape_at_boundary_values(prim: str) -> None:
+    """Every pair of 0, -0, ±1, ±inf and nan as the pre-activations (the weights are zero, the
+    biases hold the values): the compiled values and gradients equal the tape's, ties and NaN
+    included (relu'(0) = 0, a tie of maximum splits the gradient, NaN passes it on)."""
+    op = _ELEMENTWISE_CASES[prim]
+    n = len(_EDGE_VALUES)
+
+    class Edge(tl.Cell):
+        state = ("h",)
+
+        def step(self, x, h):
+            return (op(self.gate("a", h, x), self.gate("b", h, x)),)
+
+    results = []
+    for compile in (True, False):
+        cell = Edge(2, n * n, dtype="float64")
+        params = dict(cell.named_parameters())
+        for p in params.values():
+            p.data[...] = 0.0
+        params["b_a"].data[...] = np.repeat(_EDGE_VALUES, n)
+        params["b_b"].data[...] = np.tile(_EDGE_VALUES, n)
+        assert (kernels.for_cell(cell, backend="numpy") is not None) and _compiles(cell)
+        rnn = tl.nn.Recurrent(cell, compile=compile)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out, _ = rnn(tl.Tensor(np.ones((2, 1, 2)), dtype="float64"))
+            out.sum().backward()
+        results.append((out.numpy(), params["b_a"].grad.numpy(), params["b_b"].grad.numpy()))
+    for got, want, what in zip(*results, ("output", "grad b_a", "grad b_b"), strict=False):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0, err_msg=f"{prim}: {what}")

@@ -20,6 +20,14 @@ from tinygrad_lstm.compile.trace import Graph, NotCompilable, Ref
 from tinygrad_lstm.primitives import PRIMITIVES
 
 
+class max_grad(sympy.Function):  # noqa: N801 - printed as a kernel helper of that name
+    """d max(a, b)/da as maximum's tape VJP selects it: 0 where a < b, 1/2 at a tie (infinities
+    included, where a - b would be nan), 1 where a > b or either is nan (the gradient passes
+    on), as PyTorch's maximum does."""
+
+    nargs = 2
+
+
 def leaf_symbol(kind: str, name: Any) -> sympy.Symbol:
     """The symbol of a leaf in generated code: z_<gate>, s_<state>, p_<param>, v<node>."""
     prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v", "x": "x_"}[kind]
@@ -101,13 +109,23 @@ def derive(graph: Graph) -> Derivation:
     for name, out in seeds:
         if isinstance(out, sympy.Symbol):
             adjoint[out] = adjoint.get(out, sympy.Integer(0)) + grad_symbol(name)
+    name_of = [name for name, _, _ in graph.nodes]
     for k in range(len(forward) - 1, -1, -1):
         v, expr = forward[k]
         a = adjoint.pop(v, None)
         if a is None:
             continue
         for u in dict.fromkeys(x for x in inputs[k] if isinstance(x, sympy.Symbol)):
+            if name_of[k] == "maximum":  # its own select, not SymPy's Heaviside(a - b)
+                a_in, b_in = inputs[k]
+                d = sympy.Integer(1) if a_in == b_in else \
+                    max_grad(u, b_in) if u == a_in else max_grad(u, a_in)
+                adjoint[u] = adjoint.get(u, sympy.Integer(0)) + a * d
+                continue
             d = sympy.diff(expr, u)
+            if name_of[k] == "relu":  # relu'(0) = 0 (PyTorch); SymPy's Max gives a tie 1/2,
+                d = d.replace(lambda e: isinstance(e, sympy.Heaviside),  # as maximum's VJP
+                              lambda e: sympy.Heaviside(e.args[0], 0))
             if expr.func is not sympy.Symbol and not expr.is_Add and not expr.is_Mul:
                 d = d.subs(expr, v)  # read the node's own output: σ' = v(1 - v), tanh' = 1 - v²
             if d != 0:
@@ -134,8 +152,8 @@ def derive(graph: Graph) -> Derivation:
 
 
 #: SymPy function names the emitters print
-KNOWN_FUNCTIONS = frozenset({"tanh", "exp", "log", "sigmoid", "Heaviside", "Max", "Abs",
-                             "sign"})
+KNOWN_FUNCTIONS = frozenset({"tanh", "exp", "log", "sigmoid", "Heaviside", "max_grad", "Max",
+                             "Abs", "sign"})
 
 
 def _functions(temps: list[tuple[Any, Any]], reduced: list[Any]) -> set[str]:

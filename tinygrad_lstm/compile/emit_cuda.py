@@ -25,10 +25,16 @@ class _Printer(C99CodePrinter):
     def _print_sigmoid(self, e: Any) -> str:
         return f"tl_sigmoid({self._print(e.args[0])})"
 
-    def _print_Heaviside(self, e: Any) -> str:  # d max(u, 0)/du: 0 at a tie, as relu's VJP
-        arg, one, zero = (self._print(a) for a in (e.args[0], sympy.Float(1.0),
-                                                   sympy.Float(0.0)))
-        return f"(({arg}) > 0 ? {one} : {zero})"
+    def _print_max_grad(self, e: Any) -> str:  # maximum's select (derive.max_grad)
+        a, b, zero, half, one = (self._print(x) for x in (*e.args, sympy.Float(0.0),
+                                                           sympy.Float(0.5), sympy.Float(1.0)))
+        return f"(({a}) < ({b}) ? {zero} : (({a}) == ({b}) ? {half} : {one}))"
+
+    def _print_Heaviside(self, e: Any) -> str:
+        # the tape's select: 0 below, the second argument at the tie, 1 above and at NaN
+        arg, h0, one, zero = (self._print(a) for a in (e.args[0], e.args[1], sympy.Float(1.0),
+                                                       sympy.Float(0.0)))
+        return f"(({arg}) < 0 ? {zero} : (({arg}) == 0 ? {h0} : {one}))"
 
     def _print_Max(self, e: Any) -> str:
         # NaN propagates, as np.maximum does (fmax would return the other operand)

@@ -22,6 +22,7 @@ compiled with ``cache=True``: a warm start loads machine code instead of compili
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import os
@@ -39,8 +40,18 @@ from tinygrad_lstm.compile.trace import Graph
 if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a warm start
     from tinygrad_lstm.compile.derive import Derivation
 
-#: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 7
+
+def _code_version() -> str:
+    """A hash of the compiler's own source (the tracer, the derivation and the printers): any
+    change to what they generate makes new cache entries, never a stale kernel reused."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("trace.py", "derive.py", "printer.py", "emit_numba.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = _code_version()
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -97,8 +108,15 @@ def _header(dtype: np.dtype) -> list[str]:
         "",
         "",
         "@numba.njit(**_JIT)",
-        "def _heaviside(x):",
-        "    return _F(1.0) if x > _F(0.0) else _F(0.0)",
+        "def _max_grad(a, b):",
+        "    # maximum's select: 0 below, 1/2 at a tie (inf == inf too), 1 above and at NaN",
+        "    return _F(0.0) if a < b else (_F(0.5) if a == b else _F(1.0))",
+        "",
+        "",
+        "@numba.njit(**_JIT)",
+        "def _heaviside(x, h0):",
+        "    # the tape's select: 0 below, h0 at the tie, 1 above and at NaN (g passes on)",
+        "    return _F(0.0) if x < _F(0.0) else (h0 if x == _F(0.0) else _F(1.0))",
         "",
         "",
         "@numba.njit(**_JIT)",

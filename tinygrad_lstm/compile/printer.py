@@ -55,8 +55,10 @@ def pycode(e: Any) -> str:
         return f"_{name}({args[0]})"
     if name in ("exp", "log"):
         return f"np.{name}({args[0]})"
-    if name == "Heaviside":  # d max(u, 0)/du: 0 at a tie, as relu's tape VJP (out > 0)
-        return f"_heaviside({args[0]})"
+    if name == "max_grad":  # maximum's select (derive.max_grad)
+        return f"_max_grad({args[0]}, {args[1]})"
+    if name == "Heaviside":  # d max(a, b)/da, its value at a tie the second argument
+        return f"_heaviside({args[0]}, {args[1]})"
     if name == "Max":
         out = args[0]
         for a in args[1:]:
