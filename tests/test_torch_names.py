@@ -293,3 +293,15 @@ def test_cross_entropy_takes_dim() -> None:
         tl.nn.cross_entropy(logits, target, axis=1).item()
     with pytest.raises(TypeError, match="cross_entropy: got both axis=1 and dim=1"):
         tl.nn.cross_entropy(logits, target, axis=1, dim=1)
+
+
+def test_modules_move_by_pytorch_device_names() -> None:
+    lstm = tl.nn.LSTM(3, 4)
+    weight = lstm.weight_ih_l0
+    assert lstm.to("cpu") is lstm and lstm.cpu() is lstm and lstm.weight_ih_l0 is weight
+    assert weight.backend.name == "numpy"
+    if "cupy" not in tl.backends_available():
+        with pytest.raises(tl.BackendUnavailable):
+            lstm.cuda()
+    with pytest.raises(ValueError, match="neither a backend"):
+        lstm.to("tpu")

@@ -127,15 +127,28 @@ class Module:
         """Cast to float32 (``to("float32")``), as PyTorch's ``Module.float``."""
         return self.to("float32")
 
+    def cpu(self) -> Module:
+        """Move to the NumPy backend (``to("cpu")``), as PyTorch's ``Module.cpu``."""
+        return self.to("cpu")
+
+    def cuda(self) -> Module:
+        """Move to the CuPy backend (``to("cuda")``), as PyTorch's ``Module.cuda``; raises
+        ``BackendUnavailable`` (with the reason) where CuPy cannot run."""
+        return self.to("cuda")
+
     def to(self, target: Any) -> Module:
         """Move (or cast) every parameter in place, keeping the Parameter objects.
 
-        ``target`` is a backend name (``"numpy"``, ``"cupy"``) or a dtype. A cast also sets the
-        ``dtype`` of every sub-module that has one (the cells, which make their zero states and
-        their clones in it), so later outputs have the new dtype.
+        ``target`` is a backend name (``"numpy"``, ``"cupy"``), a PyTorch device name
+        (``"cpu"``, ``"cuda"``) or a dtype. A cast also sets the ``dtype`` of every sub-module
+        that has one (the cells, which make their zero states and their clones in it), so later
+        outputs have the new dtype.
         """
         import backends
         from tinygrad_lstm.tensor import Backend, _as_dtype
+        from tinygrad_lstm.tensor_torch import device_backend
+
+        target = device_backend(target)
 
         is_backend = isinstance(target, Backend) or isinstance(target, str) and \
             target in backends.names()
