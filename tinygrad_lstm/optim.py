@@ -99,6 +99,36 @@ def _fit(p: Parameter, buf: Any) -> Any:
 
 # --- the optimiser base ----------------------------------------------------------------------
 
+def _load_state(owner: str, index: int, p: Parameter, entry: Mapping[str, Any],
+                required: set[str], optional: set[str]) -> dict[str, Any]:
+    """One parameter's saved state, checked (keys, step, dtype, shape) and copied onto ``p``'s
+    backend: for optimisers whose buffers depend on their options (RMSprop's momentum buffer
+    exists only with momentum)."""
+    keys = set(entry)
+    if not required <= keys <= required | optional:
+        kind = owner.split(".")[0]
+        raise KeyError(f"{owner}: parameter {index} has state {sorted(keys)}; {kind} keeps "
+                       f"{sorted(required)}" + (f" and optionally {sorted(optional)}"
+                                                if optional else ""))
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key == "step":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{owner}: parameter {index}'s step must be an int >= 0, got "
+                                 f"{value!r}")
+            out[key] = int(value)
+            continue
+        array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind != "f":
+            raise DTypeError(f"{owner}: parameter {index}'s {key!r} has dtype {array.dtype}, "
+                             "expected floats")
+        if array.shape != p.shape:
+            raise ShapeError(f"{owner}: parameter {index}'s {key!r} has shape {array.shape}, "
+                             f"the parameter {p.shape}")
+        out[key] = p.backend.xp.array(array, dtype=p.dtype)  # a copy: updates are in place
+    return out
+
+
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``step``, ``zero_grad``, state dicts.
 
@@ -284,28 +314,7 @@ class Optimizer:
 
     def _load_entry(self, name: str, index: int, p: Parameter,
                     entry: Mapping[str, Any]) -> dict[str, Any]:
-        keys = set(entry)
-        if keys != self._state_keys:
-            raise KeyError(f"{name}: parameter {index} has state {sorted(keys)}; "
-                           f"{type(self).__name__} keeps {sorted(self._state_keys)}")
-        out: dict[str, Any] = {}
-        for key, value in entry.items():
-            if key == "step":
-                if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-                        or value < 0:
-                    raise ValueError(f"{name}: parameter {index}'s step must be an int >= 0, "
-                                     f"got {value!r}")
-                out[key] = int(value)
-                continue
-            array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-            if array.dtype.kind != "f":
-                raise DTypeError(f"{name}: parameter {index}'s {key!r} has dtype {array.dtype}, "
-                                 "expected floats")
-            if array.shape != p.shape:
-                raise ShapeError(f"{name}: parameter {index}'s {key!r} has shape {array.shape}, "
-                                 f"the parameter {p.shape}")
-            out[key] = p.backend.xp.array(array, dtype=p.dtype)  # a copy: updates are in place
-        return out
+        return _load_state(name, index, p, entry, self._state_keys, set())
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -14,47 +14,19 @@ weights follows PyTorch's trajectory to rounding (``tests/test_optim_torch.py``)
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.module import Parameter
-from tinygrad_lstm.optim import Optimizer, _at_least, _fit, _real
+from tinygrad_lstm.optim import Optimizer, _at_least, _fit, _load_state, _real
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor
 
 __all__ = ["Adagrad", "RMSprop", "clip_grad_value_"]
 
 
-def _load_state(owner: str, index: int, p: Parameter, entry: Mapping[str, Any],
-                required: set[str], optional: set[str]) -> dict[str, Any]:
-    """One parameter's saved state, checked (keys, step, dtype, shape) and copied onto ``p``'s
-    backend: for optimisers whose buffers depend on their options (RMSprop's momentum buffer
-    exists only with momentum)."""
-    keys = set(entry)
-    if not required <= keys <= required | optional:
-        raise KeyError(f"{owner}: parameter {index} has state {sorted(keys)}; expected "
-                       f"{sorted(required)} and optionally {sorted(optional)}")
-    out: dict[str, Any] = {}
-    for key, value in entry.items():
-        if key == "step":
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"{owner}: parameter {index}'s step must be an int >= 0, got "
-                                 f"{value!r}")
-            out[key] = int(value)
-            continue
-        array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-        if array.dtype.kind != "f":
-            raise DTypeError(f"{owner}: parameter {index}'s {key!r} has dtype {array.dtype}, "
-                             "expected floats")
-        if array.shape != p.shape:
-            raise ShapeError(f"{owner}: parameter {index}'s {key!r} has shape {array.shape}, "
-                             f"the parameter {p.shape}")
-        out[key] = p.backend.xp.array(array, dtype=p.dtype)
-    return out
 
 
 class RMSprop(Optimizer):
