@@ -270,8 +270,9 @@ def test_unreachable_ray_address_is_said_within_seconds(tmp_path):
 def test_unreachable_database_is_said_within_seconds(tmp_path):
     spec = write(tmp_path, tiny())
     url = f"postgresql://user@127.0.0.1:{_closed_port()}/studies"
-    line = _one_line_error(cli(str(spec), "--storage", url))
+    line = _one_line_error(cli(str(spec), "--storage", url, cwd=tmp_path))
     assert "database 127.0.0.1" in line and "unreachable" in line
+    assert not (tmp_path / "tiny-study").exists()  # no empty results folder left behind
 
 
 def test_resume_refuses_a_different_spec(tmp_path):

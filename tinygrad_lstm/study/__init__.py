@@ -42,11 +42,17 @@ def run(spec: str | os.PathLike | StudySpec, out: str | os.PathLike | None = Non
     out = Path(out if out is not None else f"{spec.name}-study").resolve()
     if out.exists() and not out.is_dir():
         raise StudyError(f"--out {out} is a file, not a folder")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
-    study = search.open_study(spec, search.storage_url(storage, out))
+    try:
+        study = search.open_study(spec, search.storage_url(storage, out))
+    except StudyError:
+        if created and not any(out.iterdir()):  # an unreachable database leaves nothing behind
+            out.rmdir()
+        raise
     if search.plan(study, spec):  # a finished study only needs its report again
         started = execution.connect(address, workers, verbose)
         try:
