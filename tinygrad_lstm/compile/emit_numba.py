@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import sys
 import tempfile
 from fractions import Fraction
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a war
     from tinygrad_lstm.compile.derive import Derivation
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 7
+CODE_VERSION = 9
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -169,10 +170,59 @@ def _names(exprs: list[Any]) -> set[str]:
     return out
 
 
+_ROW3 = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), b, j\]")  # S[k, b, j]
+_ROW2 = re.compile(r"\b([A-Za-z_]\w*)\[b, (?:(\d+) \* H \+ )?j\]")  # zx[b, k * H + j]
+_COL = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), j\]")  # P[k, j]
+
+
+def _rows(lines: list[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """``lines`` indexing 1-D row views instead of 2-D/3-D arrays, the views taken once per b
+    and the column-parameter rows once per call. Distinct rows of one packed array are distinct
+    pointers to LLVM: it checks them at run time instead of giving up on a dependence it
+    cannot resolve (the backward reads DSP[1] and writes DSP[0]), so the loop vectorises."""
+    per_b: dict[str, str] = {}
+    once: dict[str, str] = {}
+
+    def row3(m: re.Match[str]) -> str:
+        name = f"_r_{m[1]}_{m[2]}"
+        per_b[name] = f"{m[1]}[{m[2]}, b]"
+        return f"{name}[j]"
+
+    written = {m[1] for line in lines if (m := _ROW2.match(line))}
+
+    def row2(m: re.Match[str]) -> str:
+        if m[2] is None or m[1] not in written:  # read-only blocks share their row's pointer
+            name = f"_r_{m[1]}"
+            per_b[name] = f"{m[1]}[b]"
+            if m[2] is not None:
+                return f"{name}[{m[2]} * H + j]"
+            name = f"_r_{m[1]}"
+            per_b[name] = f"{m[1]}[b]"
+        else:  # one H-block of a gate's columns: its own pointer too
+            name = f"_r_{m[1]}_{m[2]}"
+            per_b[name] = f"{m[1]}[b, {m[2]} * H:{int(m[2]) + 1} * H]"
+        return f"{name}[j]"
+
+    def col(m: re.Match[str]) -> str:
+        name = f"_c_{m[1]}_{m[2]}"
+        once[name] = f"{m[1]}[{m[2]}]"
+        return f"{name}[j]"
+
+    out = [_COL.sub(col, _ROW2.sub(row2, _ROW3.sub(row3, line))) for line in lines]
+    return out, per_b, once
+
+
 def _kernel(name: str, args: list[str], body: list[str], rest: list[str]) -> list[str]:
+    body, per_b, once = _rows(body)
+    rest, per_b2, once2 = _rows(rest)
+    per_b.update(per_b2)
+    once.update(once2)
     lines = ["", "", "@numba.njit(**_JIT)", f"def {name}({', '.join(args)}):",
-             "    B = S.shape[1]", "    H = S.shape[2]",
-             "    for b in range(B):", "        if valid[b]:", "            for j in range(H):"]
+             "    B = S.shape[1]", "    H = S.shape[2]"]
+    lines += [f"    {k} = {v}" for k, v in once.items()]
+    lines += ["    for b in range(B):"]
+    lines += [f"        {k} = {v}" for k, v in per_b.items()]
+    lines += ["        if valid[b]:", "            for j in range(H):"]
     lines += ["                " + line for line in body]
     if rest:
         lines += ["        else:", "            for j in range(H):"]
@@ -262,11 +312,27 @@ def _path(key: str) -> Path:
     return cache_dir() / f"tl_cell_v{CODE_VERSION}_{key}.py"
 
 
+#: LLVM's loop vectoriser gives up on a loop needing more run-time alias checks than this
+#: (default 128, counted before merging): a kernel with many row pointers (the peephole cell's
+#: forward, every backward) needs more, and the checks run once per row, not per entry
+VECTORIZE_MEMORY_CHECK_THRESHOLD = 256
+
+
+def _vectorise_harder() -> None:
+    """Raise LLVM's alias-check budget before our kernels compile. It is a process-wide LLVM
+    option, but only a vectoriser heuristic: it changes no result, only which loops vectorise."""
+    import llvmlite.binding as llvm
+
+    llvm.set_option("tinygrad_lstm", "-vectorize-memory-check-threshold="
+                    f"{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+
+
 def _import(key: str, path: Path) -> ModuleType:
     name = f"tinygrad_lstm_kernels_{key}"
     module = sys.modules.get(name)
     if module is not None:
         return module
+    _vectorise_harder()  # Numba compiles on the first call, after this import
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
