@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a war
     from tinygrad_lstm.compile.derive import Derivation
 
 #: bump when the generated code changes, so old cache entries are not reused
-CODE_VERSION = 9
+CODE_VERSION = 10
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
 
 def lambert_tanh(levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -138,10 +138,15 @@ def _header(dtype: np.dtype) -> list[str]:
 
 
 def z_terms(g: Graph, gate: str) -> str:
-    """z of ``gate`` at (b, j): its column of the input projection plus its columns of the
+    """z of ``gate`` at (b, j): its column of the input projection (or its bias, for a gate not
+    reading x_t) plus its columns of the
     products of the values it reads (a product covers gates lo..hi, one H-block each)."""
     k = g.gates.index(gate)
-    terms = [f"zx[b, {k} * H + j]"]
+    xg = g.x_gates()
+    if gate in xg:
+        terms = [f"zx[b, {xg.index(gate)} * H + j]"]
+    else:  # not in the input GEMM: its bias row
+        terms = [f"bz[{[x for x in g.gates if x not in xg].index(gate)}, j]"]
     for i, (_, _, lo, _, readers) in enumerate(g.products()):
         if gate in readers:
             terms.append(f"pr{i}[b, {k - lo} * H + j]")
@@ -258,7 +263,7 @@ def source(d: Derivation, dtype: Any) -> str:
         body += [f"{v.name} = {pycode(e)}" for v, e in cone]
         body += [f"U[{U[n]}, b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
         rest = [f"U[{U[n]}, b, j] = _F(0.0)" for n in names]
-        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *X, "S", "P", "U"], body, rest)
+        lines += _kernel(f"forward_{p}", ["zx", "bz", *PR, "valid", *X, "S", "P", "U"], body, rest)
     # --- forward: everything
     used = _names([e for _, e in d.forward] + d.outputs)
     body = _loads(g, used, gates)
@@ -268,7 +273,8 @@ def source(d: Derivation, dtype: Any) -> str:
     body += [f"sv[{k}, b, j] = {v.name}" for k, v in enumerate(d.saved)]
     rest = [f"N[{k}, b, j] = S[{k}, b, j]" for k in range(len(g.states))]
     rest.append("y[b, j] = _F(0.0)")
-    lines += _kernel("forward", ["zx", *PR, "valid", *X, "S", "P", "N", "sv", "y"], body, rest)
+    lines += _kernel("forward", ["zx", "bz", *PR, "valid", *X, "S", "P", "N", "sv", "y"], body,
+                     rest)
     # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
     # state carry and the parameter gradients)
     bargs = ["valid", "gy", "DSP", "DSG", "GU", "S", "P", "sv", "dz", "DP",

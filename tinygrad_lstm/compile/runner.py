@@ -7,7 +7,8 @@ fused kernel and one ``dot(dZ_t, W_s)`` per such state, then dW_s, dW_x and dX a
 over all T·B rows and db as one column sum.
 
 Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the stacked
-input weights W_x (G·H, I), the stacked biases b (G·H,), one stacked weight per product
+input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an
+h-only gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
 (``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H)), and
 the per-column parameters (H,). Gates are stacked by level; a gate that does not read an argument
 has a zero block there."""
@@ -55,6 +56,13 @@ def _layout(kernels: Compiled) -> tuple[list[Any], int]:
     return out, len(g.gates)
 
 
+def _x_columns(g: Any) -> tuple[list[int], list[int]]:
+    """Gate indices inside the input GEMM (the gates reading x_t) and outside it."""
+    xg = g.x_gates()
+    return ([k for k, x in enumerate(g.gates) if x in xg],
+            [k for k, x in enumerate(g.gates) if x not in xg])
+
+
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_products: int, reverse: bool, valid: Any, saved: _Saved,
                    need_dx: bool = True) -> tuple[Any, ...]:
@@ -71,8 +79,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
+    xi, ni = _x_columns(g)
+    b2 = b.reshape(len(g.gates), H)
+    bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
     P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
-    P += b
+    P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     WsT = [xp.ascontiguousarray(W.T) for W in Ws]
     hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
@@ -92,11 +103,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
             if kind == "s":
                 xp.dot(prev[k], WsT[i], out=prods[i])
         for p, phase in enumerate(phases):
-            phase(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
+            phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
             for i, (kind, k, _, _, level, _) in enumerate(layout):
                 if kind == "u" and level == p:
                     xp.dot(us[t, k], WsT[i], out=prods[i])
-        forward(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
+        forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
                 sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
@@ -150,13 +161,20 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     x2 = saved.x2
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
-    dWx = xp.dot(dz2.T, x2)
+    xi, _ = _x_columns(g)
+    if len(xi) == len(g.gates):
+        dzx = dz2
+    elif xi == list(range(xi[0], xi[0] + len(xi))):  # one run of gates: a strided view
+        dzx = dz2[:, xi[0] * H:(xi[-1] + 1) * H]
+    else:  # the GRU's r, z, n around h-only hn: one copy of their columns
+        dzx = dz2.reshape(T * B, G, H)[:, xi].reshape(T * B, len(xi) * H)
+    dWx = xp.dot(dzx.T, x2)
     db = dz2.sum(axis=0)
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
         rows = hist[r:T + r, k] if kind == "s" else us[:, k]
         dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
-    dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
+    dx = xp.dot(dzx, Wx).reshape(T, B, In) if need_dx else None
     if dx is not None and dxd is not None:
         dx += dxd
     grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))))
@@ -199,8 +217,9 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) if x_arg in s.sources else None
-                 for s in specs], (H, In), dtype)
+    x_specs = [s for n, s in zip(g.gates, specs, strict=True) if n in g.x_gates()]
+    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In), dtype) \
+        if x_specs else zeros((0, In), dtype=dtype)
     b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
     Ws = []
     for kind, name, lo, hi, _ in g.products():
