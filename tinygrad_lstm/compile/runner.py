@@ -15,6 +15,7 @@ has a zero block there."""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +41,25 @@ class _Saved:
         self.us: list[Any] = []
         self.sv: Any = None
         self.x2: Any = None
+
+
+_workspace = threading.local()
+#: the largest scratch buffer kept between calls (bytes): above it the GEMMs dwarf page faults
+SCRATCH_KEEP_BYTES = 64 << 20
+
+
+def _scratch(xp: Any, role: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised buffer for a temporary the node neither returns nor saves, kept per
+    thread and reused by the next call of the same shape: a fresh 26 MB array (medium size)
+    costs a page fault per 4 KiB page on every call. NumPy only (CuPy pools its memory)."""
+    if xp is not np:
+        return xp.empty(shape, dtype)
+    pool = _workspace.__dict__.setdefault("pool", {})
+    buf = pool.get(role)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
+        pool[role] = buf if buf.nbytes <= SCRATCH_KEEP_BYTES else None
+    return buf
 
 
 def _layout(kernels: Compiled) -> tuple[list[Any], int]:
@@ -82,7 +102,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     xi, ni = _x_columns(g)
     b2 = b.reshape(len(g.gates), H)
     bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
-    P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
+    WxT = xp.ascontiguousarray(Wx.T)
+    if x2.dtype == dtype and WxT.dtype == dtype:  # dot(out=) takes only its own dtype
+        P = xp.dot(x2, WxT, out=_scratch(xp, "P", (T * B, Wx.shape[0]), dtype))
+    else:
+        P = xp.dot(x2, WxT)
     P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     WsT = [xp.ascontiguousarray(W.T) for W in Ws]
@@ -137,7 +161,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
             dsp[k] = g_
     dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
     gu = xp.zeros((len(g.computed), B, H), dtype)
-    dz = xp.empty((T, B, G * H), dtype)
+    dz = _scratch(xp, "dz", (T, B, G * H), dtype)
     dp = xp.zeros(params.shape, dtype)
     xc = saved.x2.reshape(T, B, In)
     dxd = xp.empty((T, B, In), dtype) if g.reads_x else None  # x_t's direct part
