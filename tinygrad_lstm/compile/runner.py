@@ -83,6 +83,14 @@ def _x_columns(g: Any) -> tuple[list[int], list[int]]:
             [k for k, x in enumerate(g.gates) if x not in xg])
 
 
+def _dot_t(xp: Any, a: Any, b: Any) -> Any:
+    """a^T b, contiguous. For ``a`` a column block of dZ (rows strided), NumPy copies it to
+    transpose it (twice the GEMM's time at medium size); (b^T a)^T runs on the view."""
+    if a.flags.c_contiguous:
+        return xp.dot(a.T, b)
+    return xp.ascontiguousarray(xp.dot(b.T, a).T)
+
+
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_products: int, reverse: bool, valid: Any, saved: _Saved,
                    need_dx: bool = True) -> tuple[Any, ...]:
@@ -186,19 +194,29 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
     xi, _ = _x_columns(g)
-    if len(xi) == len(g.gates):
-        dzx = dz2
-    elif xi == list(range(xi[0], xi[0] + len(xi))):  # one run of gates: a strided view
-        dzx = dz2[:, xi[0] * H:(xi[-1] + 1) * H]
-    else:  # the GRU's r, z, n around h-only hn: one copy of their columns
-        dzx = dz2.reshape(T * B, G, H)[:, xi].reshape(T * B, len(xi) * H)
-    dWx = xp.dot(dzx.T, x2)
+    runs: list[list[int]] = []  # the x-reading gates as runs of adjacent columns of dz
+    for k in xi:
+        if runs and runs[-1][-1] == k - 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    cols = [dz2[:, run[0] * H:(run[-1] + 1) * H] for run in runs]
+    dWx = xp.concatenate([_dot_t(xp, c, x2) for c in cols]) if cols else \
+        xp.zeros(Wx.shape, dtype)
     db = dz2.sum(axis=0)
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
         rows = hist[r:T + r, k] if kind == "s" else us[:, k]
-        dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
-    dx = xp.dot(dzx, Wx).reshape(T, B, In) if need_dx else None
+        dWs.append(_dot_t(xp, dz2[:, lo * H:hi * H], rows.reshape(T * B, H)))
+    dx = None
+    if need_dx:
+        dx = xp.zeros((T * B, In), dtype) if not cols else None
+        first = 0
+        for c in cols:  # the GRU's r, z | n: two GEMMs, no copy of their columns
+            part = xp.dot(c, Wx[first:first + c.shape[1]])
+            first += c.shape[1]
+            dx = part if dx is None else xp.add(dx, part, out=dx)
+        dx = dx.reshape(T, B, In)
     if dx is not None and dxd is not None:
         dx += dxd
     grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))))
