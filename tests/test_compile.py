@@ -293,6 +293,39 @@ def test_random_custom_cells_compile_and_match_tape(program) -> None:
     _compare(lambda: Random(5, 4, dtype="float64"), "float64", lengths=[6, 3, 5])
 
 
+class _HFirst(tl.Cell):
+    """A gate reading h only (bias included) before one reading x: the input GEMM covers the
+    second gate alone, a strided block of dZ's columns."""
+
+    state = ("h",)
+
+    def step(self, x, h):
+        a = self.gate("a", h).sigmoid()
+        return ((1 - a) * h + a * self.gate("n", h, x).tanh(),)
+
+
+class _HMiddle(tl.Cell):
+    """x-reading gates on both sides of an h-only one: two runs of dZ's columns (the GRU's
+    r, z | hn | in), so dX is a sum of two GEMMs."""
+
+    state = ("h",)
+
+    def step(self, x, h):
+        a = self.gate("a", h, x).sigmoid()
+        m = self.gate("m", h).tanh()
+        return ((1 - a) * h + a * (m + self.gate("n", x).tanh()),)
+
+
+@pytest.mark.parametrize("make", [_HFirst, _HMiddle])
+def test_h_only_gates_stay_out_of_the_input_gemm(make) -> None:
+    cell = make(5, 4, dtype="float64")
+    assert _compiles(cell)
+    g = kernels.for_cell(cell).graph
+    assert len(g.x_gates()) < len(g.gates), g.gates
+    _compare(lambda: make(5, 4, dtype="float64"), "float64", lengths=[6, 3, 5])
+    _compare(lambda: make(5, 4, dtype="float64"), "float64", layers=2, bidirectional=True)
+
+
 # --- CUDA source: compiled here by nvcc (the GPU run itself is tests/test_gpu.py) -----------
 
 class _Minimal(tl.Cell):

@@ -74,7 +74,9 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
     # packed as the Numba kernels take them: S, N, DSP, DSG (n_states, B, H); P, DP (n, H)
     si = {s_: k for k, s_ in enumerate(g.states)}
     products = g.products()
-    args = [f"const {T}* __restrict__ zx",
+    xg = g.x_gates()
+    nx = [x for x in g.gates if x not in xg]
+    args = [f"const {T}* __restrict__ zx", f"const {T}* __restrict__ bz",
             *(f"const {T}* __restrict__ pr{i}" for i in range(len(products))),
             "const bool* __restrict__ valid", f"const {T}* __restrict__ S",
             f"const {T}* __restrict__ P", f"{T}* __restrict__ N", f"{T}* __restrict__ sv",
@@ -90,7 +92,8 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
     lines += [f"        N[{k} * BH + n] = S[{k} * BH + n];" for k in si.values()]
     lines += [f"        y[n] = {c(sympy.Float(0.0))};", "        return;", "    }"]
     for k, gate in enumerate(g.gates):
-        terms = [f"zx[(long long)b * {G} * H + {k} * H + j]"]
+        terms = ([f"zx[(long long)b * {len(xg)} * H + {xg.index(gate)} * H + j]"]
+                 if gate in xg else [f"bz[{nx.index(gate)} * H + j]"])
         terms += [f"pr{i}[(long long)b * {hi - lo} * H + {k - lo} * H + j]"
                   for i, (_, _, lo, hi, readers) in enumerate(products) if gate in readers]
         lines.append(f"    const {T} z_{gate} = {' + '.join(terms)};")

@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import re
 import sys
 import tempfile
 from fractions import Fraction
@@ -155,10 +156,15 @@ def _header(dtype: np.dtype) -> list[str]:
 
 
 def z_terms(g: Graph, gate: str) -> str:
-    """z of ``gate`` at (b, j): its column of the input projection plus its columns of the
+    """z of ``gate`` at (b, j): its column of the input projection (or its bias, for a gate not
+    reading x_t) plus its columns of the
     products of the values it reads (a product covers gates lo..hi, one H-block each)."""
     k = g.gates.index(gate)
-    terms = [f"zx[b, {k} * H + j]"]
+    xg = g.x_gates()
+    if gate in xg:
+        terms = [f"zx[b, {xg.index(gate)} * H + j]"]
+    else:  # not in the input GEMM: its bias row
+        terms = [f"bz[{[x for x in g.gates if x not in xg].index(gate)}, j]"]
     for i, (_, _, lo, _, readers) in enumerate(g.products()):
         if gate in readers:
             terms.append(f"pr{i}[b, {k - lo} * H + j]")
@@ -187,10 +193,59 @@ def _names(exprs: list[Any]) -> set[str]:
     return out
 
 
+_ROW3 = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), b, j\]")  # S[k, b, j]
+_ROW2 = re.compile(r"\b([A-Za-z_]\w*)\[b, (?:(\d+) \* H \+ )?j\]")  # zx[b, k * H + j]
+_COL = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), j\]")  # P[k, j]
+
+
+def _rows(lines: list[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """``lines`` indexing 1-D row views instead of 2-D/3-D arrays, the views taken once per b
+    and the column-parameter rows once per call. Distinct rows of one packed array are distinct
+    pointers to LLVM: it checks them at run time instead of giving up on a dependence it
+    cannot resolve (the backward reads DSP[1] and writes DSP[0]), so the loop vectorises."""
+    per_b: dict[str, str] = {}
+    once: dict[str, str] = {}
+
+    def row3(m: re.Match[str]) -> str:
+        name = f"_r_{m[1]}_{m[2]}"
+        per_b[name] = f"{m[1]}[{m[2]}, b]"
+        return f"{name}[j]"
+
+    written = {m[1] for line in lines if (m := _ROW2.match(line))}
+
+    def row2(m: re.Match[str]) -> str:
+        if m[2] is None or m[1] not in written:  # read-only blocks share their row's pointer
+            name = f"_r_{m[1]}"
+            per_b[name] = f"{m[1]}[b]"
+            if m[2] is not None:
+                return f"{name}[{m[2]} * H + j]"
+            name = f"_r_{m[1]}"
+            per_b[name] = f"{m[1]}[b]"
+        else:  # one H-block of a gate's columns: its own pointer too
+            name = f"_r_{m[1]}_{m[2]}"
+            per_b[name] = f"{m[1]}[b, {m[2]} * H:{int(m[2]) + 1} * H]"
+        return f"{name}[j]"
+
+    def col(m: re.Match[str]) -> str:
+        name = f"_c_{m[1]}_{m[2]}"
+        once[name] = f"{m[1]}[{m[2]}]"
+        return f"{name}[j]"
+
+    out = [_COL.sub(col, _ROW2.sub(row2, _ROW3.sub(row3, line))) for line in lines]
+    return out, per_b, once
+
+
 def _kernel(name: str, args: list[str], body: list[str], rest: list[str]) -> list[str]:
+    body, per_b, once = _rows(body)
+    rest, per_b2, once2 = _rows(rest)
+    per_b.update(per_b2)
+    once.update(once2)
     lines = ["", "", "@numba.njit(**_JIT)", f"def {name}({', '.join(args)}):",
-             "    B = S.shape[1]", "    H = S.shape[2]",
-             "    for b in range(B):", "        if valid[b]:", "            for j in range(H):"]
+             "    B = S.shape[1]", "    H = S.shape[2]"]
+    lines += [f"    {k} = {v}" for k, v in once.items()]
+    lines += ["    for b in range(B):"]
+    lines += [f"        {k} = {v}" for k, v in per_b.items()]
+    lines += ["        if valid[b]:", "            for j in range(H):"]
     lines += ["                " + line for line in body]
     if rest:
         lines += ["        else:", "            for j in range(H):"]
@@ -226,7 +281,7 @@ def source(d: Derivation, dtype: Any) -> str:
         body += [f"{v.name} = {pycode(e)}" for v, e in cone]
         body += [f"U[{U[n]}, b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
         rest = [f"U[{U[n]}, b, j] = _F(0.0)" for n in names]
-        lines += _kernel(f"forward_{p}", ["zx", *PR, "valid", *X, "S", "P", "U"], body, rest)
+        lines += _kernel(f"forward_{p}", ["zx", "bz", *PR, "valid", *X, "S", "P", "U"], body, rest)
     # --- forward: everything
     used = _names([e for _, e in d.forward] + d.outputs)
     body = _loads(g, used, gates)
@@ -236,7 +291,8 @@ def source(d: Derivation, dtype: Any) -> str:
     body += [f"sv[{k}, b, j] = {v.name}" for k, v in enumerate(d.saved)]
     rest = [f"N[{k}, b, j] = S[{k}, b, j]" for k in range(len(g.states))]
     rest.append("y[b, j] = _F(0.0)")
-    lines += _kernel("forward", ["zx", *PR, "valid", *X, "S", "P", "N", "sv", "y"], body, rest)
+    lines += _kernel("forward", ["zx", "bz", *PR, "valid", *X, "S", "P", "N", "sv", "y"], body,
+                     rest)
     # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
     # state carry and the parameter gradients)
     bargs = ["valid", "gy", "DSP", "DSG", "GU", "S", "P", "sv", "dz", "DP",
@@ -280,11 +336,27 @@ def _path(key: str) -> Path:
     return cache_dir() / f"tl_cell_v{CODE_VERSION}_{key}.py"
 
 
+#: LLVM's loop vectoriser gives up on a loop needing more run-time alias checks than this
+#: (default 128, counted before merging): a kernel with many row pointers (the peephole cell's
+#: forward, every backward) needs more, and the checks run once per row, not per entry
+VECTORIZE_MEMORY_CHECK_THRESHOLD = 256
+
+
+def _vectorise_harder() -> None:
+    """Raise LLVM's alias-check budget before our kernels compile. It is a process-wide LLVM
+    option, but only a vectoriser heuristic: it changes no result, only which loops vectorise."""
+    import llvmlite.binding as llvm
+
+    llvm.set_option("tinygrad_lstm", "-vectorize-memory-check-threshold="
+                    f"{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+
+
 def _import(key: str, path: Path) -> ModuleType:
     name = f"tinygrad_lstm_kernels_{key}"
     module = sys.modules.get(name)
     if module is not None:
         return module
+    _vectorise_harder()  # Numba compiles on the first call, after this import
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,13 +7,15 @@ fused kernel and one ``dot(dZ_t, W_s)`` per such state, then dW_s, dW_x and dX a
 over all T·B rows and db as one column sum.
 
 Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the stacked
-input weights W_x (G·H, I), the stacked biases b (G·H,), one stacked weight per product
+input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an
+h-only gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
 (``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H)), and
 the per-column parameters (H,). Gates are stacked by level; a gate that does not read an argument
 has a zero block there."""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +43,25 @@ class _Saved:
         self.x2: Any = None
 
 
+_workspace = threading.local()
+#: the largest scratch buffer kept between calls (bytes): above it the GEMMs dwarf page faults
+SCRATCH_KEEP_BYTES = 64 << 20
+
+
+def _scratch(xp: Any, role: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised buffer for a temporary the node neither returns nor saves, kept per
+    thread and reused by the next call of the same shape: a fresh 26 MB array (medium size)
+    costs a page fault per 4 KiB page on every call. NumPy only (CuPy pools its memory)."""
+    if xp is not np:
+        return xp.empty(shape, dtype)
+    pool = _workspace.__dict__.setdefault("pool", {})
+    buf = pool.get(role)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
+        pool[role] = buf if buf.nbytes <= SCRATCH_KEEP_BYTES else None
+    return buf
+
+
 def _layout(kernels: Compiled) -> tuple[list[Any], int]:
     """Per product: (kind, index of its state or computed value, first column, end column, the
     phase after which it is made / the level whose dZ completes it); and H-free gate count."""
@@ -53,6 +74,21 @@ def _layout(kernels: Compiled) -> tuple[list[Any], int]:
         first_reader = min(g.levels[r] for r in readers)
         out.append((kind, index, lo, hi, level, first_reader))
     return out, len(g.gates)
+
+
+def _x_columns(g: Any) -> tuple[list[int], list[int]]:
+    """Gate indices inside the input GEMM (the gates reading x_t) and outside it."""
+    xg = g.x_gates()
+    return ([k for k, x in enumerate(g.gates) if x in xg],
+            [k for k, x in enumerate(g.gates) if x not in xg])
+
+
+def _dot_t(xp: Any, a: Any, b: Any) -> Any:
+    """a^T b, contiguous. For ``a`` a column block of dZ (rows strided), NumPy copies it to
+    transpose it (twice the GEMM's time at medium size); (b^T a)^T runs on the view."""
+    if a.flags.c_contiguous:
+        return xp.dot(a.T, b)
+    return xp.ascontiguousarray(xp.dot(b.T, a).T)
 
 
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
@@ -71,8 +107,15 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
-    P = xp.dot(x2, xp.ascontiguousarray(Wx.T))
-    P += b
+    xi, ni = _x_columns(g)
+    b2 = b.reshape(len(g.gates), H)
+    bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
+    WxT = xp.ascontiguousarray(Wx.T)
+    if x2.dtype == dtype and WxT.dtype == dtype:  # dot(out=) takes only its own dtype
+        P = xp.dot(x2, WxT, out=_scratch(xp, "P", (T * B, Wx.shape[0]), dtype))
+    else:
+        P = xp.dot(x2, WxT)
+    P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     WsT = [xp.ascontiguousarray(W.T) for W in Ws]
     hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
@@ -92,11 +135,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
             if kind == "s":
                 xp.dot(prev[k], WsT[i], out=prods[i])
         for p, phase in enumerate(phases):
-            phase(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
+            phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
             for i, (kind, k, _, _, level, _) in enumerate(layout):
                 if kind == "u" and level == p:
                     xp.dot(us[t, k], WsT[i], out=prods[i])
-        forward(P[t], *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
+        forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
                 sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
@@ -126,7 +169,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
             dsp[k] = g_
     dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
     gu = xp.zeros((len(g.computed), B, H), dtype)
-    dz = xp.empty((T, B, G * H), dtype)
+    dz = _scratch(xp, "dz", (T, B, G * H), dtype)
     dp = xp.zeros(params.shape, dtype)
     xc = saved.x2.reshape(T, B, In)
     dxd = xp.empty((T, B, In), dtype) if g.reads_x else None  # x_t's direct part
@@ -150,13 +193,30 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     x2 = saved.x2
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
-    dWx = xp.dot(dz2.T, x2)
+    xi, _ = _x_columns(g)
+    runs: list[list[int]] = []  # the x-reading gates as runs of adjacent columns of dz
+    for k in xi:
+        if runs and runs[-1][-1] == k - 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    cols = [dz2[:, run[0] * H:(run[-1] + 1) * H] for run in runs]
+    dWx = xp.concatenate([_dot_t(xp, c, x2) for c in cols]) if cols else \
+        xp.zeros(Wx.shape, dtype)
     db = dz2.sum(axis=0)
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
         rows = hist[r:T + r, k] if kind == "s" else us[:, k]
-        dWs.append(xp.dot(dz2[:, lo * H:hi * H].T, rows.reshape(T * B, H)))
-    dx = xp.dot(dz2, Wx).reshape(T, B, In) if need_dx else None
+        dWs.append(_dot_t(xp, dz2[:, lo * H:hi * H], rows.reshape(T * B, H)))
+    dx = None
+    if need_dx:
+        dx = xp.zeros((T * B, In), dtype) if not cols else None
+        first = 0
+        for c in cols:  # the GRU's r, z | n: two GEMMs, no copy of their columns
+            part = xp.dot(c, Wx[first:first + c.shape[1]])
+            first += c.shape[1]
+            dx = part if dx is None else xp.add(dx, part, out=dx)
+        dx = dx.reshape(T, B, In)
     if dx is not None and dxd is not None:
         dx += dxd
     grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))))
@@ -199,8 +259,9 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) if x_arg in s.sources else None
-                 for s in specs], (H, In), dtype)
+    x_specs = [s for n, s in zip(g.gates, specs, strict=True) if n in g.x_gates()]
+    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In), dtype) \
+        if x_specs else zeros((0, In), dtype=dtype)
     b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
     Ws = []
     for kind, name, lo, hi, _ in g.products():

@@ -75,6 +75,13 @@ class Graph:
         """How many kernels a forward step takes before the last (0 for the LSTM)."""
         return max(self.levels.values(), default=0)
 
+    def x_gates(self) -> tuple[str, ...]:
+        """The gates whose affine map reads x_t: only their columns go through the input GEMM
+        (the GRU's h-only gate would be a zero block there); the others' biases are read by the
+        forward kernel as per-column rows."""
+        return tuple(g for g in self.gates
+                     if any(a is not None and a not in self.states for a in self.sources[g]))
+
     def products(self) -> list[tuple[str, str, int, int, tuple[str, ...]]]:
         """One matrix product per step per value the gates read: (kind "s" or "u", name, first
         gate index, end gate index, the gates that read it). States first, in state order."""
