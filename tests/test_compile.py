@@ -383,6 +383,7 @@ def test_edge_cases_cover_every_compilable_primitive() -> None:
     assert set(_ELEMENTWISE_CASES) == set(ELEMENTWISE)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(-1), 0/0 ...: the values are kept
 @pytest.mark.parametrize("prim", sorted(_ELEMENTWISE_CASES))
 def test_compiled_matches_tape_at_boundary_values(prim: str) -> None:
     """Every pair of 0, -0, ±1, ±inf and nan as the pre-activations (the weights are zero, the
@@ -405,12 +406,10 @@ def test_compiled_matches_tape_at_boundary_values(prim: str) -> None:
             p.data[...] = 0.0
         params["b_a"].data[...] = np.repeat(_EDGE_VALUES, n)
         params["b_b"].data[...] = np.tile(_EDGE_VALUES, n)
-        assert (kernels.for_cell(cell, backend="numpy") is not None) and _compiles(cell)
         rnn = tl.nn.Recurrent(cell, compile=compile)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out, _ = rnn(tl.Tensor(np.ones((2, 1, 2)), dtype="float64"))
-            out.sum().backward()
+        assert _compiles(cell)
+        out, _ = rnn(tl.Tensor(np.ones((2, 1, 2)), dtype="float64"))
+        out.sum().backward()
         results.append((out.numpy(), params["b_a"].grad.numpy(), params["b_b"].grad.numpy()))
     for got, want, what in zip(*results, ("output", "grad b_a", "grad b_b"), strict=False):
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=0, err_msg=f"{prim}: {what}")
