@@ -39,7 +39,7 @@ from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor, _as_dtype, concat, zeros
 
-INITS = ("uniform", "orthogonal")
+INITS = ("uniform", "orthogonal", "chrono")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,31 @@ class GateSpec:
     bias: str | None  # the bias parameter's name
 
 
+def _check_chrono(owner: str, init: str, t_max: Any, forget_bias: float | None,
+                  gate_bias: dict[str, float], chrono_gates: dict[str, int]) -> float | None:
+    """Validate ``t_max`` against ``init``; returns it as a float (None without chrono)."""
+    if init != "chrono":
+        if t_max is not None:
+            raise ValueError(f"{owner}: t_max is for init='chrono' only, got init={init!r}")
+        return None
+    if not chrono_gates:
+        raise ValueError(f"{owner}: init='chrono' needs gates that keep or admit the state "
+                         "(chrono_gates), and this cell declares none")
+    if t_max is None:
+        raise ValueError(f"{owner}: init='chrono' needs t_max, the longest dependency in steps")
+    if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real) or not (
+            math.isfinite(t_max) and t_max >= 2):
+        raise ValueError(f"{owner}: t_max must be a finite number >= 2, got {t_max!r}")
+    if forget_bias is not None:
+        raise ValueError(f"{owner}: init='chrono' sets the forget gate's bias itself; drop "
+                         "forget_bias")
+    both = sorted(set(gate_bias) & set(chrono_gates))
+    if both:
+        raise ValueError(f"{owner}: init='chrono' sets the biases of {both} itself; drop them "
+                         "from gate_bias")
+    return float(t_max)
+
+
 class Cell(Module):
     """Base class of every recurrent cell, built-in or custom.
 
@@ -62,12 +87,20 @@ class Cell(Module):
     the state is known by the names in ``state`` and the input as ``x``. Options:
 
     * ``bias``: give gates a bias (default True).
-    * ``init``: ``"uniform"`` (PyTorch's U(-1/√H, 1/√H) for every weight and bias) or
-      ``"orthogonal"`` for the recurrent blocks (those that read a state), uniform elsewhere.
+    * ``init``: ``"uniform"`` (PyTorch's U(-1/√H, 1/√H) for every weight and bias),
+      ``"orthogonal"`` for the recurrent blocks (those that read a state), uniform elsewhere, or
+      ``"chrono"`` (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?", eq. 16):
+      uniform weights, and the gates named in the cell's ``chrono_gates`` start with biases
+      b = ±log(u), u ~ U(1, t_max - 1) per unit, one draw shared by the gates: + for a gate that
+      keeps the old state (the LSTM's f, PyTorch's GRU z), - for one that admits the new (the
+      LSTM's i, the essay's GRU z). A keep gate then starts open for about u steps, so the
+      cell's memory spans 1 to t_max - 1 steps from the start. Needs ``t_max``, the longest
+      dependency expected (in steps; >= 2).
     * ``forget_bias``: if given, the bias of the gate named ``f`` starts at this value
       (Jozefowicz et al. 2015 recommend 1.0); a cell without such a gate refuses it.
     * ``gate_bias``: starting biases by gate name, e.g. ``{"z": -2.0}`` for a GRU whose update
       gate should start out keeping the old state.
+    * ``t_max``: for ``init="chrono"`` only: the longest dependency, in steps.
     * ``dtype``: of the parameters (float32 unless float64 is asked for).
     """
 
@@ -76,6 +109,9 @@ class Cell(Module):
     #: read from in the layer below (e.g. ``{"c_below": "c"}`` for the depth-gated LSTM)
     context: dict[str, str] = {}
     description: str = ""
+    #: for ``init="chrono"``: gate name -> +1 (the gate keeps the old state, like a forget
+    #: gate) or -1 (it admits the new, like an input gate). A cell without any refuses chrono.
+    chrono_gates: dict[str, int] = {}
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Cell:
         obj = super().__new__(cls)
@@ -84,7 +120,8 @@ class Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
                  init: str = "uniform", forget_bias: float | None = None,
-                 gate_bias: dict[str, float] | None = None, dtype: Any = None) -> None:
+                 gate_bias: dict[str, float] | None = None, t_max: float | None = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         owner = type(self).__name__
         self.input_size = check_int(owner, "input_size", input_size)
@@ -103,6 +140,9 @@ class Cell(Module):
             raise TypeError(f"{owner}: gate_bias must be a dict of gate name -> number, got "
                             f"{gate_bias!r}")
         self.gate_bias = {k: float(v) for k, v in (gate_bias or {}).items()}
+        self.t_max = _check_chrono(owner, init, t_max, self.forget_bias, self.gate_bias,
+                                   type(self).chrono_gates)
+        self._chrono_draw: np.ndarray | None = None
         self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order
@@ -111,6 +151,7 @@ class Cell(Module):
         self._gate_log: dict[int, Any] | None = None  # set by tl.symbolic while it traces
         self._built = False
         self._forget_bias_used = False
+        self._chrono_used = False
 
     # --- what a cell declares ----------------------------------------------------------------
     def state_size(self, name: str) -> int:
@@ -162,10 +203,12 @@ class Cell(Module):
             self._gate_log[id(out)] = (spec, inputs)
         return out
 
-    def param(self, name: str, shape: tuple[int, ...], init: float | None = None) -> Parameter:
+    def param(self, name: str, shape: tuple[int, ...],
+              init: float | np.ndarray | None = None) -> Parameter:
         """A learned tensor other than a gate (a peephole vector, a gain), made on first use.
 
-        Initialised like the gates (uniform) unless ``init`` gives a constant.
+        Initialised like the gates (uniform) unless ``init`` gives a constant (or an array of
+        ``shape``).
         """
         p = self._parameters.get(name)
         if p is None:
@@ -175,6 +218,8 @@ class Cell(Module):
             if init is None:
                 k = 1 / math.sqrt(self.hidden_size)
                 value = tl_random.generator().uniform(-k, k, shape)
+            elif isinstance(init, np.ndarray):
+                value = np.broadcast_to(init, shape).copy()
             else:
                 value = np.full(shape, float(init))
             p = self.register_parameter(name, Parameter(value, dtype=self.dtype))
@@ -234,16 +279,31 @@ class Cell(Module):
             bias_name = f"b_{name}"
             k = 1 / math.sqrt(self.hidden_size)
             value = tl_random.generator().uniform(-k, k, size)
-            if name == "f" and self.forget_bias is not None:
-                value = np.full(size, self.forget_bias)
-                self._forget_bias_used = True
-            if name in self.gate_bias:
-                value = np.full(size, self.gate_bias[name])
+            start = self._start_bias(name, size)
+            value = value if start is None else start
             self.register_parameter(bias_name, Parameter(value, dtype=self.dtype))
         spec = GateSpec(name, sources, tuple(weights), tuple(t.shape[-1] for t in inputs), size,
                         bias_name)
         self.gates[name] = spec
         return spec
+
+    def _start_bias(self, name: str, size: int) -> np.ndarray | None:
+        """The starting bias that an option asks for gate ``name`` (forget_bias, gate_bias or
+        chrono), or None for the default draw. Marks the option used."""
+        if self.init == "chrono" and name in self.chrono_gates:
+            if self._chrono_draw is None or self._chrono_draw.shape != (size,):
+                # Tallec & Ollivier (2018), section 4: one draw, shared by keep and admit gates
+                assert self.t_max is not None
+                self._chrono_draw = np.log(tl_random.generator().uniform(1, self.t_max - 1,
+                                                                           size))
+            self._chrono_used = True
+            return self.chrono_gates[name] * self._chrono_draw
+        if name == "f" and self.forget_bias is not None:
+            self._forget_bias_used = True
+            return np.full(size, self.forget_bias)
+        if name in self.gate_bias:
+            return np.full(size, self.gate_bias[name])
+        return None
 
     def _init_block(self, rows: int, cols: int, recurrent: bool) -> np.ndarray:
         rng = tl_random.generator()
@@ -273,6 +333,9 @@ class Cell(Module):
         if self.forget_bias is not None and not self._forget_bias_used:
             raise ValueError(f"{type(self).__name__}: forget_bias sets the bias of a forget gate "
                              "named 'f', and this cell has none")
+        if self.init == "chrono" and not self._chrono_used:
+            raise ValueError(f"{type(self).__name__}: init='chrono' sets the biases of the gates "
+                             f"{sorted(self.chrono_gates)}, and this cell has none with a bias")
         unknown = sorted(set(self.gate_bias) - {g for g, spec in self.gates.items() if spec.bias})
         if unknown:
             raise ValueError(f"{type(self).__name__}: gate_bias names {unknown}, but the gates "

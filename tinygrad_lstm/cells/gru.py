@@ -23,6 +23,7 @@ class GRU(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"z": -1}  # z admits the new state
     description = "GRU, the essay's form (Cho 2014): reset before the matmul, z admits h̃"
 
     def step(self, x: Tensor, h: Tensor) -> tuple[Tensor]:
@@ -41,6 +42,7 @@ class TorchGRU(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"z": 1}  # z keeps the old state
     description = "GRU, PyTorch's form: reset after the matmul, two biases, z keeps h_{t-1}"
 
     def step(self, x: Tensor, h: Tensor) -> tuple[Tensor]:
@@ -60,6 +62,7 @@ class MGU(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"f": -1}  # f admits the new state
     description = "Minimal Gated Unit (Zhou 2016): a single forget gate"
 
     def step(self, x: Tensor, h: Tensor) -> tuple[Tensor]:
@@ -82,6 +85,7 @@ class MUT1(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"z": -1}  # z admits the new state
     description = "MUT1 (Jozefowicz 2015): z from x only, tanh(x) added to the candidate"
 
     def __init__(self, input_size: int, hidden_size: int, **options: Any) -> None:
@@ -103,6 +107,7 @@ class MUT2(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"z": -1}  # z admits the new state
     description = "MUT2 (Jozefowicz 2015): x enters the reset gate unweighted"
 
     def __init__(self, input_size: int, hidden_size: int, **options: Any) -> None:
@@ -124,6 +129,7 @@ class MUT3(Cell):
     """
 
     state = ("h",)
+    chrono_gates = {"z": -1}  # z admits the new state
     description = "MUT3 (Jozefowicz 2015): the update gate reads tanh(h)"
 
     def step(self, x: Tensor, h: Tensor) -> tuple[Tensor]:

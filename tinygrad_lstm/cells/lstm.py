@@ -20,6 +20,7 @@ class LSTM(Cell):
     """
 
     state = ("h", "c")
+    chrono_gates = {"f": 1, "i": -1}
     description = "LSTM, the essay's form: forget, input and output gates, cell state C"
 
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
@@ -40,6 +41,7 @@ class CIFG(Cell):
     """
 
     state = ("h", "c")
+    chrono_gates = {"f": 1, "i": -1}
     description = "coupled input-forget gates (CIFG): through f (essay) or through i (Greff)"
 
     def __init__(self, input_size: int, hidden_size: int, couple: str = "f",
@@ -83,6 +85,7 @@ class PeepholeLSTM(Cell):
     """
 
     state = ("h", "c")
+    chrono_gates = {"f": 1, "i": -1}
     description = "peephole LSTM (Gers 2000): gates see the cell state; Greff's switches"
 
     def __init__(self, input_size: int, hidden_size: int, *,
@@ -171,21 +174,22 @@ class LayerNormLSTM(Cell):
 
     Each gate is σ or tanh of LN(W_g·[h_{t-1}, x_t]); LN(a) = γ ⊙ (a - mean a)/std a + β with a
     learned gain γ (starting at 1) and shift β (which replaces the bias, and so starts at
-    ``forget_bias`` for f when that is given); the output reads h_t = o_t ⊙ tanh(LN(C_t)), and
-    the un-normalised C_t is carried forward, as in Ba et al.
+    ``forget_bias`` for f when that is given, or at the chrono biases for f and i); the output
+    reads h_t = o_t ⊙ tanh(LN(C_t)), and the un-normalised C_t is carried forward, as in Ba et
+    al.
     """
 
     state = ("h", "c")
+    chrono_gates = {"f": 1, "i": -1}
     description = "layer-normalised LSTM (Ba 2016): LN on every gate and on the cell state"
 
     def _normed(self, name: str, a: Tensor) -> Tensor:
         size = (self.hidden_size,)
-        shift = 0.0
-        if name == "f" and self.forget_bias is not None:
-            shift = self.forget_bias
-            self._forget_bias_used = True
-        return _layer_norm(a, self.param(f"gamma_{name}", size, init=1.0),
-                           self.param(f"beta_{name}", size, init=shift))
+        beta = self._parameters.get(f"beta_{name}")
+        if beta is None:  # first use, while the cell is built
+            shift = self._start_bias(name, self.hidden_size) if name in ("f", "i") else None
+            beta = self.param(f"beta_{name}", size, init=0.0 if shift is None else shift)
+        return _layer_norm(a, self.param(f"gamma_{name}", size, init=1.0), beta)
 
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         f = self._normed("f", self.gate("f", h, x, bias=False)).sigmoid()
@@ -207,6 +211,7 @@ class DepthGatedLSTM(Cell):
     """
 
     state = ("h", "c")
+    chrono_gates = {"f": 1, "i": -1}
     context = {"c_below": "c"}
     description = "depth-gated LSTM (Yao 2015): a depth gate adds the lower layer's cell state"
 

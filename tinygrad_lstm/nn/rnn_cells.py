@@ -71,14 +71,15 @@ class TorchLayoutCell(Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  proj_size: int = 0, device: Any = None, dtype: Any = None,
                  init: str = "uniform", forget_bias: float | None = None,
-                 gate_bias: dict[str, float] | None = None, **unknown: Any) -> None:
+                 gate_bias: dict[str, float] | None = None, t_max: float | None = None,
+                 **unknown: Any) -> None:
         owner = type(self).__name__
         if unknown:
             raise TypeError(f"{owner}: unknown keyword {sorted(unknown)[0]!r}; PyTorch's "
                             "keywords are accepted (bias, device, dtype), and this project "
-                            "adds init, forget_bias, gate_bias")
+                            "adds init, forget_bias, gate_bias, t_max")
         super().__init__(input_size, hidden_size, bias=bias, init=init, forget_bias=forget_bias,
-                         gate_bias=gate_bias, dtype=dtype)
+                         gate_bias=gate_bias, t_max=t_max, dtype=dtype)
         self.proj_size = check_int(owner, "proj_size", proj_size, minimum=0)
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"{owner}: proj_size ({proj_size}) must be smaller than "
@@ -92,14 +93,11 @@ class TorchLayoutCell(Cell):
         self.weight_hh = Parameter(recurrent, dtype=self.dtype)
         if self.use_bias:
             b_ih, b_hh = rng.uniform(-k, k, G * H), rng.uniform(-k, k, G * H)
-            starts = dict(self.gate_bias)
-            if self.forget_bias is not None and "f" in self.rows:
-                starts["f"] = self.forget_bias
-                self._forget_bias_used = True
-            for gate, value in starts.items():
-                if gate in self.rows:  # the sum starts at value: all of it in b_ih
-                    at = slice(self.rows[gate] * H, (self.rows[gate] + 1) * H)
-                    b_ih[at], b_hh[at] = value, 0.0
+            for gate, row in self.rows.items():
+                start = self._start_bias(gate, H)
+                if start is not None:  # the sum starts at start: all of it in b_ih
+                    at = slice(row * H, (row + 1) * H)
+                    b_ih[at], b_hh[at] = start, 0.0
             self.bias_ih = Parameter(b_ih, dtype=self.dtype)
             self.bias_hh = Parameter(b_hh, dtype=self.dtype)
         if self.proj_size:
@@ -225,6 +223,7 @@ class LSTMCell(TorchLayoutCell):
     state = ("h", "c")
     description = "LSTM in PyTorch's parameters: gates i, f, g, o; b_ih and b_hh"
     rows = {"i": 0, "f": 1, "g": 2, "o": 3}
+    chrono_gates = {"f": 1, "i": -1}
     gate_count = 4
 
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
@@ -249,6 +248,7 @@ class GRUCell(TorchLayoutCell):
     state = ("h",)
     description = "GRU in PyTorch's parameters: gates r, z, n; b_ih and b_hh"
     rows = {"r": 0, "z": 1, "in": 2, "hn": 2}
+    chrono_gates = {"z": 1}  # z keeps the old state
     biases = {"in": ("bias_ih",), "hn": ("bias_hh",)}
     gate_count = 3
 

@@ -37,7 +37,7 @@ from tinygrad_lstm.tensor import Tensor, stack
 LAYOUTS = ("native", "torch")
 _NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?")
 #: keywords this project adds to PyTorch's: for the cells, and for the runner
-CELL_OPTIONS = ("init", "forget_bias", "gate_bias")
+CELL_OPTIONS = ("init", "forget_bias", "gate_bias", "t_max")
 RUNNER_OPTIONS = ("input_dropout", "recurrent_dropout", "variational", "fused", "compile")
 
 

@@ -1,0 +1,65 @@
+"""The long-term ladder (benchmarks/long_term.py): it runs end to end, and its PyTorch column
+trains the same run as tl.train does: same initial weights, batches, held-out set, protocol."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import long_term  # noqa: E402
+
+
+def test_the_ladder_runs_and_writes_its_page(tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "long_term.md"
+    code = long_term.main(["--quick", "--only", "adding2016:100", "--cells", "rnn", "lstm",
+                           "--workers", "1", "--runs", str(tmp_path / "runs"), "--out",
+                           str(out)])
+    assert code == 0
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert {(r["cell"], r["rung"], r["steps"]) for r in rows} == {
+        ("rnn", "adding2016:100", 20), ("lstm", "adding2016:100", 20)}
+    text = out.read_text()
+    assert "| adding2016:100 | 64 | 32 | 0.003 | 20 | 100 |" in text
+    assert (out.parent / "long_term" / "adding2016.png").read_bytes()[:4] == b"\x89PNG"
+    # a second call reads the finished runs back instead of training them again
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.jsonl")}
+    assert long_term.main(["--quick", "--only", "adding2016:100", "--cells", "rnn", "lstm",
+                           "--workers", "1", "--runs", str(tmp_path / "runs"), "--out",
+                           str(out)]) == 0
+    assert before == {p: p.stat().st_mtime_ns
+                      for p in (tmp_path / "runs").rglob("metrics.jsonl")}
+
+
+@pytest.mark.parametrize("cell, task, options", [
+    ("lstm", "adding2016", {"length": 12}),
+    ("lstm", "copy", {"length": 5}),
+    ("rnn", "temporal-order", {}),
+])
+def test_the_pytorch_column_trains_the_same_run(tmp_path: Path, cell, task, options) -> None:
+    """Two steps in each framework from the same start: the held-out loss after each step
+    agrees to float32 rounding, so weights, batches, loss, Adam and clipping are the same."""
+    pytest.importorskip("torch")
+    from long_term_torch import train_torch
+
+    import tinygrad_lstm as tl
+
+    config = {"cell": cell, "task": task, "task_options": options, "hidden": 16,
+              "batch_size": 8, "lr": 1e-2, "steps": 2, "clip": 0.5, "seed": 3,
+              "eval_every": 1, "eval_size": 16, "checkpoint_every": 2,
+              "cell_options": {} if cell == "rnn" else {"init": "chrono", "t_max": 20}}
+    train_torch(config, tmp_path / "torch")
+    tl.train.train(tl.train.TrainConfig(**config), tmp_path / "tl", progress=False)
+    torch_log = [json.loads(x) for x in (tmp_path / "torch" / "metrics.jsonl").read_text()
+                 .splitlines()]
+    tl_log = [json.loads(x) for x in (tmp_path / "tl" / "metrics.jsonl").read_text()
+              .splitlines()]
+    assert [e["step"] for e in torch_log] == [e["step"] for e in tl_log] == [1, 2]
+    for a, b in zip(torch_log, tl_log, strict=True):
+        assert a["eval_loss"] == pytest.approx(b["eval_loss"], rel=2e-4)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=2e-4)
