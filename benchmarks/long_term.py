@@ -8,6 +8,7 @@ Trains a vanilla RNN, the essay's LSTM, its GRU and one user-written cell (JANET
     python benchmarks/long_term.py --only adding2016:1000 copy:50 --cells lstm
     python benchmarks/long_term.py --quick               # a smoke run (seconds)
     python benchmarks/long_term.py --report              # rewrite the page from finished runs
+    python benchmarks/long_term.py --report --speed      # ... with compiled vs tape per step
 
 The ladder (``LADDER``): the adding problem (2016 form) at T = 100, 200, 400, 1000; the copy
 task at T = 10, 50, 100; temporal order (Hochreiter & Schmidhuber 1997, experiment 6a); the
@@ -211,6 +212,47 @@ def run_ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+# --- what the compiler changed -------------------------------------------------------------------
+
+def measure_speed(rungs: list[Rung], cells: list[str], repeats: int = 3, steps: int = 2
+                  ) -> list[dict[str, Any]]:
+    """CPU seconds per training step of each rung's protocol, compiled and on the tape
+    (``tl.compile.set_enabled``), interleaved repeat by repeat, one BLAS thread; medians."""
+    import statistics
+    import tempfile
+
+    from threadpoolctl import threadpool_limits
+
+    from tinygrad_lstm.train import TrainConfig, Trainer
+
+    out = []
+    args = argparse.Namespace(steps=None, eval_every=None, eval_size=32)
+    for rung in rungs:
+        for cell in cells:
+            config = TrainConfig(**_config(cell, rung, 0, args))
+            times: dict[bool, list[float]] = {True: [], False: []}
+            trainers = {}
+            with threadpool_limits(1):
+                for compiled in (True, False):
+                    tl.compile.set_enabled(compiled)
+                    trainers[compiled] = Trainer(config, tempfile.mkdtemp())
+                    trainers[compiled].train_step()  # warm: kernels built, buffers sized
+                for _ in range(repeats):
+                    for compiled in (True, False):
+                        tl.compile.set_enabled(compiled)
+                        start = time.process_time()
+                        for _ in range(steps):
+                            trainers[compiled].train_step()
+                        times[compiled].append((time.process_time() - start) / steps)
+            tl.compile.set_enabled(True)
+            row = {"rung": rung.key, "cell": cell,
+                   "compiled_s": statistics.median(times[True]),
+                   "tape_s": statistics.median(times[False])}
+            print(json.dumps(row), flush=True)
+            out.append(row)
+    return out
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 def _group(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -339,6 +381,29 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
     lines += [""]
     for task, path in figures:
         lines += [f"![{task}: success rate against T]({path})", ""]
+    speed = getattr(args, "speed_rows", None) or []
+    if speed:
+        ratio = {(r["rung"], r["cell"]): r["tape_s"] / r["compiled_s"] for r in speed}
+        mine = [r for r in rows if r["framework"] == "tinygrad_lstm"]
+        known = [r for r in mine if (r["rung"], r["cell"]) in ratio]
+        compiled = sum(r["cpu_seconds"] for r in known)
+        tape = sum(r["cpu_seconds"] * ratio[(r["rung"], r["cell"])] for r in known)
+        lines += [
+            "## What the cell compiler changed",
+            "",
+            "CPU seconds per training step of each rung's protocol, the compiled layers "
+            "(the default) against the tape (`tl.compile.set_enabled(False)`), measured "
+            "interleaved in one process (`python benchmarks/long_term.py --speed`, medians). "
+            f"At these ratios the {len(known)} tinygrad_lstm runs above, {compiled / 3600:.2f} "
+            f"CPU-hours compiled, would have taken about {tape / 3600:.2f} CPU-hours on the "
+            "tape (an estimate: each run's CPU time times its rung's ratio).",
+            "",
+            "| rung | cell | compiled s/step | tape s/step | tape / compiled |",
+            "|---|---|---|---|---|",
+            *(f"| {r['rung']} | {LABELS.get(r['cell'], r['cell'])} | {r['compiled_s']:.4f} | "
+              f"{r['tape_s']:.4f} | {r['tape_s'] / r['compiled_s']:.2f} |" for r in speed),
+            "",
+        ]
     lines += [
         "## Every run",
         "",
@@ -376,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true",
                         help="only rewrite the page from the finished runs")
     parser.add_argument("--quick", action="store_true", help="tiny budget: a smoke test")
+    parser.add_argument("--speed", action="store_true",
+                        help="measure compiled vs tape time per step on each rung first")
     args = parser.parse_args(argv)
     if args.quick:
         args.only = args.only or ["adding2016:100", "copy:10"]
@@ -390,11 +457,18 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/long_term.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     start = time.perf_counter()
+    out = Path(args.out)
+    speed_file = out.with_name(out.stem + "_speed.json")
+    if args.speed:
+        rungs = [r for r in LADDER if not args.only or r.key in args.only or r.task in args.only]
+        speed = measure_speed(rungs, args.cells, steps=1 if args.quick else 2)
+        speed_file.parent.mkdir(parents=True, exist_ok=True)
+        speed_file.write_text(json.dumps(speed, indent=1) + "\n")
+    args.speed_rows = json.loads(speed_file.read_text()) if speed_file.exists() else []
     rows = run_ladder(args)
     if not rows:
         print("no finished runs to report", flush=True)
         return 1
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figures = _plots(rows, out.parent / out.stem)
     text = _page(rows, figures, command.strip(), args)
