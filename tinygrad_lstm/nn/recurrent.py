@@ -204,22 +204,18 @@ class Recurrent(Module):
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps
         trail: list[tuple[Tensor, ...]] = [()] * steps
-        object.__setattr__(cell, "_plan", plan)
-        try:
-            for t in range(steps - 1, -1, -1) if reverse else range(steps):
-                if plan is not None:
-                    plan.begin(t)
-                fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
-                extra = tuple(c[t] for c in context) if context else zero_context
-                x_t = apply(GETITEM, xs, index=t) if xs.requires_grad else \
-                    Tensor._wrap(xs.data[t], xs.backend)  # xs[t]; a constant needs no node
-                new = cell.run_step(x_t, fed, extra)
-                if masks is not None:
-                    new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
-                state = new
-                out = cell.output(state)
-                outputs[t] = out if masks is None else where(masks[t], out, 0.0)
-                trail[t] = state
-        finally:
-            object.__setattr__(cell, "_plan", None)
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            if plan is not None:
+                plan.begin(t)
+            fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
+            extra = tuple(c[t] for c in context) if context else zero_context
+            x_t = apply(GETITEM, xs, index=t) if xs.requires_grad else \
+                Tensor._wrap(xs.data[t], xs.backend)  # xs[t]; a constant needs no node
+            new = cell.run_step(x_t, fed, extra, strategy=plan)
+            if masks is not None:
+                new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
+            state = new
+            out = cell.output(state)
+            outputs[t] = out if masks is None else where(masks[t], out, 0.0)
+            trail[t] = state
         return stack(outputs), state, trail
