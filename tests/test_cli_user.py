@@ -145,7 +145,7 @@ def test_mistakes_give_one_line_exit_2_and_create_nothing(user_folder) -> None:
         (("train", "--cell-option", "novalue", "--out", "r"), r"expected KEY=VALUE"),
         (("train", "--cell", "mut1", "--hidden", "8", "--out", "r"),
          r"cell 'mut1': MUT1: .*input_size \(2\) must equal hidden_size \(8\)"),
-        (("train", "--dropout", "1.5", "--out", "r"), r"must be in \[0, 1\)"),
+        (("train", "--dropout", "1.5", "--out", "r"), r"must be a finite number in \[0.0, 1.0\)"),
         (("train", "--threads", "0", "--out", "r"), r"must be a positive int"),
         (("train", "--resume", "r", "--out", "r2"), r"--out cannot change it"),
         (("docs", "--cell", "mycells:NotACell", "--out", "p"), r"is not a tl.Cell subclass"),

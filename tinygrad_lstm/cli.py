@@ -25,6 +25,7 @@ from typing import Any
 
 import backends
 import tinygrad_lstm as tl
+from tinygrad_lstm.checks import check_int, check_real, describe_range
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,26 +35,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _number(convert: type, what: str, ok: Callable[[float], bool]) -> Callable[[str], Any]:
-    """An argparse type: ``convert`` the text, refuse values that are not ``what``."""
-    def parse(text: str) -> Any:
+def _int(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int of at least ``minimum`` (the rule of ``checks.check_int``)."""
+    def parse(text: str) -> int:
         try:
-            value = convert(text)
+            value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid {convert.__name__} value: {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        try:
+            return check_int("", "", value, minimum)
+        except ValueError as err:  # its words after the owner and name: "must be ..., got ..."
+            raise argparse.ArgumentTypeError("must be" + str(err).split("must be", 1)[1]
+                                             ) from None
 
     return parse
 
 
-_positive_int = _number(int, "a positive int", lambda v: v > 0)
-_non_negative_int = _number(int, "a non-negative int", lambda v: v >= 0)
-_positive_float = _number(float, "a positive number", lambda v: 0 < v < float("inf"))
-_probability = _number(float, "in [0, 1)", lambda v: 0 <= v < 1)
-_non_negative_float = _number(float, "a number >= 0", lambda v: 0 <= v < float("inf"))
+def _real(low: float | None = None, high: float | None = None, open_low: bool = False,
+          open_high: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number in a range (the rule of ``checks.check_real``, so the
+    command line refuses what the run's config and the optimisers refuse)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+        try:
+            return check_real("", "", value, low, high=high, open_low=open_low,
+                              open_high=open_high)
+        except ValueError:
+            what = describe_range(low, high, open_low, open_high)
+            raise argparse.ArgumentTypeError(f"must be a finite number {what}, got {text}"
+                                             ) from None
+
+    return parse
+
+
+_positive_int = _int(1)
+_non_negative_int = _int(0)
+_non_negative_float = _real(0.0)
+_positive_float = _real(0.0, open_low=True)
+_probability = _real(0.0, 1.0, open_high=True)
 _DEFAULTS = tl.train.TrainConfig()
 
 
@@ -275,9 +297,10 @@ def _train_parser(sub: Any) -> None:
                        help=f"sequences per step (default {d.batch_size})")
     train.add_argument("--optimizer", choices=tl.train.OPTIMIZERS,
                        help=f"default {d.optimizer}")
-    train.add_argument("--lr", type=_positive_float, help=f"learning rate (default {d.lr:g})")
-    train.add_argument("--momentum", type=_probability,
-                       help=f"SGD's momentum, in [0, 1) (default {d.momentum:g}; the other "
+    train.add_argument("--lr", type=_non_negative_float,
+                       help=f"learning rate (default {d.lr:g})")
+    train.add_argument("--momentum", type=_non_negative_float,
+                       help=f"SGD's momentum, >= 0 (default {d.momentum:g}; the other "
                             "optimisers ignore it)")
     train.add_argument("--input-noise", type=_non_negative_float, metavar="STD",
                        help="std of Gaussian noise added to the inputs, in training only "

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +38,9 @@ import numpy as np
 from tinygrad_lstm import cells, optim, tasks
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_int, check_probability, check_real
 from tinygrad_lstm.context import get_backend, set_backend
+from tinygrad_lstm.files import write_atomic
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.losses import cross_entropy, mse_loss
@@ -109,29 +109,24 @@ class TrainConfig:
         if self.task not in tasks.available():
             raise RunError(f"unknown task {self.task!r}; choose from "
                            f"{', '.join(tasks.available())}")
-        for name in ("hidden", "layers", "steps", "batch_size", "eval_every", "eval_size",
-                     "checkpoint_every"):
-            try:
-                check_int("TrainConfig", name, getattr(self, name))
-            except ValueError as err:
-                raise RunError(str(err)) from None
         if self.optimizer not in OPTIMIZERS:
             raise RunError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise RunError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
-            raise RunError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if isinstance(self.momentum, bool) or not (
-                isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
-            raise RunError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if isinstance(self.input_noise, bool) or not (
-                isinstance(self.input_noise, int | float) and math.isfinite(self.input_noise)
-                and self.input_noise >= 0):
-            raise RunError(f"input_noise must be a number >= 0, got {self.input_noise!r}")
-        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
-            raise RunError(f"clip must be a positive number or None, got {self.clip!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise RunError(f"seed must be a non-negative int, got {self.seed!r}")
+        # the rules of the parts these options reach (checks.py), so the config refuses what
+        # they would: lr >= 0 and momentum >= 0 as torch.optim, dropout a probability; only clip
+        # is stricter than clip_grad_norm_ (0 would zero every gradient; None turns it off)
+        try:
+            for name in ("hidden", "layers", "steps", "batch_size", "eval_every", "eval_size",
+                         "checkpoint_every"):
+                check_int("TrainConfig", name, getattr(self, name))
+            check_int("TrainConfig", "seed", self.seed, minimum=0)
+            check_real("TrainConfig", "lr", self.lr, 0.0)
+            check_real("TrainConfig", "momentum", self.momentum, 0.0)
+            check_probability("TrainConfig", "dropout", self.dropout)
+            check_real("TrainConfig", "input_noise", self.input_noise, 0.0)
+            if self.clip is not None:
+                check_real("TrainConfig", "clip", self.clip, 0.0, open_low=True)
+        except (TypeError, ValueError) as err:
+            raise RunError(str(err)) from None
 
 
 class SequenceModel(Module):
@@ -189,18 +184,9 @@ def _loss(task: tasks.Task, prediction: Tensor, batch: tasks.Batch) -> Tensor:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (``tinygrad_lstm.files.write_atomic``)."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 class _StopRequests:

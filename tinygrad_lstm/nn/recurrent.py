@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.cells.plan import GETITEM, StepPlan
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_int, check_probability
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.tensor import Tensor, apply, concat, stack, where
@@ -31,9 +30,7 @@ def detach_state(state: State) -> State:
 
 
 def _rate(name: str, p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"Recurrent: {name} must be a probability in [0, 1), got {p!r}")
-    return float(p)
+    return check_probability("Recurrent", name, p)
 
 
 class Recurrent(Module):
