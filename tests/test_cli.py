@@ -40,7 +40,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path) -> None:
         (("train", "--hidden", "-3", "--out", str(tmp_path / "a")), "must be a positive int"),
         (("train", "--lr", "nan", "--out", str(tmp_path / "a")), "must be a finite number"),
         (("train", "--gap", "5", "--task", "adding", "--out", str(tmp_path / "a")),
-         "--gap applies to the france task"),
+         "--gap does not apply to the 'adding' task (use --seq-len; --gap is for france)"),
         (("train", "--dropout", "1", "--out", str(tmp_path / "a")),
          "must be a finite number in [0.0, 1.0)"),
         (("train", "--input-noise", "-0.1", "--out", str(tmp_path / "a")),
