@@ -20,11 +20,13 @@ compute W·[inputs] + b itself (the plain path):
 >>> class Halved:                       # a strategy that halves every gate
 ...     def gate(self, frame, name, inputs):
 ...         return frame.cell.plain_gate(frame, name, inputs) * 0.5
->>> cell = tl.cells.RNN(2, 3)
->>> x, (h,) = tl.Tensor(np.ones((1, 2))), cell.init_state(1)
->>> plain = cell.run_step(x, (h,))[0].numpy()
->>> halved = cell.run_step(x, (h,), strategy=Halved())[0].numpy()
->>> bool(np.allclose(halved, np.tanh(np.arctanh(plain) * 0.5)))
+>>> cell = tl.cells.RNN(2, 3)                # h_t = tanh(W·[h_{t-1}, x_t] + b)
+>>> x = tl.Tensor(np.ones((1, 2)), dtype="float64")
+>>> cell.to("float64")
+RNN(input_size=2, hidden_size=3)
+>>> plain, _ = cell(x)                      # builds the cell, then one plain step
+>>> halved = cell.run_step(x, cell.init_state(1), strategy=Halved())[0]
+>>> bool(np.allclose(np.arctanh(halved.numpy()) * 2, np.arctanh(plain.numpy())))
 True
 """
 
