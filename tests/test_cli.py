@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tinygrad_lstm as tl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,7 @@ def test_help_lists_the_subcommands() -> None:
         assert command in out.stdout
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line(tmp_path) -> None:
     cases = [
         (("no-such-command",), "invalid choice: 'no-such-command'"),
@@ -56,6 +59,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path) -> None:
     assert not (tmp_path / "a").exists()  # nothing was created by a refused run
 
 
+@pytest.mark.slow
 def test_train_resume_and_refuse_to_overwrite(tmp_path) -> None:
     folder = tmp_path / "run"
     args = ("train", "--cell", "gru", "--task", "france", "--gap", "2", "--hidden", "8",
@@ -78,6 +82,7 @@ def test_train_resume_and_refuse_to_overwrite(tmp_path) -> None:
     assert "finished at step 6" in more.stdout
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_checkpoint_from_another_model(tmp_path) -> None:
     folder = tmp_path / "run"
     out = run("train", "--cell", "lstm", "--task", "france", "--gap", "1", "--hidden", "8",
@@ -94,6 +99,7 @@ def test_resume_refuses_a_checkpoint_from_another_model(tmp_path) -> None:
     assert (folder / "checkpoint.npz").read_bytes() == saved
 
 
+@pytest.mark.slow
 def test_demo_runs_and_writes_its_outputs(tmp_path) -> None:
     out = run("demo", "--gap", "2", "--steps", "4", "--hidden", "8", "--quiet", "--out",
               str(tmp_path))

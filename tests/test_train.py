@@ -183,6 +183,7 @@ def test_resume_refuses_what_it_cannot_use(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_a_killed_run_leaves_a_checkpoint_that_resumes_exactly(tmp_path, sig) -> None:
     """Kill a real training process mid-run; its checkpoint resumes to the same parameters."""
     steps = 400

@@ -51,8 +51,12 @@ def check_real(owner: str, name: str, value: Any, low: float | None = None, *,
         raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} "
                         f"{value!r}")
     value = float(value)
-    if math.isnan(value) or (finite and math.isinf(value)):
+    if finite and not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    if math.isnan(value):
+        bounds = "" if low is None and high is None else \
+            " " + describe_range(low, high, open_low, open_high)
+        raise ValueError(f"{owner}: {name} must be a number{bounds}, got nan")
     below = low is not None and (value <= low if open_low else value < low)
     above = high is not None and (value >= high if open_high else value > high)
     if below or above:

@@ -262,9 +262,7 @@ class ReduceLROnPlateau:
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        self.factor = check_real(name, "factor", factor)
-        if not 0 <= self.factor < 1:
-            raise ValueError(f"{name}: factor must be in [0, 1), got {self.factor}")
+        self.factor = check_real(name, "factor", factor, 0.0, high=1.0, open_high=True)
         groups = optimizer.param_groups
         floors = list(min_lr) if isinstance(min_lr, list | tuple) else [min_lr] * len(groups)
         if len(floors) != len(groups):

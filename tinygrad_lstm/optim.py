@@ -24,7 +24,6 @@ Optimiser and scheduler state round-trips through ``state_dict()`` / ``load_stat
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -154,10 +153,7 @@ class Adam(Optimizer):
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         checked = []
         for i, beta in enumerate(betas):
-            beta = check_real(name, f"betas[{i}]", beta)
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {beta}")
-            checked.append(beta)
+            checked.append(check_real(name, f"betas[{i}]", beta, 0.0, high=1.0, open_high=True))
         group["betas"] = tuple(checked)
         group["eps"] = check_real(name, "eps", group["eps"], 0.0)
         group["weight_decay"] = check_real(name, "weight_decay", group["weight_decay"], 0.0)
@@ -243,18 +239,8 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     for i, p in enumerate(items):
         if not isinstance(p, Tensor):
             raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, expected a Parameter")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
-        raise TypeError(f"{name}: max_norm must be a real number, got "
-                        f"{type(max_norm).__name__} {max_norm!r}")
-    if not max_norm >= 0:
-        raise ValueError(f"{name}: max_norm must be a number >= 0 (inf: measure, never clip), "
-                         f"got {max_norm!r}")
-    max_norm = float(max_norm)
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) \
-            or not norm_type > 0:
-        raise ValueError(f"{name}: norm_type must be a positive number or inf, got "
-                         f"{norm_type!r}")
-    norm_type = float(norm_type)
+    max_norm = check_real(name, "max_norm", max_norm, 0.0, finite=False)  # inf: never clip
+    norm_type = check_real(name, "norm_type", norm_type, 0.0, open_low=True, finite=False)
     grads = [p.grad for p in items if p.grad is not None]
     if not grads:
         return 0.0

@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_int, check_real
 from tinygrad_lstm.errors import ShapeError
 
 Kind = Literal["regression", "classification"]
@@ -156,11 +156,10 @@ class Task(abc.ABC):
     def __init__(self, solved_at: float | None = None) -> None:
         if solved_at is None:
             solved_at = self.default_solved_at
-        if isinstance(solved_at, bool) or not isinstance(solved_at, numbers.Real) \
-                or not math.isfinite(solved_at):
-            raise ValueError(f"{type(self).__name__}: solved_at must be a finite number, "
-                             f"got {solved_at!r}")
-        self.solved_at = float(solved_at)
+        try:
+            self.solved_at = check_real(type(self).__name__, "solved_at", solved_at)
+        except TypeError as err:  # a task's bad argument is a ValueError (tasks.create's promise)
+            raise ValueError(str(err)) from None
 
     # -- generation ------------------------------------------------------------------------
 
