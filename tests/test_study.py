@@ -27,7 +27,7 @@ from tests.study_specs import cli, tiny, write  # noqa: E402
 from tinygrad_lstm.study import execution, search  # noqa: E402
 from tinygrad_lstm.study.spec import StudyError, parse_spec  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_lstm as tl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 
 ESSAY_LSTM = r"""\begin{aligned}
 f_t &= \sigma\left(W_f \left[h_{t-1}, x_t\right] + b_f\right) \\
