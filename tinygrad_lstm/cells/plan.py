@@ -15,8 +15,8 @@ When the cell was built, ``step`` showed which step argument feeds each input of
   ``addmm``.
 
 A gate whose inputs turn out different at run time (a data-dependent step) takes the plain path,
-so the plan changes speed, never results; ``tests/test_cells.py`` checks that both paths agree
-for every cell.
+so the plan changes speed, never results; ``tests/cells/test_cells.py`` checks that both paths
+agree for every cell.
 """
 
 from __future__ import annotations
