@@ -11,7 +11,7 @@ import pytest
 
 import backends
 import tinygrad_lstm as tl
-from tinygrad_lstm import cli
+from tinygrad_lstm import cli, cli_train
 from tinygrad_lstm.tasks import AddingProblem2016, TaskOption
 
 
@@ -104,3 +104,18 @@ def test_without_the_task_the_option_is_not_there(capsys) -> None:
     with pytest.raises(SystemExit):
         cli.main(["train", "--half-length", "3", "--out", "x"])
     assert "unrecognized arguments: --half-length 3" in capsys.readouterr().err
+
+
+def test_two_tasks_cannot_give_one_flag_two_types(doubled) -> None:
+    class Halved(Doubled):
+        name: ClassVar[str] = "halved-test"
+        options: ClassVar[tuple[TaskOption, ...]] = (
+            TaskOption("half-length", float, "a real half", low=0.5),)
+
+    tl.tasks.register(Halved)
+    try:
+        with pytest.raises(TypeError, match="'halved-test' declares --half-length as float"):
+            cli_train.task_flags()
+    finally:
+        tl.tasks.unregister("halved-test")
+    assert cli_train.task_flags()["half-length"][1] == ["doubled-test"]

@@ -84,8 +84,12 @@ def _task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _add_task_flags(train: argparse.ArgumentParser) -> None:
     for flag, (option, takers) in task_flags().items():
-        parse = int_arg(int(option.low) if option.low is not None else -2**63) \
-            if option.type is int else real_arg(option.low) if option.type is float else str
+        if option.type is int:
+            parse: Any = int if option.low is None else int_arg(int(option.low))
+        elif option.type is float:
+            parse = real_arg(option.low)
+        else:
+            parse = option.type
         train.add_argument(f"--{flag}", type=parse, help=f"{option.help} ({', '.join(takers)})")
 
 

@@ -4,7 +4,8 @@ Each registry maps a name to an entry and a one-line description, and answers th
 ``register(name, entry, description)``, ``get(name)``, ``names()``, ``available()`` (name ->
 description) and ``unregister(name)``; an unknown name raises the registry's error (a
 ValueError) that lists the names there are. ``backends`` cannot import this package (it sits
-below it), so ``backends.register/get/names`` keep the same calls and the same error by hand.
+below it), so ``backends.register/get/names`` keep the same calls and the same error by hand
+(its ``available()`` lists the backends that can run here, a question only backends have).
 
 >>> shapes = Registry("shape")
 >>> shapes.register("square", 4, "four sides")
