@@ -28,7 +28,7 @@ class Doubled(AddingProblem2016):
     name: ClassVar[str] = "doubled-test"
     description: ClassVar[str] = "adding2016 at twice the --half-length"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("half-length", int, "half the sequence length", low=1,
+        TaskOption("half-length", int, 50, "half the sequence length", low=1,
                    apply=lambda n: {"length": 2 * n}),)
 
 
@@ -110,7 +110,7 @@ def test_two_tasks_cannot_give_one_flag_two_types(doubled) -> None:
     class Halved(Doubled):
         name: ClassVar[str] = "halved-test"
         options: ClassVar[tuple[TaskOption, ...]] = (
-            TaskOption("half-length", float, "a real half", low=0.5),)
+            TaskOption("half-length", float, 50.0, "a real half", low=0.5),)
 
     tl.tasks.register(Halved)
     try:
@@ -119,3 +119,13 @@ def test_two_tasks_cannot_give_one_flag_two_types(doubled) -> None:
     finally:
         tl.tasks.unregister("halved-test")
     assert cli_train.task_flags()["half-length"][1] == ["doubled-test"]
+
+
+@pytest.mark.parametrize("name", tl.tasks.names())
+def test_a_task_option_declares_the_default_its_task_has(name: str) -> None:
+    """What --help says a task does without the flag is what its constructor does."""
+    cls = tl.tasks.get(name)
+    plain = cls()
+    for option in cls.options:
+        for key, value in option.options(option.default).items():
+            assert getattr(plain, key) == value, (name, option.flag, key)

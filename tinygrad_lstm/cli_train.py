@@ -90,7 +90,10 @@ def _add_task_flags(train: argparse.ArgumentParser) -> None:
             parse = real_arg(option.low)
         else:
             parse = option.type
-        train.add_argument(f"--{flag}", type=parse, help=f"{option.help} ({', '.join(takers)})")
+        defaults = {o.default for t in takers for o in tl.tasks.get(t).options if o.flag == flag}
+        default = f"default {defaults.pop()}" if len(defaults) == 1 else "default: the task's"
+        train.add_argument(f"--{flag}", type=parse,
+                           help=f"{option.help} ({default}; tasks {', '.join(takers)})")
 
 
 # the options that define a run: None on the command line means "not given" (so --resume can

@@ -56,7 +56,7 @@ class AddingProblem(Task):
 
     name: ClassVar[str] = "adding"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("seq-len", int, "sequence length (default: the task's own)", low=1,
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
                    apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "adding problem, 1997 form: values in [-1, 1], two marked, target 0.5 + (X1 + X2)/4, "
@@ -148,7 +148,7 @@ class AddingProblem2016(Task):
 
     name: ClassVar[str] = "adding2016"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("seq-len", int, "sequence length (default: the task's own)", low=1,
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
                    apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "adding problem, 2016 form: values U[0, 1], one marker in each half, target X1 + X2, "

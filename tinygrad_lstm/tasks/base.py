@@ -109,15 +109,17 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TaskOption:
     """One option a task offers on the command line: ``--{flag} VALUE`` of ``type`` (int,
-    float or str; numbers at least ``low`` when given). ``apply(value)`` turns it into
-    constructor keywords (by default ``{flag with - as _: value}``) and raises ValueError, in
-    words that follow the flag, for a value the task cannot take. Tasks that share a flag
-    (``--seq-len``) share its type; the command line is generated from these
+    float or str; numbers at least ``low`` when given), ``default`` being what the task does
+    without it (shown in ``--help``; a test holds it to the constructor). ``apply(value)``
+    turns it into constructor keywords (by default ``{flag with - as _: value}``) and raises
+    ValueError, in words that follow the flag, for a value the task cannot take. Tasks that
+    share a flag (``--seq-len``) share its type; the command line is generated from these
     (``tinygrad_lstm.cli_train``), so a new task brings its options with it.
     """
 
     flag: str
     type: type
+    default: Any
     help: str
     low: float | None = None
     apply: Callable[[Any], dict[str, Any]] | None = None

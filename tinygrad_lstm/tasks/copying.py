@@ -44,7 +44,7 @@ class CopyTask(Task):
 
     name: ClassVar[str] = "copy"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("seq-len", int, "sequence length (default: the task's own)", low=1,
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
                    apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "copy task: 10 symbols of 8, T-1 blanks, a delimiter, 10 blanks; write the symbols back "

@@ -59,8 +59,7 @@ class FranceTask(Task):
 
     name: ClassVar[str] = "france"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("gap", int, "filler words between the country and the language (default 20)",
-                   low=0),)
+        TaskOption("gap", int, 20, "filler words between the country and the language", low=0),)
     description: ClassVar[str] = (
         "the essay's example: 'I grew up in France .' + gap filler words + 'I speak fluent' -> "
         "French")

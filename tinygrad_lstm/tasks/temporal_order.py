@@ -58,8 +58,8 @@ class TemporalOrder(Task):
 
     name: ClassVar[str] = "temporal-order"
     options: ClassVar[tuple[TaskOption, ...]] = (
-        TaskOption("seq-len", int, "sequence length: min_length, with max_length 10 more "
-                   "(at least 62; default 100)", low=1, apply=_lengths),)
+        TaskOption("seq-len", int, 100, "sequence length: min_length, with max_length 10 more "
+                   "(at least 62)", low=1, apply=_lengths),)
     description: ClassVar[str] = (
         "temporal order (1997, 6a): X/Y at t1 in [10, 20] and t2 in [50, 60] among distractors; "
         "classify XX, XY, YX, YY at the end")
