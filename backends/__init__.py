@@ -89,7 +89,7 @@ def get(name: str) -> Backend:
         raise _failures[name]
     _load_entry_points()
     if name not in _factories:
-        raise ValueError(f"unknown backend {name!r}; registered backends: {', '.join(names())}")
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(names())}")
     try:
         backend = _resolve(_factories[name])()
     except BackendUnavailable as err:

@@ -237,6 +237,7 @@ class Reference:
     state: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     context: bool = False  # takes c_below, the cell state of the layer below
+    tol: float = 1e-10  # rtol and atol of a float64 run against this reference
 
     def state_size(self, name: str, hidden: int) -> int:
         return 1 if name == "t" else hidden

@@ -21,6 +21,17 @@ import tinygrad_lstm as tl
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """How close a result must be to its reference (``np.testing.assert_allclose``'s)."""
+
+    rtol: float
+    atol: float
+
+    def check(self, got: Any, want: Any) -> None:
+        np.testing.assert_allclose(got, want, rtol=self.rtol, atol=self.atol)
+
+
+@dataclass(frozen=True)
 class Case:
     prim: str
     shapes: tuple[tuple[int, ...], ...]
@@ -29,6 +40,10 @@ class Case:
     domain: str = "real"  # real: N(0, 1); positive: U(0.5, 2); nonzero: ±U(0.5, 2)
     label: str = ""
     eps: float = 1e-6  # central-difference step; larger only for functions linear in the input
+    # how close each check must come, per case (a case that needs looser bounds says so here)
+    forward64: Tolerance = Tolerance(rtol=1e-12, atol=1e-12)  # float64 against the NumPy ref
+    forward32: Tolerance = Tolerance(rtol=2e-5, atol=2e-6)  # float32 against float64 math
+    symbolic: Tolerance = Tolerance(rtol=1e-10, atol=1e-12)  # the lambdified rule vs forward
 
     @property
     def id(self) -> str:

@@ -24,6 +24,7 @@ def _load(name: str) -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_tagger_reaches_the_tutorials_prediction(capsys: pytest.CaptureFixture) -> None:
     result = _load("pos_tagger").main([])
     assert result["predicted"] == [0, 1, 2, 0, 1]  # DET NN V DET NN, as the tutorial prints
@@ -32,6 +33,7 @@ def test_tagger_reaches_the_tutorials_prediction(capsys: pytest.CaptureFixture) 
     assert "the tutorial's: [0, 1, 2, 0, 1]" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_tagger_follows_the_pytorch_tutorial_from_the_same_weights() -> None:
     torch = pytest.importorskip("torch")
     tagger = _load("pos_tagger")
@@ -97,6 +99,7 @@ def test_names_are_generated_reproducibly() -> None:
     assert letters.shape == (lengths.max(), 4) and (letters[lengths[0]:, 0] == 0).all()
 
 
+@pytest.mark.slow
 def test_packed_classifier_runs_and_learns_on_a_few_batches() -> None:
     module = _load("packed_classifier")
     result = module.main(["--epochs", "1", "--train", "256", "--test", "64", "--batch-size",
@@ -109,6 +112,7 @@ def test_packed_classifier_runs_and_learns_on_a_few_batches() -> None:
     assert set(labels.tolist()) == {0.0, 1.0}
 
 
+@pytest.mark.slow
 def test_the_from_pytorch_script_runs(capsys: pytest.CaptureFixture) -> None:
     """docs/from-pytorch.md's port of the PyTorch script, as printed there, for 8 epochs."""
     import re

@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import long_term  # noqa: E402
 
 
+@pytest.mark.slow
 def test_the_ladder_runs_and_writes_its_page(tmp_path: Path) -> None:
     out = tmp_path / "docs" / "long_term.md"
     code = long_term.main(["--quick", "--only", "adding2016:100", "--cells", "rnn", "lstm",

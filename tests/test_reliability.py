@@ -126,6 +126,7 @@ def test_a_tampered_array_fails_its_checksum(tmp_path) -> None:
         checkpoint.read(bad)
 
 
+@pytest.mark.slow
 def test_fuzzed_checkpoints_load_or_are_refused_cleanly(tmp_path) -> None:
     """3,000 mutated copies of a real checkpoint: each loads, or raises CheckpointError."""
     model, raw = _saved(tmp_path)
@@ -234,6 +235,7 @@ def test_clipping_keeps_an_exploding_rnn_finite() -> None:
         assert all(np.isfinite(p.numpy()).all() for p in rnn.parameters())
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_training_steps(tmp_path) -> None:
     """The tape is freed after each step: what is held after 300 steps equals what is held after
     50 (tracemalloc sees NumPy's allocations; a leak of 64 bytes a step would show)."""

@@ -154,6 +154,7 @@ def _untracked_or_changed() -> str:
                           capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow
 def test_one_command_builds_the_site_and_leaves_the_repository_as_it_was(tmp_path) -> None:
     import importlib.util
 

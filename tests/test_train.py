@@ -134,15 +134,36 @@ def test_a_new_run_never_overwrites_an_old_one(tmp_path) -> None:
     ({"cell": "elman"}, "unknown cell 'elman'"),
     ({"task": "sorting"}, "unknown task 'sorting'"),
     ({"optimizer": "rmsprop"}, "optimizer must be one of"),
-    ({"lr": 0.0}, "lr must be a positive number"),
-    ({"momentum": 1.0}, "momentum must be in"),
-    ({"input_noise": -0.5}, "input_noise must be a number >= 0"),
+    ({"lr": -1.0}, r"TrainConfig: lr must be >= 0.0, got -1.0"),
+    ({"lr": float("nan")}, "lr must be finite"),
+    ({"momentum": -0.5}, "momentum must be >= 0.0"),
+    ({"dropout": 1.0}, r"dropout must be a probability in \[0, 1\)"),
+    ({"input_noise": -0.5}, "input_noise must be >= 0.0"),
+    ({"clip": 0.0}, "clip must be > 0.0"),
     ({"task_options": {"gap": -2}}, "gap"),
 ])
 def test_bad_configuration_is_named(tmp_path, change, message: str) -> None:
     with pytest.raises(tl.train.RunError, match=message):
         train(small(**change), tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+@pytest.mark.parametrize("name, value", [("lr", 0.0), ("lr", -1e-3), ("momentum", 0.0),
+                                         ("momentum", 1.5), ("momentum", -0.1)])
+def test_the_config_accepts_what_the_optimiser_accepts(name: str, value: float) -> None:
+    """One rule set (checks.py): the run's config and torch.optim-style SGD agree."""
+    w = tl.nn.Parameter(np.zeros(2))
+    try:
+        tl.optim.SGD([w], **{"lr": 0.1, name: value})
+        optimiser_ok = True
+    except ValueError:
+        optimiser_ok = False
+    try:
+        small(**{name: value}).validate()
+        config_ok = True
+    except tl.train.RunError:
+        config_ok = False
+    assert config_ok == optimiser_ok
 
 
 def test_resume_refuses_what_it_cannot_use(tmp_path) -> None:
@@ -162,6 +183,7 @@ def test_resume_refuses_what_it_cannot_use(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_a_killed_run_leaves_a_checkpoint_that_resumes_exactly(tmp_path, sig) -> None:
     """Kill a real training process mid-run; its checkpoint resumes to the same parameters."""
     steps = 400

@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tinygrad_lstm.checks import check_int
-from tinygrad_lstm.optim import Optimizer, _at_least, _real
+from tinygrad_lstm.checks import check_int, check_real
+from tinygrad_lstm.optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "LinearWarmup",
            "ReduceLROnPlateau", "StepLR"]
@@ -105,7 +105,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = check_int("StepLR", "step_size", step_size)
-        self.gamma = _at_least("StepLR", "gamma", gamma)
+        self.gamma = check_real("StepLR", "gamma", gamma, 0.0)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -131,7 +131,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max = check_int("CosineAnnealingLR", "T_max", T_max)
-        self.eta_min = _at_least("CosineAnnealingLR", "eta_min", eta_min)
+        self.eta_min = check_real("CosineAnnealingLR", "eta_min", eta_min, 0.0)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -162,8 +162,8 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5) -> None:
         name = type(self).__name__
-        self.start_factor = _real(name, "start_factor", start_factor)
-        self.end_factor = _real(name, "end_factor", end_factor)
+        self.start_factor = check_real(name, "start_factor", start_factor)
+        self.end_factor = check_real(name, "end_factor", end_factor)
         if not 0 < self.start_factor <= 1:
             raise ValueError(f"{name}: start_factor must be in (0, 1], got {self.start_factor}")
         if not 0 <= self.end_factor <= 1:
@@ -221,7 +221,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
-        self.gamma = _at_least("ExponentialLR", "gamma", gamma)
+        self.gamma = check_real("ExponentialLR", "gamma", gamma, 0.0)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -262,21 +262,19 @@ class ReduceLROnPlateau:
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        self.factor = _real(name, "factor", factor)
-        if not 0 <= self.factor < 1:
-            raise ValueError(f"{name}: factor must be in [0, 1), got {self.factor}")
+        self.factor = check_real(name, "factor", factor, 0.0, high=1.0, open_high=True)
         groups = optimizer.param_groups
         floors = list(min_lr) if isinstance(min_lr, list | tuple) else [min_lr] * len(groups)
         if len(floors) != len(groups):
             raise ValueError(f"{name}: min_lr has {len(floors)} entries for {len(groups)} "
                              "parameter groups")
         self.optimizer = optimizer
-        self.min_lrs = [_at_least(name, "min_lr", v) for v in floors]
+        self.min_lrs = [check_real(name, "min_lr", v, 0.0) for v in floors]
         self.mode, self.threshold_mode = mode, threshold_mode
         self.patience = check_int(name, "patience", patience, minimum=0)
         self.cooldown = check_int(name, "cooldown", cooldown, minimum=0)
-        self.threshold = _at_least(name, "threshold", threshold)
-        self.eps = _at_least(name, "eps", eps)
+        self.threshold = check_real(name, "threshold", threshold, 0.0)
+        self.eps = check_real(name, "eps", eps, 0.0)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -294,7 +292,7 @@ class ReduceLROnPlateau:
 
     def step(self, metrics: Any) -> None:
         """Record one evaluation of the monitored metric (a number or a one-element Tensor)."""
-        value = _real("ReduceLROnPlateau.step", "metrics", float(metrics))
+        value = check_real("ReduceLROnPlateau.step", "metrics", float(metrics))
         self.last_epoch += 1
         if self._better(value):
             self.best = value

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lstm.checks import check_real
 from tinygrad_lstm.module import Parameter
-from tinygrad_lstm.optim import Optimizer, _at_least, _fit, _load_state, _real
+from tinygrad_lstm.optimizer import Optimizer, _fit, _load_state
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor
 
@@ -58,10 +59,10 @@ class RMSprop(Optimizer):
     def _validate(self, group: dict[str, Any]) -> dict[str, Any]:
         group = super()._validate(group)
         name = type(self).__name__
-        group["alpha"] = _at_least(name, "alpha", group["alpha"])
-        group["eps"] = _at_least(name, "eps", group["eps"])
-        group["weight_decay"] = _at_least(name, "weight_decay", group["weight_decay"])
-        group["momentum"] = _at_least(name, "momentum", group["momentum"])
+        group["alpha"] = check_real(name, "alpha", group["alpha"], 0.0)
+        group["eps"] = check_real(name, "eps", group["eps"], 0.0)
+        group["weight_decay"] = check_real(name, "weight_decay", group["weight_decay"], 0.0)
+        group["momentum"] = check_real(name, "momentum", group["momentum"], 0.0)
         if not isinstance(group["centered"], bool | np.bool_):
             raise TypeError(f"{name}: centered must be a bool, got {group['centered']!r}")
         group["centered"] = bool(group["centered"])
@@ -134,7 +135,7 @@ class Adagrad(Optimizer):
         group = super()._validate(group)
         name = type(self).__name__
         for key in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            group[key] = _at_least(name, key, group[key])
+            group[key] = check_real(name, key, group[key], 0.0)
         return group
 
     def _update(self, p: Parameter, data: Any, g: Any, group: dict[str, Any],
@@ -170,7 +171,7 @@ def clip_grad_value_(params: Any, clip_value: float) -> None:
     for i, p in enumerate(items):
         if not isinstance(p, Tensor):
             raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, expected a Parameter")
-    clip_value = _real(name, "clip_value", clip_value)
+    clip_value = check_real(name, "clip_value", clip_value)
     if clip_value < 0:
         raise ValueError(f"{name}: clip_value must be >= 0, got {clip_value}")
     with no_grad():

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_lstm.checks import check_int
-from tinygrad_lstm.optim import Optimizer, _at_least, _grad_array
+from tinygrad_lstm.checks import check_int, check_real
+from tinygrad_lstm.optimizer import Optimizer, _grad_array
 from tinygrad_lstm.tape import enable_grad, no_grad
 
 __all__ = ["LBFGS"]
@@ -171,9 +171,9 @@ class LBFGS(Optimizer):
         group["max_iter"] = check_int(name, "max_iter", group["max_iter"])
         group["max_eval"] = check_int(name, "max_eval", group["max_eval"])
         group["history_size"] = check_int(name, "history_size", group["history_size"])
-        group["tolerance_grad"] = _at_least(name, "tolerance_grad", group["tolerance_grad"])
-        group["tolerance_change"] = _at_least(name, "tolerance_change",
-                                              group["tolerance_change"])
+        group["tolerance_grad"] = check_real(name, "tolerance_grad", group["tolerance_grad"], 0.0)
+        group["tolerance_change"] = check_real(name, "tolerance_change",
+                                              group["tolerance_change"], 0.0)
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"{name}: line_search_fn must be None or 'strong_wolfe', got "
                              f"{group['line_search_fn']!r}")

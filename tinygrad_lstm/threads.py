@@ -26,6 +26,8 @@ from collections.abc import Iterator
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from tinygrad_lstm.checks import check_int
+
 #: BLAS threads of a training run when nobody said otherwise (see benchmarks/threads.py)
 TRAINING_THREADS = 1
 _ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -39,8 +41,7 @@ def set_num_threads(n: int) -> None:
     of their default policy.
     """
     global _requested
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    n = check_int("set_num_threads", "n", n)
     threadpool_limits(limits=n, user_api="blas")
     _requested = n
 

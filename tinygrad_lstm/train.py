@@ -28,9 +28,8 @@ import json
 import math
 import os
 import signal
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,99 +38,23 @@ import numpy as np
 from tinygrad_lstm import cells, optim, tasks
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.checkpoint import CheckpointError, load, save
-from tinygrad_lstm.checks import check_int
 from tinygrad_lstm.context import get_backend, set_backend
+from tinygrad_lstm.files import write_atomic
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.losses import cross_entropy, mse_loss
 from tinygrad_lstm.nn.recurrent import Recurrent
 from tinygrad_lstm.preflight import folder_problem, size_problem
 from tinygrad_lstm.progress import progress_bar
+from tinygrad_lstm.run_config import OPTIMIZERS, RunError, TrainConfig
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor
 from tinygrad_lstm.threads import training_threads
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+__all__ = ["OPTIMIZERS", "Result", "RunError", "SequenceModel", "TrainConfig", "Trainer",
+           "check_size", "resume", "train"]
+
 CONFIG, METRICS, CHECKPOINT = "config.json", "metrics.jsonl", "checkpoint.npz"
-
-
-class RunError(ValueError):
-    """A run cannot start or resume: the message says why (the CLI exits with code 2)."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run. Saved as ``config.json`` in the run's folder."""
-
-    cell: str | type[cells.Cell] = "lstm"  # a zoo name, "module:Class" or a Cell subclass
-    task: str = "adding"
-    task_options: dict[str, Any] = field(default_factory=dict)
-    cell_options: dict[str, Any] = field(default_factory=dict)
-    hidden: int = 64
-    layers: int = 1
-    dropout: float = 0.0  # between stacked layers, in training only
-    steps: int = 1000
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9  # SGD's (the other optimisers ignore it)
-    input_noise: float = 0.0  # std of Gaussian noise added to the inputs, in training only
-    clip: float | None = 1.0
-    seed: int = 0
-    backend: str | None = None
-    eval_every: int = 100
-    eval_size: int = 512
-    checkpoint_every: int = 500
-    early_stop: bool = True
-
-    def cell_spec(self) -> cells.CellSpec:
-        """The cell this run trains (``tl.cells.resolve``); raises ``RunError``."""
-        try:
-            return cells.resolve(self.cell)
-        except cells.CellSpecError as err:
-            raise RunError(str(err)) from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """What ``config.json`` holds: the cell by name (zoo name or ``"module:Class"``)."""
-        out = dataclasses.asdict(self)
-        out["cell"] = self.cell_spec().name
-        return out
-
-    def validate(self) -> None:
-        spec = self.cell_spec()
-        if not isinstance(self.cell_options, dict):
-            raise RunError(f"cell_options must be a dict, got {type(self.cell_options).__name__}")
-        known = spec.options()
-        for key in self.cell_options:
-            if key not in known:
-                raise RunError(f"cell {spec.name!r} has no option {key!r}; its options: "
-                               f"{', '.join(known) or '(none)'}")
-        if self.task not in tasks.available():
-            raise RunError(f"unknown task {self.task!r}; choose from "
-                           f"{', '.join(tasks.available())}")
-        for name in ("hidden", "layers", "steps", "batch_size", "eval_every", "eval_size",
-                     "checkpoint_every"):
-            try:
-                check_int("TrainConfig", name, getattr(self, name))
-            except ValueError as err:
-                raise RunError(str(err)) from None
-        if self.optimizer not in OPTIMIZERS:
-            raise RunError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise RunError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
-            raise RunError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if isinstance(self.momentum, bool) or not (
-                isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
-            raise RunError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if isinstance(self.input_noise, bool) or not (
-                isinstance(self.input_noise, int | float) and math.isfinite(self.input_noise)
-                and self.input_noise >= 0):
-            raise RunError(f"input_noise must be a number >= 0, got {self.input_noise!r}")
-        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
-            raise RunError(f"clip must be a positive number or None, got {self.clip!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise RunError(f"seed must be a non-negative int, got {self.seed!r}")
 
 
 class SequenceModel(Module):
@@ -189,18 +112,9 @@ def _loss(task: tasks.Task, prediction: Tensor, batch: tasks.Batch) -> Tensor:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (``tinygrad_lstm.files.write_atomic``)."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 class _StopRequests:

@@ -25,13 +25,23 @@ from tinygrad_lstm.cells.lstm import (
     PeepholeLSTM,
     greff_variant,
 )
-from tinygrad_lstm.cells.registry import CellSpec, CellSpecError, available, resolve
+from tinygrad_lstm.cells.registry import (
+    CellSpec,
+    CellSpecError,
+    available,
+    get,
+    names,
+    register,
+    resolve,
+    unregister,
+)
 from tinygrad_lstm.cells.rnn import RNN, ClockworkRNN
 
 __all__ = [
     "CIFG", "GREFF_VARIANTS", "GRU", "LSTM", "MGU", "MUT1", "MUT2", "MUT3", "RNN", "Cell",
     "CellSpec", "CellSpecError", "ClockworkRNN", "DepthGatedLSTM", "GateSpec", "LayerNormLSTM",
-    "PeepholeLSTM", "TorchGRU", "available", "create", "explain", "greff_variant", "resolve",
+    "PeepholeLSTM", "TorchGRU", "available", "create", "explain", "get", "greff_variant", "names",
+    "register", "resolve", "unregister",
 ]
 
 

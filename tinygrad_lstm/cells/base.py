@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.cells.step import GateStrategy, StepFrame, frame_of
+from tinygrad_lstm.cells.step import run as run_frame
 from tinygrad_lstm.checks import check_dtype, check_int
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
@@ -40,6 +43,8 @@ from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor, _as_dtype, concat, zeros
 
 INITS = ("uniform", "orthogonal", "chrono")
+# re-entrant: building a cell may build the cells it holds
+_BUILD_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -146,9 +151,6 @@ class Cell(Module):
         self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
         self.gates: dict[str, GateSpec] = {}
         self._args: tuple[str, ...] = ()  # the step's argument names, in order
-        self._current: Sequence[Any] = ()  # the tensors bound to them in the running step
-        self._plan: Any = None  # set by the runner while it runs a sequence
-        self._gate_log: dict[int, Any] | None = None  # set by tl.symbolic while it traces
         self._built = False
         self._forget_bias_used = False
         self._chrono_used = False
@@ -180,28 +182,35 @@ class Cell(Module):
         ``size`` is its output width (``hidden_size`` by default); ``names`` names the weight
         blocks of inputs that are not step arguments (else ``in0``, ``in1``, ...).
         """
-        plan = self._plan
-        if plan is not None:  # running a sequence: the stacked/hoisted parts, when they apply
-            out = plan.gate(name, inputs)
+        frame = frame_of(self)
+        if frame.strategy is not None:  # a runner, tracer or printer in charge of this step
+            out = frame.strategy.gate(frame, name, inputs)
             if out is not None:
                 return out
+        return self.plain_gate(frame, name, inputs, size=size, bias=bias, names=names)
+
+    def plain_gate(self, frame: StepFrame, name: str, inputs: Sequence[Tensor], *,
+                   size: int | None = None, bias: bool = True,
+                   names: Sequence[str] | None = None) -> Tensor:
+        """``gate`` without a strategy: W·[inputs] + b from this gate's own blocks, the gate
+        made (while the cell is being built) the first time. ``frame`` tells which step
+        argument each input is. Raises ValueError/TypeError for no or non-Tensor inputs,
+        RuntimeError for a gate first seen after the cell was built, ShapeError for inputs of
+        the wrong width."""
         if not inputs:
             raise ValueError(f"{type(self).__name__}.gate({name!r}): needs at least one input")
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"{type(self).__name__}.gate({name!r}): input {i} is a "
                                 f"{type(t).__name__}, expected a Tensor")
-        sources = self._sources(inputs)
         spec = self.gates.get(name)
         if spec is None:
             if self._built:
                 raise RuntimeError(f"{type(self).__name__}: gate {name!r} was not used when the "
                                    "cell was built; every gate must run on every step")
-            spec = self._new_gate(name, inputs, sources, size, bias, names)
-        out = self._affine(spec, inputs)
-        if self._gate_log is not None:  # the symbolic printer is watching
-            self._gate_log[id(out)] = (spec, inputs)
-        return out
+            spec = self._new_gate(name, inputs, self._sources(frame.current, inputs), size,
+                                  bias, names)
+        return self._affine(spec, inputs)
 
     def param(self, name: str, shape: tuple[int, ...],
               init: float | np.ndarray | None = None) -> Parameter:
@@ -225,10 +234,12 @@ class Cell(Module):
             p = self.register_parameter(name, Parameter(value, dtype=self.dtype))
         return p
 
-    def _sources(self, inputs: Sequence[Tensor]) -> tuple[str | None, ...]:
-        """Per input, the step argument it is (x, h, c, ...) or None for a computed value; the
-        first name wins when one tensor was passed as two arguments."""
-        names = dict(zip(map(id, reversed(self._current)), reversed(self._args), strict=False))
+    def _sources(self, current: Sequence[Tensor], inputs: Sequence[Tensor]
+                 ) -> tuple[str | None, ...]:
+        """Per input, the step argument it is (x, h, c, ...) or None for a computed value
+        (``current``: the tensors bound to the arguments); the first name wins when one tensor
+        was passed as two arguments."""
+        names = dict(zip(map(id, reversed(current)), reversed(self._args), strict=False))
         return tuple(names.get(id(t)) for t in inputs)
 
     def _affine(self, spec: GateSpec, inputs: Sequence[Tensor]) -> Tensor:
@@ -318,6 +329,11 @@ class Cell(Module):
     def _ensure_built(self) -> None:
         if self._built:
             return
+        with _BUILD_LOCK:  # two threads meeting an unbuilt cell: one builds, the other waits
+            if not self._built:
+                self._build()
+
+    def _build(self) -> None:
         names = ("x", *self.state, *self.context)
         try:
             inspect.signature(self.step).bind(*names)
@@ -354,16 +370,15 @@ class Cell(Module):
         """Zeros for every state, on the current backend."""
         return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype) for s in self.state)
 
-    def run_step(self, x: Tensor, state: Sequence[Tensor],
-                 context: Sequence[Tensor] = ()) -> tuple[Tensor, ...]:
-        """One step with the state checked on the way in and out (the runner's entry point)."""
-        # plain attribute writes (not Module.__setattr__): this runs at every step
-        current = (x, *state, *context)
-        object.__setattr__(self, "_current", current)
-        try:
-            new = self.step(x, *state, *context)
-        finally:
-            object.__setattr__(self, "_current", ())
+    def run_step(self, x: Tensor, state: Sequence[Tensor], context: Sequence[Tensor] = (), *,
+                 strategy: GateStrategy | None = None) -> tuple[Tensor, ...]:
+        """One step with the state checked on the way out (the runner's entry point).
+
+        ``strategy`` answers the step's gates (``tinygrad_lstm.cells.step``): the sequence
+        plan, the compiler's tracer or the symbolic printer; None computes each gate plainly.
+        It reaches ``gate`` through a context variable, so the cell itself is not written and
+        threads running one cell do not meet."""
+        new = run_frame(self, (x, *state, *context), strategy)
         if not isinstance(new, tuple | list) or len(new) != len(self.state):
             got = len(new) if isinstance(new, tuple | list) else type(new).__name__
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "

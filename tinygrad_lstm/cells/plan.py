@@ -15,12 +15,13 @@ When the cell was built, ``step`` showed which step argument feeds each input of
   ``addmm``.
 
 A gate whose inputs turn out different at run time (a data-dependent step) takes the plain path,
-so the plan changes speed, never results; ``tests/test_cells.py`` checks that both paths agree
-for every cell.
+so the plan changes speed, never results; ``tests/cells/test_cells.py`` checks that both paths
+agree for every cell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.module import Parameter
@@ -29,6 +30,7 @@ from tinygrad_lstm.tensor import Tensor, addmm, apply, concat, zeros
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell, GateSpec
+    from tinygrad_lstm.cells.step import StepFrame
 
 # the plan's own indices and products are made here, so it calls the primitives directly
 GETITEM = PRIMITIVES["getitem"]
@@ -193,10 +195,9 @@ class StepPlan:
         self._pre = [None] * len(self.groups)
         self._products = [None] * len(self.weights_t)
 
-    def _pieces(self, group: _Group) -> tuple[Tensor, ...]:
+    def _pieces(self, group: _Group, current: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """The pre-activations of the group's gates at this step, in as few operations as it
         allows: for the LSTM, one ``addmm_split`` (projection[t] + h W_h, cut into f, i, C̃, o)."""
-        current = self.cell._current
         products = self._products
         c: Tensor | None = None  # what the first product is added into, at ``index``
         index: Any = ()
@@ -232,16 +233,17 @@ class StepPlan:
             return (out,)
         return apply(SPLIT, out, sizes=group.sizes, axis=out.ndim - 1)
 
-    def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor | None:
+    def gate(self, frame: StepFrame, name: str, inputs: tuple[Tensor, ...]) -> Tensor | None:
         """The gate's value from the stacked/hoisted parts, or None to take the plain path
-        (a gate the plan has no route for, or inputs other than those it was planned for)."""
+        (a gate the plan has no route for, or inputs other than those it was planned for).
+        The plan is the step's ``GateStrategy`` (``tinygrad_lstm.cells.step``)."""
+        current = frame.current
         route = self.routes.get(name)
         if route is None:
             return None
         group, place, positions, computed = route
         # the inputs it was planned for? (the same step arguments, in the same places)
         if computed:
-            current = self.cell._current
             if len(inputs) != len(positions):
                 return None
             for t, position in zip(inputs, positions, strict=True):
@@ -253,13 +255,12 @@ class StepPlan:
         else:  # only step arguments: compare with the tuple of them, made once per step
             expected = self._expected.get(positions)
             if expected is None:
-                current = self.cell._current
                 expected = self._expected[positions] = tuple([current[p] for p in positions])
             if inputs != expected:  # Tensor has no __eq__: this compares identities
                 return None
         pieces = self._pre[group.number]
         if pieces is None:  # the group's first gate this step: all of its gates at once
-            pieces = self._pre[group.number] = self._pieces(group)
+            pieces = self._pre[group.number] = self._pieces(group, current)
         out = pieces[place]
         for k, weight_t in computed:
             out = addmm(out, inputs[k], weight_t)

@@ -44,43 +44,11 @@ from tinygrad_lstm.cells.lstm import (
     PeepholeLSTM,
 )
 from tinygrad_lstm.cells.rnn import RNN, ClockworkRNN
+from tinygrad_lstm.registry import Registry
 
 
 class CellSpecError(ValueError):
     """A cell name, class or option that cannot be used: the message says why, in one line."""
-
-
-# name -> (class, preset options, description)
-_ZOO: dict[str, tuple[type[Cell], dict[str, Any], str]] = {
-    "rnn": (RNN, {}, RNN.description),
-    "rnn-relu": (RNN, {"nonlinearity": "relu"},
-                 "vanilla RNN with relu: h_t = relu(W·[h_{t-1}, x_t] + b)"),
-    "lstm": (LSTM, {}, LSTM.description),
-    "peephole": (PeepholeLSTM, {}, PeepholeLSTM.description),
-    "peephole-full": (PeepholeLSTM, {"full_peepholes": True},
-                      "peephole LSTM with full matrices over [C, h, x], as the essay draws them"),
-    "cifg": (CIFG, {}, CIFG.description),
-    "gru": (GRU, {}, GRU.description),
-    "torch-gru": (TorchGRU, {}, TorchGRU.description),
-    "mgu": (MGU, {}, MGU.description),
-    "mut1": (MUT1, {}, MUT1.description),
-    "mut2": (MUT2, {}, MUT2.description),
-    "mut3": (MUT3, {}, MUT3.description),
-    "layernorm-lstm": (LayerNormLSTM, {}, LayerNormLSTM.description),
-    "clockwork": (ClockworkRNN, {}, ClockworkRNN.description),
-    "depth-gated-lstm": (DepthGatedLSTM, {}, DepthGatedLSTM.description),
-}
-_GREFF_DESCRIPTIONS = {
-    "NIG": "no input gate (i = 1)", "NFG": "no forget gate (f = 1)",
-    "NOG": "no output gate (o = 1)", "NIAF": "no input activation (no tanh on C̃)",
-    "NOAF": "no output activation (h = o ⊙ C)", "NP": "no peepholes",
-    "CIFG": "coupled input and forget gate (f = 1 - i)",
-    "FGR": "full gate recurrence (gates read i, f, o of the previous step)",
-}
-for _name, _preset in GREFF_VARIANTS.items():
-    _ZOO[f"greff-{_name.lower()}"] = (
-        PeepholeLSTM, dict(_preset),
-        f"Greff 2015 {_name}: peephole LSTM with {_GREFF_DESCRIPTIONS[_name]}")
 
 
 @dataclass(frozen=True)
@@ -143,6 +111,63 @@ class CellSpec:
         except (ValueError, TypeError, SyntaxError):
             raise CellSpecError(f"cell option {key}={text!r}: expected "
                                 f"{_describe(hint, default)}") from None
+
+
+# the zoo: every built-in name, its class and the options the name presets
+_ZOO: Registry[CellSpec] = Registry("cell", CellSpecError,
+                                    " (or 'module:Class' for a custom cell)")
+
+
+def register(name: str, cls: type[Cell], preset: Mapping[str, Any] | None = None,
+             description: str | None = None) -> None:
+    """Add a cell to the zoo under ``name``: ``cls`` built with the ``preset`` options (the
+    zoo's ``rnn-relu`` is ``RNN`` with ``nonlinearity="relu"``). Every entry point that takes a
+    cell by name (``train``, the command line, ``docs``, studies) then knows it.
+
+    Raises ``CellSpecError`` for a ``cls`` that is not a ``tl.Cell`` subclass, ValueError for a
+    name that is not one word.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Cell)) or cls is Cell:
+        raise CellSpecError(f"register: cell {name!r} must be a tl.Cell subclass, got {cls!r}")
+    if description is None:
+        description = cls.description or (cls.__doc__ or "").strip().split("\n")[0]
+    _ZOO.register(name, CellSpec(name, cls, dict(preset or {}), description), description)
+
+
+def unregister(name: str) -> None:
+    """Remove ``name`` from the zoo (``CellSpecError`` if it is not there)."""
+    _ZOO.unregister(name)
+
+
+for _name, _cls, _preset, _description in (
+        ("rnn", RNN, {}, None),
+        ("rnn-relu", RNN, {"nonlinearity": "relu"},
+         "vanilla RNN with relu: h_t = relu(W·[h_{t-1}, x_t] + b)"),
+        ("lstm", LSTM, {}, None),
+        ("peephole", PeepholeLSTM, {}, None),
+        ("peephole-full", PeepholeLSTM, {"full_peepholes": True},
+         "peephole LSTM with full matrices over [C, h, x], as the essay draws them"),
+        ("cifg", CIFG, {}, None),
+        ("gru", GRU, {}, None),
+        ("torch-gru", TorchGRU, {}, None),
+        ("mgu", MGU, {}, None),
+        ("mut1", MUT1, {}, None),
+        ("mut2", MUT2, {}, None),
+        ("mut3", MUT3, {}, None),
+        ("layernorm-lstm", LayerNormLSTM, {}, None),
+        ("clockwork", ClockworkRNN, {}, None),
+        ("depth-gated-lstm", DepthGatedLSTM, {}, None)):
+    register(_name, _cls, _preset, _description)
+_GREFF_DESCRIPTIONS = {
+    "NIG": "no input gate (i = 1)", "NFG": "no forget gate (f = 1)",
+    "NOG": "no output gate (o = 1)", "NIAF": "no input activation (no tanh on C̃)",
+    "NOAF": "no output activation (h = o ⊙ C)", "NP": "no peepholes",
+    "CIFG": "coupled input and forget gate (f = 1 - i)",
+    "FGR": "full gate recurrence (gates read i, f, o of the previous step)",
+}
+for _name, _preset in GREFF_VARIANTS.items():
+    register(f"greff-{_name.lower()}", PeepholeLSTM, _preset,
+             f"Greff 2015 {_name}: peephole LSTM with {_GREFF_DESCRIPTIONS[_name]}")
 
 
 def _constructor_parameters(cls: type) -> Iterator[inspect.Parameter]:
@@ -299,12 +324,9 @@ def resolve(spec: str | type[Cell] | CellSpec) -> CellSpec:
         cls = spec
         name = _class_name(cls)
     elif isinstance(spec, str):
-        if spec in _ZOO:
-            cls, preset, description = _ZOO[spec]
-            return CellSpec(spec, cls, dict(preset), description)
-        if ":" not in spec:
-            raise CellSpecError(f"unknown cell {spec!r}; available: {', '.join(_ZOO)} "
-                                "(or 'module:Class' for a custom cell)")
+        if spec in _ZOO or ":" not in spec:
+            found = _ZOO.get(spec)  # CellSpecError listing the zoo when unknown
+            return CellSpec(found.name, found.cls, dict(found.preset), found.description)
         cls = _import_class(spec)
         name = spec.strip()
     else:
@@ -319,5 +341,15 @@ def resolve(spec: str | type[Cell] | CellSpec) -> CellSpec:
 
 
 def available() -> dict[str, str]:
-    """Every built-in cell by name, with a one-line description."""
-    return {name: description for name, (_, _, description) in _ZOO.items()}
+    """Every cell in the zoo by name, with a one-line description."""
+    return _ZOO.available()
+
+
+def names() -> list[str]:
+    """Every name in the zoo, in the order ``tinygrad-lstm cells`` lists them."""
+    return _ZOO.names()
+
+
+def get(name: str) -> type[Cell]:
+    """The class registered as ``name`` (``resolve`` gives its preset options too)."""
+    return _ZOO.get(name).cls

@@ -20,6 +20,7 @@ from tinygrad_lstm.tensor import Tensor
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell
+    from tinygrad_lstm.cells.step import StepFrame
 
 #: primitives the compiler takes: elementwise, with a symbolic rule, no data-dependent choice
 ELEMENTWISE = frozenset({"add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sigmoid",
@@ -106,10 +107,10 @@ class _TracePlan:
         self.leaves = leaves
         self.computed: list[tuple[str, int, Tensor]] = []  # (gate, input position, value)
 
-    def gate(self, name: str, inputs: tuple[Tensor, ...]) -> Tensor:
+    def gate(self, frame: StepFrame, name: str, inputs: tuple[Tensor, ...]) -> Tensor:
         cell = self.cell
         spec = cell.gates.get(name)
-        current = cell._current
+        current = frame.current
         sources: list[str | None] = []
         for k, t in enumerate(inputs):
             hit = [a for a, v in zip(cell._args, current, strict=True) if v is t]
@@ -164,19 +165,15 @@ def trace(cell: Cell) -> Graph:
     states = tuple(Tensor(rng.standard_normal((TRACE_BATCH, H)), dtype=cell.dtype,
                           requires_grad=True) for _ in cell.state)
     z: dict[str, Tensor] = {}
-    previous = cell._plan
     plan = _TracePlan(cell, z)
-    object.__setattr__(cell, "_plan", plan)
     try:
         with enable_grad():
-            new = cell.run_step(x, states, ())
+            new = cell.run_step(x, states, (), strategy=plan)
     except NotCompilable:
         raise
     except Exception as err:  # a step that only runs on real data: the tape path runs it
         raise NotCompilable(f"its step did not run on traced leaves ({type(err).__name__}: "
                             f"{err})") from None
-    finally:
-        object.__setattr__(cell, "_plan", previous)
     ran = tuple(g for g in cell.gates if g in z)
     missing = [g for g in cell.gates if g not in z]
     if missing:

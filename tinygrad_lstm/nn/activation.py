@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.checks import check_probability
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.tensor import Tensor, where
 
@@ -96,8 +96,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        check_probability("Dropout", "p", p, one=True)
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.cells.plan import GETITEM, StepPlan
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_int, check_probability
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module
 from tinygrad_lstm.tensor import Tensor, apply, concat, stack, where
@@ -31,9 +30,7 @@ def detach_state(state: State) -> State:
 
 
 def _rate(name: str, p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"Recurrent: {name} must be a probability in [0, 1), got {p!r}")
-    return float(p)
+    return check_probability("Recurrent", name, p)
 
 
 class Recurrent(Module):
@@ -204,22 +201,18 @@ class Recurrent(Module):
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps
         trail: list[tuple[Tensor, ...]] = [()] * steps
-        object.__setattr__(cell, "_plan", plan)
-        try:
-            for t in range(steps - 1, -1, -1) if reverse else range(steps):
-                if plan is not None:
-                    plan.begin(t)
-                fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
-                extra = tuple(c[t] for c in context) if context else zero_context
-                x_t = apply(GETITEM, xs, index=t) if xs.requires_grad else \
-                    Tensor._wrap(xs.data[t], xs.backend)  # xs[t]; a constant needs no node
-                new = cell.run_step(x_t, fed, extra)
-                if masks is not None:
-                    new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
-                state = new
-                out = cell.output(state)
-                outputs[t] = out if masks is None else where(masks[t], out, 0.0)
-                trail[t] = state
-        finally:
-            object.__setattr__(cell, "_plan", None)
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            if plan is not None:
+                plan.begin(t)
+            fed = state if h_mask is None else (state[0] * h_mask, *state[1:])
+            extra = tuple(c[t] for c in context) if context else zero_context
+            x_t = apply(GETITEM, xs, index=t) if xs.requires_grad else \
+                Tensor._wrap(xs.data[t], xs.backend)  # xs[t]; a constant needs no node
+            new = cell.run_step(x_t, fed, extra, strategy=plan)
+            if masks is not None:
+                new = tuple(where(masks[t], n, s) for n, s in zip(new, state, strict=True))
+            state = new
+            out = cell.output(state)
+            outputs[t] = out if masks is None else where(masks[t], out, 0.0)
+            trail[t] = state
         return stack(outputs), state, trail

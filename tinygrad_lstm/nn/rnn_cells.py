@@ -190,12 +190,8 @@ class TorchLayoutCell(Cell):
                 given = tuple(s.reshape(1, *s.shape) if s.ndim == 1 else s for s in given)
             state = self.check_state(tuple(given), batch)
         plan = StepPlan(self, x.reshape(1, batch, self.input_size))  # the stacked GEMMs
-        object.__setattr__(self, "_plan", plan)
-        try:
-            plan.begin(0)
-            new = self.run_step(x, state)
-        finally:
-            object.__setattr__(self, "_plan", None)
+        plan.begin(0)
+        new = self.run_step(x, state, strategy=plan)
         return tuple(s.reshape(s.shape[1]) for s in new) if unbatched else new
 
     def _state_doc(self) -> str:

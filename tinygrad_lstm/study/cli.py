@@ -6,25 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+from tinygrad_lstm.cli_args import non_negative_float, positive_int
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -38,11 +20,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="results folder (default: <name>-study)")
     p.add_argument("--storage", metavar="URL", help="Optuna database URL (default: SQLite "
                    "study.db in the results folder), e.g. postgresql://user@host/db")
-    p.add_argument("--workers", type=_positive_int, help="CPUs of the local Ray instance "
+    p.add_argument("--workers", type=positive_int, help="CPUs of the local Ray instance "
                    "(default: all); ignored with --address")
     p.add_argument("--address", metavar="ADDR", help="an existing Ray cluster: ray://host:port "
                    "or auto")
-    p.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0, metavar="G",
+    p.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, metavar="G",
                    help="GPUs per trial (trials then use the cupy backend)")
     p.add_argument("--backend", help="array backend for the trials")
     p.add_argument("--quiet", action="store_true", help="no progress line")

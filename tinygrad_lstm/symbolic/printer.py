@@ -24,6 +24,7 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from tinygrad_lstm.cells.base import Cell
+from tinygrad_lstm.cells.step import StepFrame
 from tinygrad_lstm.primitives import Primitive
 from tinygrad_lstm.symbolic.functions import sigmoid, transposed
 from tinygrad_lstm.symbolic.names import (  # noqa: F401 - the printer's names, re-exported
@@ -231,13 +232,15 @@ class _Trace:
             self.values[id(t)] = context_symbol(s)
         for name, p in cell.named_parameters():
             self.values[id(p)] = sympy.Symbol(_param_symbol(name))
-        object.__setattr__(cell, "_gate_log", self.gates)
-        try:
-            with recording() as made:
-                self.new = cell.run_step(x, state, context)
-        finally:
-            object.__setattr__(cell, "_gate_log", None)
+        with recording() as made:
+            self.new = cell.run_step(x, state, context, strategy=self)
         self.order = {id(t): k for k, t in enumerate(made)}
+
+    def gate(self, frame: StepFrame, name: str, inputs: tuple[Tensor, ...]) -> Tensor:
+        """The step's gate strategy: the plain value, remembered as a gate's output."""
+        out = frame.cell.plain_gate(frame, name, inputs)
+        self.gates[id(out)] = (frame.cell.gates[name], inputs)
+        return out
 
     def gates_inside(self, tensor: Tensor, stop: set[int]) -> set[int]:
         """The gates whose output feeds ``tensor`` without passing a named tensor."""

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_lstm.tasks.base import Batch, Kind, Task, check_int, end_mask, valid_mask
+from tinygrad_lstm.tasks.base import Batch, Kind, Task, TaskOption, check_int, end_mask, valid_mask
 
 
 class AddingProblem(Task):
@@ -55,6 +55,9 @@ class AddingProblem(Task):
     """
 
     name: ClassVar[str] = "adding"
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
+                   apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "adding problem, 1997 form: values in [-1, 1], two marked, target 0.5 + (X1 + X2)/4, "
         "solved if |error| < 0.04")
@@ -144,6 +147,9 @@ class AddingProblem2016(Task):
     """
 
     name: ClassVar[str] = "adding2016"
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
+                   apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "adding problem, 2016 form: values U[0, 1], one marker in each half, target X1 + X2, "
         "MSE vs the 1/6 of predicting 1")

@@ -31,14 +31,14 @@ from __future__ import annotations
 import abc
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
-from tinygrad_lstm.checks import check_int
+from tinygrad_lstm.checks import check_int, check_real
 from tinygrad_lstm.errors import ShapeError
 
 Kind = Literal["regression", "classification"]
@@ -106,14 +106,40 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
+@dataclass(frozen=True)
+class TaskOption:
+    """One option a task offers on the command line: ``--{flag} VALUE`` of ``type`` (int,
+    float or str; numbers at least ``low`` when given), ``default`` being what the task does
+    without it (shown in ``--help``; a test holds it to the constructor). ``apply(value)``
+    turns it into constructor keywords (by default ``{flag with - as _: value}``) and raises
+    ValueError, in words that follow the flag, for a value the task cannot take. Tasks that
+    share a flag (``--seq-len``) share its type; the command line is generated from these
+    (``tinygrad_lstm.cli_train``), so a new task brings its options with it.
+    """
+
+    flag: str
+    type: type
+    default: Any
+    help: str
+    low: float | None = None
+    apply: Callable[[Any], dict[str, Any]] | None = None
+
+    def options(self, value: Any) -> dict[str, Any]:
+        """The constructor keywords ``value`` stands for."""
+        if self.apply is None:
+            return {self.flag.replace("-", "_"): value}
+        return self.apply(value)
+
+
 class Task(abc.ABC):
     """A seeded generator of sequences that need memory, with its success metric and baseline.
 
     Class attributes: ``name`` (registry key), ``description`` (one line), ``kind`` (the loss to
     train with: "regression" = MSE, "classification" = cross-entropy on logits), ``per_step``
     (targets at every step, or only at the end), ``metric_name`` and ``higher_is_better`` (the
-    direction of ``metric``). Instance attributes: ``input_size``, ``output_size``,
-    ``solved_at`` (the threshold ``solved`` applies; each task documents its default).
+    direction of ``metric``), ``options`` (its ``TaskOption``s). Instance attributes:
+    ``input_size``, ``output_size``, ``solved_at`` (the threshold ``solved`` applies; each task
+    documents its default).
     """
 
     name: ClassVar[str]
@@ -123,6 +149,8 @@ class Task(abc.ABC):
     metric_name: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
     default_solved_at: ClassVar[float]
+    #: what the command line offers for this task (``tinygrad-lstm train --task NAME``)
+    options: ClassVar[tuple[TaskOption, ...]] = ()
 
     input_size: int
     output_size: int
@@ -130,11 +158,10 @@ class Task(abc.ABC):
     def __init__(self, solved_at: float | None = None) -> None:
         if solved_at is None:
             solved_at = self.default_solved_at
-        if isinstance(solved_at, bool) or not isinstance(solved_at, numbers.Real) \
-                or not math.isfinite(solved_at):
-            raise ValueError(f"{type(self).__name__}: solved_at must be a finite number, "
-                             f"got {solved_at!r}")
-        self.solved_at = float(solved_at)
+        try:
+            self.solved_at = check_real(type(self).__name__, "solved_at", solved_at)
+        except TypeError as err:  # a task's bad argument is a ValueError (tasks.create's promise)
+            raise ValueError(str(err)) from None
 
     # -- generation ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_lstm.tasks.base import NEG, Batch, Kind, Task, check_int, one_hot
+from tinygrad_lstm.tasks.base import NEG, Batch, Kind, Task, TaskOption, check_int, one_hot
 
 
 class CopyTask(Task):
@@ -43,6 +43,9 @@ class CopyTask(Task):
     """
 
     name: ClassVar[str] = "copy"
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption("seq-len", int, 100, "sequence length", low=1,
+                   apply=lambda n: {"length": n}),)
     description: ClassVar[str] = (
         "copy task: 10 symbols of 8, T-1 blanks, a delimiter, 10 blanks; write the symbols back "
         "at the end")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_lstm.tasks.base import Batch, Kind, Task, check_int, end_mask, one_hot
+from tinygrad_lstm.tasks.base import Batch, Kind, Task, TaskOption, check_int, end_mask, one_hot
 
 #: (country, language) pairs, in the order ``n_countries`` takes them.
 COUNTRIES: tuple[tuple[str, str], ...] = (
@@ -58,6 +58,8 @@ class FranceTask(Task):
     """
 
     name: ClassVar[str] = "france"
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption("gap", int, 20, "filler words between the country and the language", low=0),)
     description: ClassVar[str] = (
         "the essay's example: 'I grew up in France .' + gap filler words + 'I speak fluent' -> "
         "French")

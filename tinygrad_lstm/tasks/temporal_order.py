@@ -19,11 +19,18 @@ from tinygrad_lstm.tasks.base import (
     Batch,
     Kind,
     Task,
+    TaskOption,
     check_int,
     end_mask,
     one_hot,
     valid_mask,
 )
+
+
+def _lengths(seq_len: int) -> dict[str, int]:
+    if seq_len < 62:  # its symbols sit at steps 10-20 and 50-60, before the end
+        raise ValueError(f"must be at least 62 for the temporal-order task, got {seq_len}")
+    return {"min_length": seq_len, "max_length": seq_len + 10}
 
 
 class TemporalOrder(Task):
@@ -50,6 +57,9 @@ class TemporalOrder(Task):
     """
 
     name: ClassVar[str] = "temporal-order"
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption("seq-len", int, 100, "sequence length: min_length, with max_length 10 more "
+                   "(at least 62)", low=1, apply=_lengths),)
     description: ClassVar[str] = (
         "temporal order (1997, 6a): X/Y at t1 in [10, 20] and t2 in [50, 60] among distractors; "
         "classify XX, XY, YX, YY at the end")

@@ -38,8 +38,8 @@ def test_a_single_task_spec_reads_and_stores_as_before():
     ('hidden = { low = 16, high = 16 }', "empty range: low 16 must be below high 16"),
     ('lr = { low = 0.0, high = 0.1, log = true }', "a log range needs low > 0"),
     ('weight_decay = { low = 0.0, high = 0.9 }', "not a searchable parameter"),
-    ('momentum = { low = 0.0, high = 1.0 }', r"momentum must be in \[0, 1\), got 1.0"),
-    ('input_noise = { low = -1.0, high = 1.0 }', "input_noise must be a number >= 0"),
+    ('momentum = { low = -0.5, high = 0.5 }', r"momentum must be >= 0.0, got -0.5"),
+    ('input_noise = { low = -1.0, high = 1.0 }', "input_noise must be >= 0.0"),
     ('hidden = { low = 4, high = 16, one_minus = true }', "only for a real-valued"),
     ('hidden = { low = 4.5, high = 16 }', "low must be an integer"),
 ])

@@ -339,6 +339,7 @@ class _Minimal(tl.Cell):
         return ((1 - a) * h + a * cand,)
 
 
+@pytest.mark.slow
 def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
     """The LSTM, the GRU of tl.nn.GRU and a custom cell, float32 and float64: one nvcc run."""
     import shutil

@@ -17,7 +17,7 @@ import pytest
 
 import tinygrad_lstm as tl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 F64 = np.float64
 T_MAX = 100
 # the zoo's cells with a gate that keeps or admits the state, and the sign of each
@@ -155,6 +155,7 @@ def test_chrono_misuse_is_one_clear_line(make, error, message) -> None:
     assert str(info.value) == message
 
 
+@pytest.mark.slow
 def test_chrono_from_the_command_line(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "tinygrad_lstm", "train", "--cell", "lstm", "--cell-option",

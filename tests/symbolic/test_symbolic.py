@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_lstm as tl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 
 ESSAY_LSTM = r"""\begin{aligned}
 f_t &= \sigma\left(W_f \left[h_{t-1}, x_t\right] + b_f\right) \\
@@ -209,6 +209,7 @@ def test_the_committed_cell_pages_are_not_stale(tmp_path) -> None:
             encoding="utf-8"), f"docs/cells/{page.name} is stale: run `tinygrad-lstm docs`"
 
 
+@pytest.mark.slow
 def test_the_docs_command(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "docs", "--out",
                           str(tmp_path / "cells")], cwd=ROOT, capture_output=True, text=True,

@@ -14,7 +14,7 @@ import sympy
 import tinygrad_lstm as tl
 from tinygrad_lstm.primitives import PRIMITIVES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 SYMBOLIC = ROOT / "tinygrad_lstm" / "symbolic"
 #: what the cell compiler calls on plain SymPy scalars (one entry each)
 ELEMENTWISE = ("add", "sub", "mul", "div", "maximum", "where", "neg", "pow", "exp", "log",

@@ -27,7 +27,7 @@ from tests.study_specs import cli, tiny, write  # noqa: E402
 from tinygrad_lstm.study import execution, search  # noqa: E402
 from tinygrad_lstm.study.spec import StudyError, parse_spec  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 
 @pytest.fixture(scope="module")
 def local_ray():
@@ -63,6 +63,7 @@ input_noise = { low = 0.0, high = 0.5 }
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy, on close values
+@pytest.mark.slow
 def test_tiny_study_of_two_tasks_end_to_end(tmp_path, local_ray):
     cells = ("peephole", "gru")
     text = tiny(cells=cells).replace("[task]", "[old]").replace("steps = 30", (
@@ -140,6 +141,7 @@ def _states(db: Path) -> dict[str, int]:
         return {}
 
 
+@pytest.mark.slow
 def test_killed_study_resumes_with_every_trial_exactly_once(tmp_path, local_ray):
     spec = write(tmp_path, tiny(name="killed", cells=("peephole", "gru"), trials=3, steps=40))
     out = tmp_path / "results"
@@ -213,6 +215,7 @@ class DiesOnce(tl.cells.RNN):
 """
 
 
+@pytest.mark.slow
 def test_a_dead_worker_costs_its_trial_only_and_the_trial_is_retried(tmp_path, local_ray):
     (tmp_path / "dies_once.py").write_text(DIES_ONCE)
     text = tiny(name="dies", cells=("peephole", "dies_once:DiesOnce"), trials=1)
@@ -258,6 +261,7 @@ def test_unreadable_spec_names_the_toml_line(tmp_path):
         tl.study.run(tmp_path / "missing.toml")
 
 
+@pytest.mark.slow
 def test_unreachable_ray_address_is_said_within_seconds(tmp_path):
     spec = write(tmp_path, tiny())
     start = time.monotonic()

@@ -16,7 +16,7 @@ import tinygrad_lstm as tl
 from backends.cupy_backend import SIGMOID_SOURCE
 from backends.numpy_backend import NumpyBackend
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 
 
 class SecondCpu(NumpyBackend):
