@@ -22,9 +22,8 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
 from tinygrad_lstm.tensor_torch import TorchNames, axis_arg, device_backend, keepdims_arg
-from tinygrad_lstm.versions import _Writes, share_version, version
+from tinygrad_lstm.versions import share_version, version
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -111,7 +110,7 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
     if prim.multiple:
-        return _outputs(prim, inputs, params, args, out, backend, needs_grad and _mode.enabled)
+        return _outputs(prim, inputs, params, args, out, backend, needs_grad)
     return _record(prim, inputs, params, args, out, backend, needs_grad)
 
 
@@ -128,67 +127,22 @@ def _record(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], ar
             out: Any, backend: Backend, needs_grad: bool) -> Tensor:
     """The tensor around ``prim``'s output ``out``, on the tape when an input needs a
     gradient (the second half of ``apply``)."""
-    mode = _mode
     if isinstance(out, np.generic):  # NumPy's 0-d results are immutable scalars: an array
         out = np.asarray(out)
     result = _new(Tensor)
     result.data = out
     result.backend = backend
     result.grad = None
-    if needs_grad and mode.enabled:
-        result.requires_grad = True
-        node = _new(Node)  # Node(prim, inputs, params, args), without the call
-        node.prim = prim
-        node.parents = inputs
-        node.params = params
-        node.args = args
-        node.seq = _next_seq()
-        node.epoch = _Writes.epoch
-        result._node = node
-    else:
-        result.requires_grad = False
-        result._node = None
-    if mode.watched:  # detect_anomaly or recording
-        if mode.anomaly:
-            _check_finite(prim, inputs, out, backend)
-        if mode.trace is not None:
-            mode.trace.append(result)
-    return result
+    return tape.record(result, prim, inputs, params, args, needs_grad)
 
 
 def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], args: list[Any],
-             outs: tuple[Any, ...], backend: Backend, record: bool) -> tuple[Tensor, ...]:
+             outs: tuple[Any, ...], backend: Backend, needs_grad: bool) -> tuple[Tensor, ...]:
     """The tensors of a primitive with several outputs (split), each with its own node."""
-    mode = _mode
-    if mode.anomaly:
-        for out in outs:
-            _check_finite(prim, inputs, out, backend)
     tensors = [Tensor._wrap(np.asarray(out) if isinstance(out, np.generic) else out, backend)
                for out in outs]
-    if record:
-        group = Outputs(tensors, outs)
-        for k, t in enumerate(tensors):
-            node = OutputNode(prim, inputs, params, args)
-            node.outputs = group
-            node.index = k
-            t.requires_grad = True
-            t._node = node
-    if mode.trace is not None:
-        mode.trace.extend(tensors)
+    tape.record_outputs(tensors, prim, inputs, params, args, needs_grad)
     return tuple(tensors)
-
-
-def _check_finite(prim: Primitive, inputs: Sequence[Any], out: Any, backend: Backend) -> None:
-    xp = backend.xp
-    bad = ~xp.isfinite(out)
-    count = int(bad.sum())
-    if count:
-        first = backend.to_numpy(out[bad][:1])[0]
-        shapes = [tuple(x.shape) for x in inputs if isinstance(x, Tensor)]
-        what = "an input of shape" if len(shapes) == 1 else "inputs of shapes"
-        raise FloatingPointError(
-            f"{prim.name} produced {first} ({count} of {out.size} entries not finite) from "
-            f"{what} {', '.join(map(str, shapes))}")
 
 
 def _operand(x: Any, like: Tensor, op: str) -> Any:
@@ -404,10 +358,8 @@ class Tensor(TorchNames):
             if dst is self.backend:
                 return self
             out = Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
-            if self.requires_grad and tape._mode.enabled:
-                out.requires_grad = True
-                out._node = Node(TRANSFER, (self,), {"src": self.backend, "dst": dst}, [self.data])
-            return out
+            return tape.record(out, TRANSFER, (self,), {"src": self.backend, "dst": dst},
+                               [self.data], self.requires_grad)
         try:
             dt = _as_dtype(target, "to")
         except DTypeError:
