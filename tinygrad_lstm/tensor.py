@@ -48,13 +48,10 @@ def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
 
 
 def _backend_of(data: Any) -> Backend | None:
-    """The backend an array natively belongs to, when it is not NumPy's (a CuPy array)."""
-    module = type(data).__module__
-    if module.startswith("cupy"):
-        import backends
+    """The backend an array natively belongs to, when it is not host data (NumPy, lists)."""
+    import backends
 
-        return backends.get("cupy")
-    return None
+    return backends.owner(data)
 
 
 def _host_array(data: Any) -> np.ndarray:
