@@ -67,12 +67,14 @@ class Cotangents:
 
     def add(self, tensor: Any, g: Any) -> bool:
         """Add one VJP result into ``tensor``'s slot; True when it is the first to reach it."""
-        slot = self.slots.get(tensor)
-        kind = g.__class__
-        if kind in LAZY:
-            self.slots[tensor] = g.add_into(self, slot, tensor)
+        slots = self.slots
+        slot = slots.get(tensor)
+        if g.__class__ in LAZY:
+            slots[tensor] = g.add_into(self, slot, tensor)
+        elif slot is None and g.shape == tensor.data.shape and g.dtype == tensor.data.dtype:
+            slots[tensor] = g  # the most common edge, kept short: the first, as it is
         else:
-            self.slots[tensor] = self.add_dense(slot, g, tensor.data, False)
+            slots[tensor] = self.add_dense(slot, g, tensor.data, False)
         return slot is None
 
     def add_dense(self, slot: Any, g: Any, like: Any, fresh: bool) -> Any:
