@@ -8,16 +8,14 @@ VJP may return, and how each kind adds itself into a tensor's pending gradient (
                      undoes broadcasting) and to its dtype, then added
     ``SliceGrad``    zero except on ``x[index]`` (getitem's VJP): added in place into one buffer,
                      O(slice) per slice instead of O(tensor)
-    ``MatmulGrad``   a^T g, the right operand's gradient of a matrix product, multiplied only if
-                     that operand needs a gradient; a weight read at every step gathers its
-                     pairs into blocks of rows (``Products``), one GEMM per block
-    ``LeftProduct``  g m, the left operand's, multiplied only if needed (the input sequence of
-                     a first layer is not)
+    ``Product``      a @ b, an operand's gradient of a matrix product (g b^T, a^T g),
+                     multiplied only if that operand needs a gradient (a frozen weight, the
+                     input sequence of a first layer do not)
 
-A slot holds None (no gradient yet), a dense array, or a pending ``Products``. The tape may
+A slot holds None (no gradient yet) or a dense array. The tape may
 add in place only into arrays it allocated itself (``owned``): any other may be shared, e.g.
 add's VJP hands one array to both its inputs. A new kind of gradient is a class here with an
-``add_into(cotangents, slot, like)`` method returning the new slot, and an entry in ``LAZY``.
+``add_into(cotangents, slot, tensor)`` method returning the new slot, and an entry in ``LAZY``.
 """
 
 from __future__ import annotations
@@ -28,8 +26,7 @@ import numpy as np
 
 from tinygrad_lstm.errors import ShapeError
 
-__all__ = ["LAZY", "Cotangents", "LeftProduct", "MatmulGrad", "Products", "SliceGrad", "as_array",
-           "unbroadcast"]
+__all__ = ["LAZY", "Cotangents", "Product", "SliceGrad", "as_array", "unbroadcast"]
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -89,8 +86,6 @@ class Cotangents:
                 g = as_array(g)
                 self.owned.add(id(g))
             return g
-        if slot.__class__ is Products:  # a gradient of another kind: settle the blocks first
-            slot = self.settle(slot, like)
         if id(slot) in self.owned:
             slot += g
             return slot
@@ -98,17 +93,9 @@ class Cotangents:
         self.owned.add(id(total))
         return total
 
-    def settle(self, slot: Any, like: Any) -> Any:
-        """A pending slot as a dense array the tape owns."""
-        total = as_array(slot.total(like.dtype))
-        self.owned.add(id(total))
-        return total
-
     def pop(self, tensor: Any) -> Any:
         """``tensor``'s total gradient, taken out to be handed to a VJP (which may keep it)."""
         g = self.slots.pop(tensor, None)
-        if g.__class__ is Products:
-            return g.total(tensor.data.dtype)
         self.owned.discard(id(g))  # no longer the tape's alone
         return g
 
@@ -117,8 +104,6 @@ class Cotangents:
         g = self.slots.pop(tensor, None)
         if g is None:
             return None
-        if g.__class__ is Products:
-            return as_array(g.total(tensor.data.dtype))
         if id(g) not in self.owned:
             g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
         return as_array(g)
@@ -142,8 +127,6 @@ class SliceGrad:
         like = tensor.data
         if slot is None:
             buf = tensor.backend.xp.zeros(like.shape, like.dtype)  # calloc: no memset pass
-        elif slot.__class__ is Products:
-            buf = cot.settle(slot, like)
         elif id(slot) in cot.owned:
             buf = slot
         else:
@@ -157,110 +140,25 @@ class SliceGrad:
         return self, self.g
 
 
-class MatmulGrad:
-    """The gradient a^T g of the right operand of a matrix product, multiplied only when that
-    operand needs a gradient (a frozen weight does not). For a weight read at every step each
-    step's a and g are copied, while they are still in cache, into a block of rows and a full
-    block is multiplied at once (``Products``): one GEMM per block of steps instead of a small
-    one per step, and no large concatenation at the end."""
+class Product:
+    """A gradient that is the matrix product ``a @ b``, multiplied only when the tensor it
+    belongs to needs a gradient. matmul's VJP returns one per operand (g b^T for the left,
+    a^T g for the right): a frozen weight needs none, nor does the input sequence of a first
+    layer, whose product is the largest GEMM of the backward pass."""
 
-    __slots__ = ("a", "g")
+    __slots__ = ("a", "b")
 
-    def __init__(self, a: Any, g: Any) -> None:
+    def __init__(self, a: Any, b: Any) -> None:
         self.a = a
-        self.g = g
-
-    def product(self, xp: Any) -> Any:
-        return xp.dot(self.a.T, self.g)
+        self.b = b
 
     def add_into(self, cot: Cotangents, slot: Any, tensor: Any) -> Any:
-        if slot is None and Products.takes(self):  # a weight's first step: a block
-            return Products(tensor.backend.xp, self)
-        if slot.__class__ is Products and slot.accepts(self):
-            slot.add(self)
-            return slot
-        return cot.add_dense(slot, self.product(tensor.backend.xp), tensor.data, True)
+        return cot.add_dense(slot, tensor.backend.xp.dot(self.a, self.b), tensor.data, True)
 
     def values(self, xp: Any) -> tuple[Any, Any]:
-        product = self.product(xp)
-        return product, product
-
-
-class LeftProduct:
-    """The gradient g m (m = b^T) of the left operand of a matrix product, multiplied only when
-    that operand needs a gradient: the input sequence of a first layer does not, and its
-    product is the largest GEMM of the backward pass."""
-
-    __slots__ = ("g", "m")
-
-    def __init__(self, g: Any, m: Any) -> None:
-        self.g = g
-        self.m = m
-
-    def product(self, xp: Any) -> Any:
-        return xp.dot(self.g, self.m)
-
-    def add_into(self, cot: Cotangents, slot: Any, tensor: Any) -> Any:
-        return cot.add_dense(slot, self.product(tensor.backend.xp), tensor.data, True)
-
-    def values(self, xp: Any) -> tuple[Any, Any]:
-        product = self.product(xp)
+        product = xp.dot(self.a, self.b)
         return product, product
 
 
 #: the lazy kinds: a VJP result of one of these classes adds itself (``add_into``)
-LAZY = frozenset({SliceGrad, MatmulGrad, LeftProduct})
-
-
-class Products:
-    """The pending sum of products a_t^T g_t that is one tensor's gradient (a weight read at
-    every step). Each pair is copied, while it is still in cache, into a block of rows; a full
-    block is multiplied at once, one GEMM of ``ROWS`` rows instead of a small one per step."""
-
-    __slots__ = ("xp", "a", "g", "rows", "sum")
-    ROWS = 256
-
-    def __init__(self, xp: Any, first: MatmulGrad) -> None:
-        a, g = first.a, first.g
-        self.xp = xp
-        self.a = xp.empty((self.ROWS, a.shape[1]), a.dtype)
-        self.g = xp.empty((self.ROWS, g.shape[1]), g.dtype)
-        self.rows = 0
-        self.sum: Any = None
-        self.add(first)
-
-    @staticmethod
-    def takes(grad: MatmulGrad) -> bool:
-        """Whether a pair can join a block: matrices of one dtype, a few rows (a step's batch)."""
-        a, g = grad.a, grad.g
-        return a.ndim == 2 and g.ndim == 2 and a.dtype == g.dtype \
-            and a.shape[0] <= Products.ROWS // 2
-
-    def accepts(self, grad: MatmulGrad) -> bool:
-        """Whether a later pair can join: as ``takes``, and of the blocks' dtypes."""
-        return self.takes(grad) and grad.a.dtype == self.a.dtype and grad.g.dtype == self.g.dtype
-
-    def add(self, grad: MatmulGrad) -> None:
-        a, g = grad.a, grad.g
-        n = a.shape[0]
-        if self.rows + n > self.ROWS:
-            self._flush()
-        self.a[self.rows:self.rows + n] = a
-        self.g[self.rows:self.rows + n] = g
-        self.rows += n
-
-    def _flush(self) -> None:
-        product = self.xp.dot(self.a[:self.rows].T, self.g[:self.rows])
-        if self.sum is None:
-            self.sum = product
-        else:
-            self.sum += product
-        self.rows = 0
-
-    def total(self, dtype: Any) -> Any:
-        if self.rows:
-            self._flush()
-        out = self.sum
-        if out is None:  # only pairs of 0 rows (an empty batch): a zero gradient
-            out = self.xp.zeros((self.a.shape[1], self.g.shape[1]), dtype)
-        return out if out.dtype == dtype else out.astype(dtype)
+LAZY = frozenset({SliceGrad, Product})

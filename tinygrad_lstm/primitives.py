@@ -15,8 +15,8 @@ A record holds, side by side:
 
 VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
 input's shape (``cotangents.unbroadcast``), in one place, for every edge. getitem and
-matmul return their gradients in lazy forms (``cotangents.SliceGrad``, ``MatmulGrad``,
-``LeftProduct``) that add themselves up cheaply; ``cotangents.py`` says how. VJPs are
+matmul return their gradients in lazy forms (``cotangents.SliceGrad``, ``Product``) that add
+themselves up cheaply; ``cotangents.py`` says how. VJPs are
 written from ``out`` where the math allows (tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions and return the same kind: either NumPy object arrays of
@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_lstm.cotangents import LeftProduct, MatmulGrad, SliceGrad
+from tinygrad_lstm.cotangents import Product, SliceGrad
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def _matmul(xp: Any, a: Any, b: Any) -> Any:
 
 def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     if a.ndim == 2 and b.ndim == 2:  # out = a b  =>  da = g b^T, db = a^T g (deferred)
-        return LeftProduct(g, b.T), MatmulGrad(a, g)
+        return Product(g, b.T), Product(a.T, g)
     if a.ndim == 1 and b.ndim == 1:  # an inner product
         return g * b, g * a
     # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).
@@ -238,7 +238,7 @@ def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any, index: Any = (
     # Otherwise c[index] has the product's shape (checked by tensor.addmm): a slice of c.
     gc = g if index == () else SliceGrad(index, g)
     if bt is not None:  # b^T in C order, given by the caller: BLAS multiplies it faster
-        return gc, LeftProduct(g, bt), MatmulGrad(a, g)
+        return gc, Product(g, bt), Product(a.T, g)
     return (gc, *_matmul_vjp(xp, g, out, a, b))
 
 

@@ -249,18 +249,6 @@ def _anomalous(node: Node, in_grads: tuple[Any, ...], xp: Any) -> list[Any]:
     return checked
 
 
-def _vjp(node: Node, xp: Any, g: Any, out: Any) -> Any:
-    """The node's VJP: one gradient (or None) per input."""
-    args = node.args
-    if node.params:
-        return node.prim.vjp(xp, g, out, *args, **node.params)
-    if len(args) == 2:  # the common arities without a star call (several times cheaper)
-        return node.prim.vjp(xp, g, out, args[0], args[1])
-    if len(args) == 1:
-        return node.prim.vjp(xp, g, out, args[0])
-    return node.prim.vjp(xp, g, out, *args)
-
-
 def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (``gradient`` seeds d(root)).
 
@@ -296,7 +284,15 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             if node.epoch != epoch:  # something was written in place since: was it saved here?
                 _check_saved(node, tensor)
             done.append(node)
-            in_grads = _vjp(node, xp, cot.pop(tensor), tensor.data)
+            g, args, vjp = cot.pop(tensor), node.args, node.prim.vjp
+            if node.params:
+                in_grads = vjp(xp, g, tensor.data, *args, **node.params)
+            elif len(args) == 2:  # the common arities without a star call (several times faster)
+                in_grads = vjp(xp, g, tensor.data, args[0], args[1])
+            elif len(args) == 1:
+                in_grads = vjp(xp, g, tensor.data, args[0])
+            else:
+                in_grads = vjp(xp, g, tensor.data, *args)
         else:  # an output of a split: its VJP, once, with every output's gradient
             gs = []
             for t in (ref() for ref in outputs.refs):
