@@ -22,9 +22,12 @@ import importlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
+import numpy as np
+
 from backends.base import Backend, BackendUnavailable
 
-__all__ = ["Backend", "BackendUnavailable", "available", "get", "names", "register", "why_not"]
+__all__ = ["Backend", "BackendUnavailable", "available", "get", "names", "owner", "register",
+           "to_host", "why_not"]
 
 ENTRY_POINT_GROUP = "tinygrad_lstm.backends"
 
@@ -114,3 +117,38 @@ def why_not(name: str) -> str | None:
 def available() -> list[str]:
     """Names of the backends that can run on this machine (each one is tried once)."""
     return [name for name in names() if why_not(name) is None]
+
+
+def owner(obj: object) -> Backend | None:
+    """The backend whose array ``obj`` is (its ``is_array`` says so), or None for anything
+    else: host data (NumPy arrays, lists, numbers) and foreign objects. Backends already in use
+    are asked first; the others are created to be asked (once: a failure is remembered), so
+    that an array made outside this package, a CuPy array say, finds its backend.
+
+    >>> import numpy as np, backends
+    >>> backends.owner(np.ones(2)) is None
+    True
+    """
+    if obj is None or isinstance(obj, np.ndarray | np.generic | int | float | complex | str | list
+                                  | tuple):
+        return None
+    for backend in list(_instances.values()):
+        if backend.name != "numpy" and backend.is_array(obj):
+            return backend
+    for name in names():
+        if name in _instances or name in _failures:
+            continue
+        try:
+            backend = get(name)
+        except Exception:  # noqa: BLE001 - a backend that cannot run owns nothing here
+            continue
+        if backend.name != "numpy" and backend.is_array(obj):
+            return backend
+    return None
+
+
+def to_host(obj: object) -> np.ndarray:
+    """``obj`` as a NumPy array: a backend's array through its ``to_numpy`` (a device copy),
+    anything else (host arrays, lists, numbers) through ``np.asarray``."""
+    backend = owner(obj)
+    return np.asarray(obj) if backend is None else backend.to_numpy(obj)

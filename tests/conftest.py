@@ -1,7 +1,8 @@
 """Shared fixtures: every test that takes ``backend`` runs once per registered backend.
 
 A backend that cannot run here (CuPy without a CUDA device) is skipped with its reason.
-``TINYGRAD_LSTM_TEST_BACKENDS=numpy,cupy`` restricts the set.
+``TINYGRAD_LSTM_TEST_BACKENDS=numpy,cupy`` restricts the set; ``strict`` (a NumPy backend that
+refuses implicit conversion, as CuPy does) may be named there too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: prim
 
 import backends  # noqa: E402
 import tinygrad_lstm as tl  # noqa: E402
+
+# NumPy behind a wall, as CuPy is (strict_backend.py): TINYGRAD_LSTM_TEST_BACKENDS=strict runs
+# the backend-parametrised tests on it; test_strict_backend.py runs the engine's core there
+backends.register("strict", "strict_backend:StrictBackend")
 
 
 def _backend_params() -> list:

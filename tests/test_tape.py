@@ -176,9 +176,9 @@ def test_split_graph_retained_and_then_freed(backend: str) -> None:
         loss.backward()
 
 
-def test_weight_gradients_summed_over_many_steps_in_blocks(backend: str) -> None:
-    """A weight read at many steps (its products are gathered in blocks of rows), also read
-    by an elementwise op, and once by a product too tall for a block: every path, one sum."""
+def test_weight_gradients_summed_over_many_steps(backend: str) -> None:
+    """A weight read at many steps (lazy products), also read by an elementwise op (a dense
+    gradient, mid-way) and by one tall product: every path, one sum."""
     rng = np.random.default_rng(5)
     w = tl.Tensor(rng.standard_normal((3, 4)) * 0.3, dtype="float64", requires_grad=True)
     xs = [tl.Tensor(rng.standard_normal((5, 3)), dtype="float64") for _ in range(40)]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+import backends
 from tinygrad_lstm.checks import check_real
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.module import Module, Parameter
@@ -53,7 +54,7 @@ def _fit(p: Parameter, buf: Any) -> Any:
     """A state buffer on ``p``'s backend and dtype (after ``Module.to`` moved or cast ``p``)."""
     if p.backend.is_array(buf) and buf.dtype == p.dtype:
         return buf
-    host = np.asarray(buf) if isinstance(buf, np.ndarray) else buf.get()
+    host = backends.to_host(buf)
     return p.backend.xp.array(host, dtype=p.dtype)
 
 

@@ -14,11 +14,10 @@ A record holds, side by side:
     symbolic(*inputs, **params) -> the output as SymPy
 
 VJPs may return a gradient in the broadcast shape of ``out``: the tape sums it back to the
-input's shape (``tape.unbroadcast``), in one place, for every edge. Two VJPs return a
-gradient in a form the tape accumulates cheaply: getitem a ``SliceGrad`` (added in place into
-one buffer) and matmul a ``MatmulGrad`` (right operand) and a ``LeftProduct`` (left operand),
-products the tape multiplies only for an operand that needs a gradient. VJPs are written from
-``out`` where the math allows (tanh: ``g * (1 - out**2)``).
+input's shape (``cotangents.unbroadcast``), in one place, for every edge. getitem and
+matmul return their gradients in lazy forms (``cotangents.SliceGrad``, ``Product``) that add
+themselves up cheaply; ``cotangents.py`` says how. VJPs are
+written from ``out`` where the math allows (tanh: ``g * (1 - out**2)``).
 
 Symbolic rules take SymPy expressions and return the same kind: either NumPy object arrays of
 SymPy scalars (entry by entry, with NumPy's exact shape semantics; ``tests/test_primitives``
@@ -42,52 +41,7 @@ from typing import Any
 
 import numpy as np
 
-
-class SliceGrad:
-    """A gradient that is zero except on ``x[index]``, where it is ``g``.
-
-    getitem's VJP returns this instead of a dense array, so that a tensor sliced many times (the
-    hoisted input projection of a sequence, read once per time step) costs O(slice) per slice
-    in backward: the tape adds each slice in place into one buffer for the whole tensor.
-    """
-
-    __slots__ = ("index", "g")
-
-    def __init__(self, index: Any, g: Any) -> None:
-        self.index = index
-        self.g = g
-
-
-class MatmulGrad:
-    """The gradient a^T g of the right operand of a matrix product, multiplied only when that
-    operand needs a gradient (a frozen weight does not). For a weight read at every step the
-    tape copies each step's a and g, while they are still in cache, into a block of rows and
-    multiplies a full block at once (``tape._Products``): one GEMM per block of steps instead
-    of a small one per step, and no large concatenation at the end."""
-
-    __slots__ = ("a", "g")
-
-    def __init__(self, a: Any, g: Any) -> None:
-        self.a = a
-        self.g = g
-
-    def product(self, xp: Any) -> Any:
-        return xp.dot(self.a.T, self.g)
-
-
-class LeftProduct:
-    """The gradient g m (m = b^T) of the left operand of a matrix product, multiplied only when
-    that operand needs a gradient: the input sequence of a first layer does not, and its
-    product is the largest GEMM of the backward pass."""
-
-    __slots__ = ("g", "m")
-
-    def __init__(self, g: Any, m: Any) -> None:
-        self.g = g
-        self.m = m
-
-    def product(self, xp: Any) -> Any:
-        return xp.dot(self.g, self.m)
+from tinygrad_lstm.cotangents import Product, SliceGrad
 
 
 @dataclass(frozen=True)
@@ -248,7 +202,7 @@ def _matmul(xp: Any, a: Any, b: Any) -> Any:
 
 def _matmul_vjp(xp: Any, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     if a.ndim == 2 and b.ndim == 2:  # out = a b  =>  da = g b^T, db = a^T g (deferred)
-        return LeftProduct(g, b.T), MatmulGrad(a, g)
+        return Product(g, b.T), Product(a.T, g)
     if a.ndim == 1 and b.ndim == 1:  # an inner product
         return g * b, g * a
     # 1-D operands are promoted to matrices as matmul does: a (K,) -> (1, K), b (K,) -> (K, 1).
@@ -284,7 +238,7 @@ def _addmm_vjp(xp: Any, g: Any, out: Any, c: Any, a: Any, b: Any, index: Any = (
     # Otherwise c[index] has the product's shape (checked by tensor.addmm): a slice of c.
     gc = g if index == () else SliceGrad(index, g)
     if bt is not None:  # b^T in C order, given by the caller: BLAS multiplies it faster
-        return gc, LeftProduct(g, bt), MatmulGrad(a, g)
+        return gc, Product(g, bt), Product(a.T, g)
     return (gc, *_matmul_vjp(xp, g, out, a, b))
 
 

@@ -1,18 +1,17 @@
 """The tape: reverse-mode differentiation over the graph the primitives recorded.
 
-Each tensor computed from a tensor that requires grad carries a ``Node``: the primitive, its
-inputs (tensors or Python scalars), its constant params, and its place in the order the nodes
-were made. ``backward`` walks from the root back to the leaves, newest node first (a tensor is
-made after everything it reads, so that order is topological), calls each primitive's VJP,
-undoes broadcasting (``unbroadcast``, the only place that does), and sums the gradients of
-tensors used more than once. Leaves collect theirs in ``.grad``; then the graph is freed unless
-``retain_graph=True``. The sums are made cheaply where it matters: slices added in place into
-one buffer, and the per-step products of a weight gathered into blocks of rows (``_Products``).
+Each tensor computed from a tensor that requires grad carries a ``Node`` (made by ``record``):
+the primitive, its inputs (tensors or Python scalars), its constant params, and its place in
+the order the nodes were made. ``backward`` walks from the root back to the leaves, newest node
+first (a tensor is made after everything it reads, so that order is topological), calls each
+primitive's VJP and hands every input's gradient to ``cotangents.Cotangents``, which owns how
+gradients add up (un-broadcasting, sums, the lazy kinds). Leaves collect theirs in ``.grad``;
+then the graph is freed unless ``retain_graph=True``.
 
 Arrays a node saved and then changed in place are caught, as PyTorch's version counters do
 (``versions.py``): each node records the write epoch it was made in (``Node.epoch``), and
 backward checks its inputs and output against later writes. In ``detect_anomaly()`` every
-VJP's result is checked for NaN and Inf.
+primitive's output and every VJP's result is checked for NaN and Inf.
 """
 
 from __future__ import annotations
@@ -25,14 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from tinygrad_lstm.errors import GraphFreedError, ShapeError
-from tinygrad_lstm.primitives import LeftProduct, MatmulGrad, SliceGrad
+from tinygrad_lstm.cotangents import LAZY, Cotangents, as_array, unbroadcast
+from tinygrad_lstm.errors import GraphFreedError
 from tinygrad_lstm.versions import _check_saved, _Writes, bump_version, version
 
-__all__ = ["backward", "bump_version", "detect_anomaly", "enable_grad", "is_grad_enabled",
-           "no_grad", "recording", "unbroadcast", "version"]
+__all__ = ["Node", "backward", "bump_version", "detect_anomaly", "enable_grad",
+           "is_grad_enabled", "no_grad", "record", "record_outputs", "recording", "unbroadcast",
+           "version"]
 
 if TYPE_CHECKING:
     from tinygrad_lstm.primitives import Primitive
@@ -169,18 +167,59 @@ class Outputs:
         self.data = data
 
 
-def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
-    """Sum ``g`` over the axes broadcasting added or stretched, so it has ``shape`` again."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if lead < 0:
-        raise ShapeError(f"backward: gradient of shape {g.shape} cannot reduce to {shape}")
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    axes = tuple(range(lead)) + stretched
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+def record(result: Tensor, prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any],
+           args: list[Any], needs_grad: bool) -> Tensor:
+    """Put ``result`` (just computed by ``prim`` from ``inputs``) on the tape when an input
+    needs a gradient and recording is on; ``args`` are the inputs as the VJP takes them.
+    Sets ``result.requires_grad`` and ``result._node``; checks and notes the result in
+    ``detect_anomaly()`` and ``recording()``. Returns ``result``."""
+    mode = _mode
+    if needs_grad and mode.enabled:
+        result.requires_grad = True
+        result._node = Node(prim, inputs, params, args)
+    else:
+        result.requires_grad = False
+        result._node = None
+    if mode.watched:
+        if mode.anomaly:
+            _check_finite(prim, inputs, result.data)
+        if mode.trace is not None:
+            mode.trace.append(result)
+    return result
+
+
+def record_outputs(results: list[Tensor], prim: Primitive, inputs: tuple[Any, ...],
+                   params: dict[str, Any], args: list[Any], needs_grad: bool) -> None:
+    """``record`` for the outputs of one call of a primitive with several (split): each gets
+    its own node, and backward runs the VJP once for all of them."""
+    mode = _mode
+    if mode.anomaly:
+        for t in results:
+            _check_finite(prim, inputs, t.data)
+    if needs_grad and mode.enabled:
+        group = Outputs(results, tuple(t.data for t in results))
+        for k, t in enumerate(results):
+            node = OutputNode(prim, inputs, params, args)
+            node.outputs = group
+            node.index = k
+            t.requires_grad = True
+            t._node = node
+    if mode.trace is not None:
+        mode.trace.extend(results)
+
+
+def _check_finite(prim: Primitive, inputs: tuple[Any, ...], out: Any) -> None:
+    """detect_anomaly() in forward: raise naming the primitive when ``out`` is not finite."""
+    backend = next(x.backend for x in inputs if hasattr(x, "backend"))
+    bad = ~backend.xp.isfinite(out)
+    count = int(bad.sum())
+    if count:
+        first = backend.to_numpy(out[bad][:1])[0]
+        shapes = [tuple(x.shape) for x in inputs if hasattr(x, "backend")]
+        what = "an input of shape" if len(shapes) == 1 else "inputs of shapes"
+        raise FloatingPointError(
+            f"{prim.name} produced {first} ({count} of {out.size} entries not finite) from "
+            f"{what} {', '.join(map(str, shapes))}")
 
 
 def _freed_error(node: Node) -> GraphFreedError:
@@ -189,76 +228,15 @@ def _freed_error(node: Node) -> GraphFreedError:
         "pass retain_graph=True to that first call to backward through it again")
 
 
-class _Products:
-    """The pending sum of products a_t^T g_t that is one tensor's gradient (a weight read at
-    every step). Each pair is copied, while it is still in cache, into a block of rows; a full
-    block is multiplied at once, one GEMM of ``ROWS`` rows instead of a small one per step."""
-
-    __slots__ = ("a", "g", "rows", "sum")
-    ROWS = 256
-
-    def __init__(self, xp: Any, first: MatmulGrad) -> None:
-        a, g = first.a, first.g
-        self.a = xp.empty((self.ROWS, a.shape[1]), a.dtype)
-        self.g = xp.empty((self.ROWS, g.shape[1]), g.dtype)
-        self.rows = 0
-        self.sum: Any = None
-        self.add(xp, first)
-
-    @staticmethod
-    def takes(grad: MatmulGrad) -> bool:
-        """Whether a pair can join a block: matrices of one dtype, a few rows (a step's batch)."""
-        a, g = grad.a, grad.g
-        return a.ndim == 2 and g.ndim == 2 and a.dtype == g.dtype \
-            and a.shape[0] <= _Products.ROWS // 2
-
-    def accepts(self, grad: MatmulGrad) -> bool:
-        """Whether a later pair can join: as ``takes``, and of the blocks' dtypes."""
-        return self.takes(grad) and grad.a.dtype == self.a.dtype and grad.g.dtype == self.g.dtype
-
-    def add(self, xp: Any, grad: MatmulGrad) -> None:
-        a, g = grad.a, grad.g
-        n = a.shape[0]
-        if self.rows + n > self.ROWS:
-            self._flush(xp)
-        self.a[self.rows:self.rows + n] = a
-        self.g[self.rows:self.rows + n] = g
-        self.rows += n
-
-    def _flush(self, xp: Any) -> None:
-        product = xp.dot(self.a[:self.rows].T, self.g[:self.rows])
-        if self.sum is None:
-            self.sum = product
-        else:
-            self.sum += product
-        self.rows = 0
-
-    def total(self, xp: Any, dtype: Any) -> Any:
-        if self.rows:
-            self._flush(xp)
-        out = self.sum
-        if out is None:  # only pairs of 0 rows (an empty batch): a zero gradient
-            out = xp.zeros((self.a.shape[1], self.g.shape[1]), dtype)
-        return out if out.dtype == dtype else out.astype(dtype)
-
-
-def _array(a: Any) -> Any:
-    """``a`` as an array: NumPy turns 0-d results into immutable scalars, which an in-place
-    sum would silently rebind instead of updating."""
-    return np.asarray(a) if isinstance(a, np.generic) else a
-
-
 def _anomalous(node: Node, in_grads: tuple[Any, ...], xp: Any) -> list[Any]:
     """detect_anomaly() in backward: raise naming the primitive and the input whose gradient
-    holds a NaN or an Inf. Deferred products are multiplied here, and handed on multiplied."""
+    holds a NaN or an Inf. Lazy products are multiplied here, and handed on multiplied."""
     checked = []
     for i, pg in enumerate(in_grads):
         if pg is None or not getattr(node.parents[i], "requires_grad", False):
             checked.append(pg)  # a gradient nobody needs: never made, never checked
             continue
-        if pg.__class__ is MatmulGrad or pg.__class__ is LeftProduct:
-            pg = pg.product(xp)
-        values = pg.g if pg.__class__ is SliceGrad else pg
+        pg, values = pg.values(xp) if pg.__class__ in LAZY else (pg, pg)
         bad = ~xp.isfinite(values)
         count = int(bad.sum())
         if count:
@@ -277,12 +255,10 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     Computed tensors are visited newest first (a heap on the creation order ``Node.seq``): a
     tensor is made after everything it reads, so when it is visited every tensor that read it
     has already passed its gradient on. Only tensors a gradient reached are visited, and the
-    outputs of one split once, together.
+    outputs of one split once, together. How gradients add up is ``cotangents.Cotangents``'.
     """
-    from tinygrad_lstm.tensor import Tensor
-
-    # keyed by the tensors themselves: Tensor hashes and compares by identity
-    grads: dict[Tensor, Any] = {root: gradient}
+    cot = Cotangents()
+    cot.seed(root, gradient)
     leaves: list[Tensor] = []
     heap: list[tuple[int, Tensor]] = []
     if root._node is None:
@@ -293,9 +269,6 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     # ids of the ``Outputs`` (split) with one output in the heap: one stands for them all, as
     # every tensor that read any of them was made after all of them
     split_waiting: set[int] = set()
-    # ids of the arrays in ``grads`` that the tape allocated itself: only those may be added
-    # into in place (any other may be shared, e.g. add's VJP hands one array to both inputs).
-    owned: set[int] = set()
     pop, push = heapq.heappop, heapq.heappush
     epoch = _Writes.epoch  # a node made at this epoch saw every write there was
     anomaly = _mode.anomaly
@@ -311,35 +284,23 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             if node.epoch != epoch:  # something was written in place since: was it saved here?
                 _check_saved(node, tensor)
             done.append(node)
-            g = grads.pop(tensor)
-            if g.__class__ is _Products:
-                g = g.total(xp, tensor.data.dtype)
-            else:
-                owned.discard(id(g))  # handed to a VJP: no longer the tape's alone
-            args = node.args
+            g, args, vjp = cot.pop(tensor), node.args, node.prim.vjp
             if node.params:
-                in_grads = node.prim.vjp(xp, g, tensor.data, *args, **node.params)
-            elif len(args) == 2:  # the common arities without a star call
-                in_grads = node.prim.vjp(xp, g, tensor.data, args[0], args[1])
+                in_grads = vjp(xp, g, tensor.data, *args, **node.params)
+            elif len(args) == 2:  # the common arities without a star call (several times faster)
+                in_grads = vjp(xp, g, tensor.data, args[0], args[1])
             elif len(args) == 1:
-                in_grads = node.prim.vjp(xp, g, tensor.data, args[0])
+                in_grads = vjp(xp, g, tensor.data, args[0])
             else:
-                in_grads = node.prim.vjp(xp, g, tensor.data, *args)
+                in_grads = vjp(xp, g, tensor.data, *args)
         else:  # an output of a split: its VJP, once, with every output's gradient
             gs = []
-            for ref in outputs.refs:
-                t = ref()
-                if t is None:
-                    gs.append(None)
-                    continue
-                if node.epoch != epoch:
-                    _check_saved(t._node, t)
-                done.append(t._node)
-                g = grads.pop(t, None)
-                if g.__class__ is _Products:
-                    g = g.total(xp, t.data.dtype)
-                owned.discard(id(g))
-                gs.append(g)
+            for t in (ref() for ref in outputs.refs):
+                if t is not None:
+                    if node.epoch != epoch:
+                        _check_saved(t._node, t)
+                    done.append(t._node)
+                gs.append(None if t is None else cot.pop(t))
             in_grads = node.prim.vjp(xp, tuple(gs), outputs.data, *node.args, **node.params)
         if len(in_grads) != len(parents):
             raise RuntimeError(f"{node.prim.name}: its VJP returned {len(in_grads)} gradients "
@@ -348,9 +309,8 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
             in_grads = _anomalous(node, in_grads, xp)
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
-                continue  # a lazy product (MatmulGrad, LeftProduct) nobody needs: never made
-            seen = grads.get(parent)
-            if seen is None:  # the first gradient to reach this tensor
+                continue  # no gradient, or nobody needs it (a lazy product is never made)
+            if cot.add(parent, pg):  # the first gradient to reach this tensor: visit it
                 made_by = parent._node
                 if made_by is None:
                     leaves.append(parent)
@@ -359,58 +319,13 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                 elif id(made_by.outputs) not in split_waiting:
                     split_waiting.add(id(made_by.outputs))
                     push(heap, (-made_by.seq, parent))
-            cls = pg.__class__
-            if cls is MatmulGrad:
-                if seen is None and _Products.takes(pg):  # a weight's first step: a block
-                    grads[parent] = _Products(xp, pg)
-                    continue
-                if seen.__class__ is _Products and seen.accepts(pg):
-                    seen.add(xp, pg)
-                    continue
-            if seen.__class__ is _Products:  # a gradient of another kind: settle them first
-                seen = grads[parent] = seen.total(xp, parent.data.dtype)
-                owned.add(id(seen))
-            fresh = cls is MatmulGrad or cls is LeftProduct
-            if fresh:  # a product nobody else holds: multiplied now that it is needed
-                pg = pg.product(xp)
-            data = parent.data
-            if cls is SliceGrad:  # add the slice into one buffer, in place
-                if seen is None:
-                    buf = xp.zeros(data.shape, data.dtype)  # calloc: no memset pass
-                elif id(seen) in owned:
-                    buf = seen
-                else:
-                    buf = _array(seen.copy())
-                buf[pg.index] += pg.g
-            else:
-                if pg.shape != data.shape:
-                    pg = unbroadcast(pg, data.shape)
-                if pg.dtype is not data.dtype and pg.dtype != data.dtype:  # mixed precision
-                    pg = pg.astype(data.dtype)
-                if seen is None:
-                    grads[parent] = pg
-                    if fresh:
-                        grads[parent] = pg = _array(pg)
-                        owned.add(id(pg))
-                    continue
-                if id(seen) in owned:
-                    seen += pg
-                    continue
-                buf = _array(seen + pg)
-            grads[parent] = buf
-            owned.add(id(buf))
     if not retain_graph:
         for node in done:
             node.parents = node.args = None
     for leaf in leaves:
-        g = grads.pop(leaf, None)
+        g = cot.leaf(leaf)
         if g is None:
             continue
-        if g.__class__ is _Products:
-            g = g.total(leaf.backend.xp, leaf.data.dtype)
-        elif id(g) not in owned:
-            g = g.copy()  # the caller's array or one a VJP may share: the leaf gets its own
-        if leaf.grad is None:
-            leaf.grad = Tensor._wrap(_array(g), leaf.backend)
-        else:
-            leaf.grad = Tensor._wrap(_array(leaf.grad.data + g), leaf.backend)
+        if leaf.grad is not None:
+            g = as_array(leaf.grad.data + g)
+        leaf.grad = type(leaf)._wrap(g, leaf.backend)

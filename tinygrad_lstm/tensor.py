@@ -1,5 +1,9 @@
 """Tensor: a backend array plus a link into the tape. Every operator maps to one primitive.
 
+This module holds the class, its arithmetic and ``apply`` (run a primitive, record it through
+``tape.record``); the shape and reduction methods are in ``tensor_shape.py``, PyTorch's names in
+``tensor_torch.py``, and ``matmul``, ``concat``, ``zeros``, ... in ``tensor_functions.py``.
+
 >>> import numpy as np, tinygrad_lstm as tl
 >>> W = tl.Tensor(np.ones((2, 3)), requires_grad=True)
 >>> x = tl.Tensor([[1.0, 2.0]])
@@ -13,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +26,9 @@ from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
 from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
-from tinygrad_lstm.tape import Node, OutputNode, Outputs, _mode, _next_seq
-from tinygrad_lstm.tensor_torch import TorchNames, axis_arg, device_backend, keepdims_arg
-from tinygrad_lstm.versions import _Writes, share_version, version
+from tinygrad_lstm.tensor_shape import ShapeMethods
+from tinygrad_lstm.tensor_torch import TorchNames, device_backend
+from tinygrad_lstm.versions import share_version, version
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -49,13 +53,10 @@ def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
 
 
 def _backend_of(data: Any) -> Backend | None:
-    """The backend an array natively belongs to, when it is not NumPy's (a CuPy array)."""
-    module = type(data).__module__
-    if module.startswith("cupy"):
-        import backends
+    """The backend an array natively belongs to, when it is not host data (NumPy, lists)."""
+    import backends
 
-        return backends.get("cupy")
-    return None
+    return backends.owner(data)
 
 
 def _host_array(data: Any) -> np.ndarray:
@@ -111,7 +112,7 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> Tensor:
     except (ValueError, IndexError) as err:
         raise ShapeError(f"{prim.name}: cannot combine shapes {_shapes(inputs)}: {err}") from None
     if prim.multiple:
-        return _outputs(prim, inputs, params, args, out, backend, needs_grad and _mode.enabled)
+        return _outputs(prim, inputs, params, args, out, backend, needs_grad)
     return _record(prim, inputs, params, args, out, backend, needs_grad)
 
 
@@ -128,67 +129,22 @@ def _record(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], ar
             out: Any, backend: Backend, needs_grad: bool) -> Tensor:
     """The tensor around ``prim``'s output ``out``, on the tape when an input needs a
     gradient (the second half of ``apply``)."""
-    mode = _mode
     if isinstance(out, np.generic):  # NumPy's 0-d results are immutable scalars: an array
         out = np.asarray(out)
     result = _new(Tensor)
     result.data = out
     result.backend = backend
     result.grad = None
-    if needs_grad and mode.enabled:
-        result.requires_grad = True
-        node = _new(Node)  # Node(prim, inputs, params, args), without the call
-        node.prim = prim
-        node.parents = inputs
-        node.params = params
-        node.args = args
-        node.seq = _next_seq()
-        node.epoch = _Writes.epoch
-        result._node = node
-    else:
-        result.requires_grad = False
-        result._node = None
-    if mode.watched:  # detect_anomaly or recording
-        if mode.anomaly:
-            _check_finite(prim, inputs, out, backend)
-        if mode.trace is not None:
-            mode.trace.append(result)
-    return result
+    return tape.record(result, prim, inputs, params, args, needs_grad)
 
 
 def _outputs(prim: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], args: list[Any],
-             outs: tuple[Any, ...], backend: Backend, record: bool) -> tuple[Tensor, ...]:
+             outs: tuple[Any, ...], backend: Backend, needs_grad: bool) -> tuple[Tensor, ...]:
     """The tensors of a primitive with several outputs (split), each with its own node."""
-    mode = _mode
-    if mode.anomaly:
-        for out in outs:
-            _check_finite(prim, inputs, out, backend)
     tensors = [Tensor._wrap(np.asarray(out) if isinstance(out, np.generic) else out, backend)
                for out in outs]
-    if record:
-        group = Outputs(tensors, outs)
-        for k, t in enumerate(tensors):
-            node = OutputNode(prim, inputs, params, args)
-            node.outputs = group
-            node.index = k
-            t.requires_grad = True
-            t._node = node
-    if mode.trace is not None:
-        mode.trace.extend(tensors)
+    tape.record_outputs(tensors, prim, inputs, params, args, needs_grad)
     return tuple(tensors)
-
-
-def _check_finite(prim: Primitive, inputs: Sequence[Any], out: Any, backend: Backend) -> None:
-    xp = backend.xp
-    bad = ~xp.isfinite(out)
-    count = int(bad.sum())
-    if count:
-        first = backend.to_numpy(out[bad][:1])[0]
-        shapes = [tuple(x.shape) for x in inputs if isinstance(x, Tensor)]
-        what = "an input of shape" if len(shapes) == 1 else "inputs of shapes"
-        raise FloatingPointError(
-            f"{prim.name} produced {first} ({count} of {out.size} entries not finite) from "
-            f"{what} {', '.join(map(str, shapes))}")
 
 
 def _operand(x: Any, like: Tensor, op: str) -> Any:
@@ -207,39 +163,7 @@ def _operand(x: Any, like: Tensor, op: str) -> Any:
                     "(expected a Tensor, a number or an array)")
 
 
-def _check_axis(op: str, axis: Any, ndim: int) -> Any:
-    """Validate ``axis`` (None, an int or a tuple of ints) against ``ndim``; normalise it."""
-    if axis is None:
-        return None
-    axes = axis if isinstance(axis, tuple | list) else (axis,)
-    out = []
-    for a in axes:
-        if not isinstance(a, numbers.Integral) or isinstance(a, bool):
-            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {axis!r}")
-    return tuple(out) if isinstance(axis, tuple | list) else out[0]
-
-
-def _reduce_axis(op: str, axis: Any, ndim: int) -> Any:
-    """``_check_axis`` for a reduction: a 0-d tensor has the one axis 0 (or -1), as in
-    PyTorch, which is all of it (None)."""
-    if ndim == 0 and axis is not None:
-        axes = axis if isinstance(axis, tuple | list) else (axis,)
-        if any(isinstance(a, bool) or a not in (0, -1) for a in axes) or len(axes) > 1:
-            raise ShapeError(f"{op}: axis {axis!r} is out of range for a 0-d tensor "
-                             "(0 or -1 only)")
-        return None
-    return _check_axis(op, axis, ndim)
-
-
-_BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis))
-
-
-class Tensor(TorchNames):
+class Tensor(ShapeMethods, TorchNames):
     """An n-dimensional float array on a backend, recorded on the tape when it needs a gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, backend=None, device=None)``: ``data`` is
@@ -404,10 +328,8 @@ class Tensor(TorchNames):
             if dst is self.backend:
                 return self
             out = Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
-            if self.requires_grad and tape._mode.enabled:
-                out.requires_grad = True
-                out._node = Node(TRANSFER, (self,), {"src": self.backend, "dst": dst}, [self.data])
-            return out
+            return tape.record(out, TRANSFER, (self,), {"src": self.backend, "dst": dst},
+                               [self.data], self.requires_grad)
         try:
             dt = _as_dtype(target, "to")
         except DTypeError:
@@ -492,133 +414,6 @@ class Tensor(TorchNames):
     def maximum(self, other: Any) -> Tensor:
         return apply(_P["maximum"], self, _operand(other, self, "maximum"))
 
-    # --- shape -------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape):
-            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
-        shape = tuple(int(n) for n in shape)
-        known = math.prod(n for n in shape if n != -1)
-        unknown = shape.count(-1)
-        size = self.numel()
-        fits = unknown == 0 and known == size or unknown == 1 and known and size % known == 0
-        if unknown > 1 or any(n < -1 for n in shape) or not fits:
-            raise ShapeError(f"reshape: cannot reshape {self.shape} ({size} entries) into {shape}")
-        return apply(_P["reshape"], self, shape=shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """``x.transpose()`` reverses the axes; ``x.transpose(d0, d1)`` swaps two, as PyTorch's
-        ``transpose(dim0, dim1)`` (on a 2-D tensor too); three or more (or a tuple) permute the
-        axes, as NumPy's."""
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        elif len(axes) == 2:  # PyTorch's transpose(dim0, dim1): swap them
-            d0, d1 = (_check_axis("transpose", a, self.ndim) for a in axes)
-            order = list(range(self.ndim))
-            order[d0], order[d1] = order[d1], order[d0]
-            axes = tuple(order)
-        if not axes:
-            return apply(_P["transpose"], self, axes=None)
-        if sorted(_check_axis("transpose", a, self.ndim) for a in axes) != list(range(self.ndim)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{self.ndim} dims of {self.shape}")
-        return apply(_P["transpose"], self, axes=tuple(a % self.ndim for a in axes))
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
-        return self.transpose()
-
-    def __getitem__(self, index: Any) -> Tensor:
-        parts = index if isinstance(index, tuple) else (index,)
-        for part in parts:
-            if isinstance(part, bool) or not isinstance(part, _BASIC_INDEX):
-                raise TypeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
-                                f"supported, got {type(part).__name__} in a tensor of shape "
-                                f"{self.shape}; for integer arrays use x.index_select(dim, "
-                                "indices) or x.gather(dim, indices)")
-        try:
-            return apply(_P["getitem"], self, index=index)
-        except ShapeError as err:
-            raise IndexError(f"getitem: index {index!r} does not fit shape {self.shape}: "
-                             f"{str(err).rsplit(': ', 1)[-1]}") from None
-
-    def split(self, sizes: int | Sequence[int], axis: int | None = None, *,
-              dim: int | None = None) -> list[Tensor]:
-        """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
-        (the last may be smaller), as in PyTorch. One ``split`` primitive makes all the pieces
-        (views of this tensor); backward joins their gradients in one concatenation. The
-        default axis is the last (PyTorch's is the first); ``dim`` is PyTorch's name for it."""
-        if self.ndim == 0:
-            raise ShapeError("split: cannot split a 0-d tensor")
-        axis = _check_axis("split", axis_arg("split", axis, dim, -1), self.ndim)
-        n = self.shape[axis]
-        if isinstance(sizes, numbers.Integral):
-            if sizes <= 0:
-                raise ShapeError(f"split: piece size must be positive, got {sizes}")
-            sizes = [min(int(sizes), n - start) for start in range(0, n, int(sizes))]
-        sizes = list(sizes)
-        if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the size of axis "
-                             f"{axis} of {self.shape}")
-        return list(apply(_P["split"], self, sizes=tuple(int(n) for n in sizes), axis=axis))
-
-    def chunk(self, chunks: int, axis: int | None = None, *,
-              dim: int | None = None) -> list[Tensor]:
-        """Cut along ``axis`` (``dim``; the last by default) into ``chunks`` equal pieces (e.g.
-        stacked gates into 4)."""
-        if self.ndim == 0:
-            raise ShapeError("chunk: cannot split a 0-d tensor")
-        axis = _check_axis("chunk", axis_arg("chunk", axis, dim, -1), self.ndim)
-        n = self.shape[axis]
-        if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
-            raise ShapeError(f"chunk: cannot cut axis {axis} of size {n} of {self.shape} into "
-                             f"{chunks!r} equal pieces")
-        return self.split(n // int(chunks), axis=axis)
-
-    # --- reductions --------------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: bool | None = None) -> Tensor:
-        axis, keepdims = axis_arg("sum", axis, dim), keepdims_arg("sum", keepdims, keepdim)
-        return apply(_P["sum"], self, axis=_reduce_axis("sum", axis, self.ndim),
-                     keepdims=bool(keepdims))
-
-    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-             keepdim: bool | None = None) -> Tensor:
-        """The mean over ``axis``; over no entries it is nan, as in PyTorch."""
-        axis, keepdims = axis_arg("mean", axis, dim), keepdims_arg("mean", keepdims, keepdim)
-        axis = _reduce_axis("mean", axis, self.ndim)
-        return apply(_P["mean"], self, axis=axis, keepdims=bool(keepdims))
-
-    def max(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
-            keepdims: bool = False) -> Any:
-        """The maximum: over everything (``x.max()``), or over ``axis=`` (NumPy's form: the
-        values, gradient shared among tied maxima), or along ``dim`` (PyTorch's form, also
-        positional: ``values, indices = x.max(1)``, the indices a backend int64 array, the
-        gradient to the entry each index names). ``ShapeError`` for an axis of size 0."""
-        if dim is not None:
-            if axis is not None or keepdims:
-                raise TypeError("max: give dim (PyTorch's form: values and indices) or axis "
-                                "(NumPy's: values), not both")
-            if isinstance(dim, tuple | list):
-                raise TypeError(f"max: dim must be one int (PyTorch's max(dim)), got {dim!r}; "
-                                "use axis= to reduce several axes")
-            return _max_along(self, dim, bool(keepdim))
-        keepdims = keepdims_arg("max", keepdims, keepdim)
-        axis = _reduce_axis("max", axis, self.ndim)
-        axes = range(self.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-        if any(self.shape[a] == 0 for a in axes):
-            raise ShapeError(f"max: the tensor of shape {self.shape} is empty along the axis "
-                             f"{axis!r} it would reduce")
-        return apply(_P["max"], self, axis=axis, keepdims=bool(keepdims))
-
-    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        axis = axis_arg("log_softmax", axis, dim, -1)  # the last axis unless given
-        return apply(_P["log_softmax"], self, axis=_reduce_axis("log_softmax", axis, self.ndim))
-
-    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return self.log_softmax(axis_arg("softmax", axis, dim, -1)).exp()
-
 
 # The one engine-level operation outside the table: moving between backends. It is not
 # mathematics (the identity), so it has no symbolic rule and no place in PRIMITIVES.
@@ -631,167 +426,19 @@ TRANSFER = Primitive(
 )
 
 
-def _tensors(op: str, xs: Any) -> list[Tensor]:
-    xs = list(xs)
-    if not xs:
-        raise ValueError(f"{op}: needs at least one tensor")
-    for i, x in enumerate(xs):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{op}: item {i} is a {type(x).__name__}, expected a Tensor")
-    return xs
+# the functions of tensors, re-exported here (``from tinygrad_lstm.tensor import concat``)
+from tinygrad_lstm.tensor_functions import (  # noqa: E402
+    addmm,
+    concat,
+    matmul,
+    maximum,
+    ones,
+    stack,
+    where,
+    zeros,
+)
+from tinygrad_lstm.tensor_shape import MaxResult, _check_axis  # noqa: E402, F401 - tensor_torch
 
-
-def _check_matmul(op: str, a: Tensor, b: Tensor) -> None:
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"{op}: needs tensors with at least one dim, got shapes "
-                         f"{a.shape} and {b.shape}")
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if k_a != k_b:
-        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not align "
-                         f"({k_a} != {k_b})")
-
-
-def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape of ``a @ b`` by NumPy's rules (1-D operands promoted, then the dim dropped)."""
-    a2 = a if len(a) > 1 else (1, *a)
-    b2 = b if len(b) > 1 else (*b, 1)
-    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
-    return (*batch, *((a2[-2],) if len(a) > 1 else ()), *((b2[-1],) if len(b) > 1 else ()))
-
-
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product; leading dims are batch dims and broadcast, as in ``numpy.matmul``."""
-    a, b = _tensors("matmul", (a, b))
-    _check_matmul("matmul", a, b)
-    return apply(_P["matmul"], a, b)
-
-
-def addmm(c: Tensor, a: Tensor, b: Tensor, index: Any = ()) -> Tensor:
-    """``c[index] + a @ b`` as one operation (a GEMM that adds into its result).
-
-    With the default ``index=()`` ``c`` is all of c and broadcasts (a bias); with an index,
-    ``c[index]`` must have exactly the product's shape (one step of a precomputed sequence).
-
-    >>> import numpy as np, tinygrad_lstm as tl
-    >>> pre = tl.Tensor(np.ones((5, 2, 3)))
-    >>> tl.addmm(pre, tl.Tensor(np.ones((2, 4))), tl.Tensor(np.ones((4, 3))), index=1).numpy()
-    array([[5., 5., 5.],
-           [5., 5., 5.]], dtype=float32)
-    """
-    c, a, b = _tensors("addmm", (c, a, b))
-    _check_matmul("addmm", a, b)
-    if index != ():
-        part, product = c[index].shape, _matmul_shape(a.shape, b.shape)
-        if part != product:
-            raise ShapeError(f"addmm: c[{index!r}] has shape {part}, the product of {a.shape} "
-                             f"and {b.shape} has shape {product}")
-    return apply(_P["addmm"], c, a, b, index=index)
-
-
-def concat(tensors: Sequence[Tensor], axis: int | None = None, *,
-           dim: int | None = None) -> Tensor:
-    """Join tensors along an existing axis (the essay's [h_{t-1}, x_t] is ``concat([h, x])``);
-    the last axis unless ``axis`` (or ``dim``) says otherwise (``tl.cat``: the first)."""
-    axis = axis_arg("concat", axis, dim, -1)
-    xs = _tensors("concat", tensors)
-    ndim = xs[0].ndim
-    if ndim == 0:
-        raise ShapeError("concat: cannot join 0-d tensors")
-    axis = _check_axis("concat", axis, ndim)
-    for x in xs[1:]:
-        same = x.ndim == ndim and all(
-            m == n for i, (m, n) in enumerate(zip(x.shape, xs[0].shape, strict=True)) if i != axis)
-        if not same:
-            raise ShapeError(f"concat: shapes {', '.join(str(t.shape) for t in xs)} differ "
-                             f"outside axis {axis}")
-    return apply(_P["concat"], *xs, axis=axis)
-
-
-def stack(tensors: Sequence[Tensor], axis: int | None = None, *,
-          dim: int | None = None) -> Tensor:
-    """Join same-shaped tensors along a new axis (the outputs of a sequence's steps); the
-    first unless ``axis`` (or ``dim``) says otherwise."""
-    axis = axis_arg("stack", axis, dim, 0)
-    xs = _tensors("stack", tensors)
-    axis = _check_axis("stack", axis, xs[0].ndim + 1)
-    for x in xs[1:]:
-        if x.shape != xs[0].shape:
-            raise ShapeError(f"stack: shapes {', '.join(str(t.shape) for t in xs)} differ")
-    return apply(_P["stack"], *xs, axis=axis)
-
-
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``cond`` is true, else ``b``. ``cond`` is a constant (no gradient)."""
-    like = a if isinstance(a, Tensor) else b
-    if not isinstance(like, Tensor):
-        raise TypeError("where: a or b must be a Tensor")
-    if isinstance(cond, Tensor):
-        mask = cond.data != 0
-        if cond.backend is not like.backend:
-            raise BackendMismatchError(f"where: cond lives on '{cond.backend.name}', the values "
-                                       f"on '{like.backend.name}'")
-    else:
-        mask = like.backend.asarray(np.asarray(cond) != 0 if not like.backend.is_array(cond)
-                                    else cond != 0)
-    return apply(_P["where"], _operand(a, like, "where"), _operand(b, like, "where"), cond=mask)
-
-
-class MaxResult(NamedTuple):
-    """``x.max(dim)``: the maxima along ``dim`` and where they are, as PyTorch returns them."""
-
-    values: Tensor
-    indices: Any
-
-
-def _max_along(x: Tensor, dim: Any, keepdim: bool) -> MaxResult:
-    axis = _check_axis("max", dim, max(x.ndim, 1))
-    if x.ndim and x.shape[axis] == 0:
-        raise ShapeError(f"max: the tensor of shape {x.shape} is empty along dim {axis}")
-    xp = x.backend.xp
-    index = xp.expand_dims(xp.argmax(x.data, axis=axis), axis) if x.ndim else \
-        xp.zeros((), dtype=xp.int64)
-    values = x.gather(axis, index) if x.ndim else x
-    if not keepdim and x.ndim:
-        values, index = values.squeeze(axis), xp.squeeze(index, axis)
-    return MaxResult(values, index)
-
-
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; where the two are equal the gradient is shared."""
-    like = a if isinstance(a, Tensor) else b
-    if not isinstance(like, Tensor):
-        raise TypeError("maximum: a or b must be a Tensor")
-    return apply(_P["maximum"], _operand(a, like, "maximum"), _operand(b, like, "maximum"))
-
-
-def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
-            requires_grad: bool) -> Tensor:
-    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
-        raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
-    dt = DEFAULT_DTYPE if dtype is None else _as_dtype(dtype, op)
-    if backend is None:
-        target = get_backend()
-    elif isinstance(backend, Backend):
-        target = backend
-    else:
-        import backends
-
-        target = backends.get(device_backend(backend))
-    # made on the backend directly: a recurrent layer asks for its zero state on every call
-    out = Tensor._wrap(target.xp.full(shape, value, dtype=dt), target)
-    out.requires_grad = bool(requires_grad)
-    return out
-
-
-def zeros(shape: Any, dtype: Any = None, backend: Any = None,
-          requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
-    return _filled("zeros", shape, 0.0, dtype, backend, requires_grad)
-
-
-def ones(shape: Any, dtype: Any = None, backend: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
-    return _filled("ones", shape, 1.0, dtype, backend, requires_grad)
+__all__ = ["DEFAULT_DTYPE", "DTYPES", "MaxResult", "TRANSFER", "Tensor", "addmm", "apply",
+           "concat", "float32", "float64", "matmul", "maximum", "ones", "stack", "where",
+           "zeros"]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+import backends
 from backends.base import Backend
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.tensor import Tensor, where
@@ -58,9 +59,7 @@ def _on_backend(x: Any, backend: Backend) -> Any:
         x = x.data if x.backend is backend else x.numpy()
     if backend.is_array(x):
         return x
-    if type(x).__module__.startswith("cupy"):  # a CuPy array going to the host
-        x = x.get()
-    return backend.asarray(np.asarray(x))
+    return backend.asarray(backends.to_host(x))  # another backend's array: via the host
 
 
 def _target_tensor(loss: str, target: Any, like: Tensor) -> Tensor:
