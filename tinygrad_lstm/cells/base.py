@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm import random as tl_random
+from tinygrad_lstm.cells.chrono import check_chrono
 from tinygrad_lstm.cells.step import GateStrategy, StepFrame, frame_of
 from tinygrad_lstm.cells.step import run as run_frame
 from tinygrad_lstm.checks import check_dtype, check_int
@@ -57,31 +58,6 @@ class GateSpec:
     in_sizes: tuple[int, ...]
     size: int
     bias: str | None  # the bias parameter's name
-
-
-def _check_chrono(owner: str, init: str, t_max: Any, forget_bias: float | None,
-                  gate_bias: dict[str, float], chrono_gates: dict[str, int]) -> float | None:
-    """Validate ``t_max`` against ``init``; returns it as a float (None without chrono)."""
-    if init != "chrono":
-        if t_max is not None:
-            raise ValueError(f"{owner}: t_max is for init='chrono' only, got init={init!r}")
-        return None
-    if not chrono_gates:
-        raise ValueError(f"{owner}: init='chrono' needs gates that keep or admit the state "
-                         "(chrono_gates), and this cell declares none")
-    if t_max is None:
-        raise ValueError(f"{owner}: init='chrono' needs t_max, the longest dependency in steps")
-    if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real) or not (
-            math.isfinite(t_max) and t_max >= 2):
-        raise ValueError(f"{owner}: t_max must be a finite number >= 2, got {t_max!r}")
-    if forget_bias is not None:
-        raise ValueError(f"{owner}: init='chrono' sets the forget gate's bias itself; drop "
-                         "forget_bias")
-    both = sorted(set(gate_bias) & set(chrono_gates))
-    if both:
-        raise ValueError(f"{owner}: init='chrono' sets the biases of {both} itself; drop them "
-                         "from gate_bias")
-    return float(t_max)
 
 
 class Cell(Module):
@@ -145,7 +121,7 @@ class Cell(Module):
             raise TypeError(f"{owner}: gate_bias must be a dict of gate name -> number, got "
                             f"{gate_bias!r}")
         self.gate_bias = {k: float(v) for k, v in (gate_bias or {}).items()}
-        self.t_max = _check_chrono(owner, init, t_max, self.forget_bias, self.gate_bias,
+        self.t_max = check_chrono(owner, init, t_max, self.forget_bias, self.gate_bias,
                                    type(self).chrono_gates)
         self._chrono_draw: np.ndarray | None = None
         self.dtype = _as_dtype(np.float32 if dtype is None else dtype, owner)
