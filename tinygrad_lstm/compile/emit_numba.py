@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_lstm.compile import emit_loop
 from tinygrad_lstm.compile.trace import Graph
 
 if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a warm start
@@ -47,7 +48,8 @@ def _code_version() -> str:
     change to what they generate makes new cache entries, never a stale kernel reused."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("trace.py", "derive.py", "printer.py", "emit_numba.py"):
+    for name in ("trace.py", "derive.py", "printer.py", "emit_numba.py", "emit_loop.py",
+                 "blas.py", "llvm_ops.py"):
         digest.update((here / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -96,6 +98,8 @@ def _header(dtype: np.dtype) -> list[str]:
         "import numba",
         "import numpy as np",
         "",
+        "from tinygrad_lstm.compile.llvm_ops import pow2_neg as _pow2_neg",
+        "",
         f"_F = np.{dtype.name}",
         f"_FLAGS = {FASTMATH}",
         "_JIT = dict(fastmath=_FLAGS, error_model='numpy', cache=True, nogil=True)",
@@ -140,18 +144,14 @@ def _header(dtype: np.dtype) -> list[str]:
         "@numba.njit(**_JIT)",
         "def _exp_neg(x):",
         "    # e^x for x <= 0 that vectorises: x = r - n ln 2 (Cody-Waite), e^r by its Taylor",
-        "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's binary digits",
+        "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's bits",
         f"    x = np.maximum(x, _F({EXP32_FLOOR!r}))",
         "    n = np.floor(x * _F(-1.4426950408889634) + _F(0.5))",
         "    r = (x + n * _F(0.693359375)) + n * _F(-2.1219444005469057e-04)",
         "    p = " + " + r * (".join(f"_F({1 / math.factorial(k)!r})" for k in range(8))
         + ")" * 7,
     ]
-    for bit in (64, 32, 16, 8, 4, 2, 1):
-        lines += [f"    m = n >= _F({float(bit)!r})",
-                  f"    p = p * _F({2.0 ** -bit!r}) if m else p",
-                  f"    n = n - _F({float(bit)!r}) if m else n"]
-    lines.append("    return p")
+    lines.append("    return p * _pow2_neg(n)  # 0 <= n <= 126: 2^-n is a normal float32")
     return lines
 
 
@@ -329,6 +329,7 @@ def source(d: Derivation, dtype: Any) -> str:
                      for k in range(len(g.states))]
             rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
         lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
+    lines += emit_loop.source(g)  # the time loop around them, in one compiled call
     return "\n".join(lines) + "\n"
 
 

@@ -62,27 +62,6 @@ def _scratch(xp: Any, role: str, shape: tuple[int, ...], dtype: Any) -> Any:
     return buf
 
 
-def _layout(kernels: Compiled) -> tuple[list[Any], int]:
-    """Per product: (kind, index of its state or computed value, first column, end column, the
-    phase after which it is made / the level whose dZ completes it); and H-free gate count."""
-    g = kernels.graph
-    names = [n for n, _, _ in g.computed]
-    out = []
-    for kind, name, lo, hi, readers in g.products():
-        index = g.states.index(name) if kind == "s" else names.index(name)
-        level = -1 if kind == "s" else g.u_levels[name]
-        first_reader = min(g.levels[r] for r in readers)
-        out.append((kind, index, lo, hi, level, first_reader))
-    return out, len(g.gates)
-
-
-def _x_columns(g: Any) -> tuple[list[int], list[int]]:
-    """Gate indices inside the input GEMM (the gates reading x_t) and outside it."""
-    xg = g.x_gates()
-    return ([k for k, x in enumerate(g.gates) if x in xg],
-            [k for k, x in enumerate(g.gates) if x not in xg])
-
-
 def _dot_t(xp: Any, a: Any, b: Any) -> Any:
     """a^T b, contiguous. For ``a`` a column block of dZ (rows strided), NumPy copies it to
     transpose it (twice the GEMM's time at medium size); (b^T a)^T runs on the view."""
@@ -103,11 +82,11 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     g = kernels.graph
     extra = arrays[n_states + 2 + n_products:]
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)  # one pointer: (n, H)
-    layout, _ = _layout(kernels)
+    layout = kernels.layout
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
-    xi, ni = _x_columns(g)
+    xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
     bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
     WxT = xp.ascontiguousarray(Wx.T)
@@ -126,9 +105,15 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     sv = xp.empty((T, len(kernels.saved), B, H), dtype)
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
+    steps = T
+    if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
+        # the whole loop in one Numba call
+        kernels.run_forward(kernels.gemm, P, bz, *prods, *WsT, valid, *X, hist, params, us, sv,
+                            y, reverse)
+        steps = 0
     phases = kernels.phases
     forward = kernels.forward
-    for n in range(T):
+    for n in range(steps):
         t = T - 1 - n if reverse else n
         prev = hist[t + r]
         for i, (kind, k, _, _, _, _) in enumerate(layout):
@@ -160,7 +145,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     dtype = kernels.dtype
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)
     g = kernels.graph
-    layout, G = _layout(kernels)
+    layout, G = kernels.layout, len(g.gates)
     hist, us, sv = saved.hist, saved.us, saved.sv
     gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
     dsp = xp.zeros((n_states, B, H), dtype)  # the pointwise carry of each state's adjoint
@@ -176,7 +161,12 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     r = 1 if reverse else 0
     levels = [(p, kernels.phase_backward.get(p, kernels.backward))
               for p in range(g.phases, -1, -1)]
-    for n in range(T - 1, -1, -1):
+    steps = T
+    if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
+        kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz, dp,
+                             *Ws, *((xc, dxd) if dxd is not None else ()), reverse)
+        steps = 0
+    for n in range(steps - 1, -1, -1):
         t = T - 1 - n if reverse else n
         prev = hist[t + r]
         for p, kernel in levels:
@@ -193,7 +183,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     x2 = saved.x2
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
-    xi, _ = _x_columns(g)
+    xi, _ = kernels.x_columns
     runs: list[list[int]] = []  # the x-reading gates as runs of adjacent columns of dz
     for k in xi:
         if runs and runs[-1][-1] == k - 1:
