@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 #: CBLAS's enum values (cblas.h): row-major storage, no transpose
 CBLAS_ROW_MAJOR = 101
 CBLAS_NO_TRANS = 111
+CBLAS_TRANS = 112
 #: symbol names of an ILP64 CBLAS GEMM (64-bit integers), NumPy's wheels first
 _SYMBOLS = {"float32": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
             "float64": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
@@ -66,21 +67,27 @@ def gemm_address(dtype: Any) -> int | None:
 
 
 @intrinsic
-def gemm(typingctx: Any, address: Any, m: Any, n: Any, k: Any, a: Any, lda: Any, b: Any,
-         ldb: Any, c: Any, ldc: Any, beta: Any) -> Any:
-    """In Numba: C = A B + beta C, row-major, by the ``cblas_?gemm`` at ``address`` (an int).
+def gemm(typingctx: Any, address: Any, trans_b: Any, m: Any, n: Any, k: Any, a: Any, lda: Any,
+         b: Any, ldb: Any, c: Any, ldc: Any, beta: Any) -> Any:
+    """In Numba: C = A op(B) + beta C, row-major, by the ``cblas_?gemm`` at ``address`` (an
+    int); op(B) is B, or B^T where ``trans_b`` is true (a boolean literal).
 
-    A is m x k with row stride ``lda``, B is k x n with row stride ``ldb``, C is m x n with
-    row stride ``ldc`` (elements); ``a``, ``b``, ``c`` are arrays of one float dtype whose data
-    pointer is the matrix's first element (a C-contiguous array, or a column block of one)."""
+    A is m x k with row stride ``lda``; B is k x n (n x k if transposed) with row stride
+    ``ldb``; C is m x n with row stride ``ldc`` (elements); ``a``, ``b``, ``c`` are arrays of one
+    float dtype whose data pointer is the matrix's first element (a C-contiguous array, or a
+    column block of one)."""
     arrays = (a, b, c)
     if not all(isinstance(t, types.Array) for t in arrays) or \
             len({t.dtype for t in arrays}) != 1 or a.dtype not in (types.float32, types.float64):
         return None
-    sig = types.void(address, m, n, k, a, lda, b, ldb, c, ldc, beta)
+    if not isinstance(trans_b, types.BooleanLiteral):
+        return None
+    op_b = CBLAS_TRANS if trans_b.literal_value else CBLAS_NO_TRANS
+    sig = types.void(address, trans_b, m, n, k, a, lda, b, ldb, c, ldc, beta)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        tys = signature.args
+        tys = signature.args[:1] + signature.args[2:]
+        args = args[:1] + args[2:]
         real = context.get_value_type(tys[4].dtype)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         ptr = real.as_pointer()
@@ -96,7 +103,7 @@ def gemm(typingctx: Any, address: Any, m: Any, n: Any, k: Any, a: Any, lda: Any,
             return context.make_array(tys[pos])(context, builder, args[pos]).data
 
         builder.call(fn, [ir.Constant(i32, CBLAS_ROW_MAJOR), ir.Constant(i32, CBLAS_NO_TRANS),
-                          ir.Constant(i32, CBLAS_NO_TRANS), int64(1), int64(2), int64(3),
+                          ir.Constant(i32, op_b), int64(1), int64(2), int64(3),
                           ir.Constant(real, 1.0), data(4), int64(5), data(6), int64(7),
                           context.cast(builder, args[10], tys[10], tys[4].dtype), data(8),
                           int64(9)])

@@ -31,14 +31,14 @@ def layout(g: Graph) -> list[tuple[str, int, int, int, int, int]]:
 
 def _gemm_forward(i: int, a: str) -> str:
     # pr_i (B, n H) = a (B, H) @ W_i^T (H, n H)
-    return (f"_gemm(addr, B, W{i}.shape[1], H, {a}, H, W{i}, W{i}.shape[1], pr{i}, "
-            f"W{i}.shape[1], _F(0.0))")
+    return (f"_gemm(addr, True, B, W{i}.shape[0], H, {a}, H, W{i}, H, pr{i}, W{i}.shape[0], "
+            "_F(0.0))")
 
 
 def _gemm_backward(i: int, lo: int, hi: int, out: str) -> str:
     # out (B, H) = dZ_t[:, lo H:hi H] (B, (hi - lo) H) @ W_i ((hi - lo) H, H)
-    return (f"_gemm(addr, B, H, {hi - lo} * H, dz[t, :, {lo} * H:], GH, W{i}, H, {out}, H, "
-            "_F(0.0))")
+    return (f"_gemm(addr, False, B, H, {hi - lo} * H, dz[t, :, {lo} * H:], GH, W{i}, H, {out}, "
+            "H, _F(0.0))")
 
 
 def source(g: Graph) -> list[str]:
@@ -52,7 +52,7 @@ def source(g: Graph) -> list[str]:
              "@numba.njit(**_JIT)",
              f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
              f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, reverse):",
-             "    # W_i: the product's stacked weights, transposed (H, n H), C-contiguous",
+             "    # W_i: the product's stacked weights (n H, H), C-contiguous",
              "    T = proj.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
              "    r = 1 if reverse else 0",
              "    for n in range(T):",

@@ -156,15 +156,13 @@ def _header(dtype: np.dtype) -> list[str]:
 
 
 def z_terms(g: Graph, gate: str) -> str:
-    """z of ``gate`` at (b, j): its column of the input projection (or its bias, for a gate not
-    reading x_t) plus its columns of the
-    products of the values it reads (a product covers gates lo..hi, one H-block each)."""
+    """z of ``gate`` at (b, j): its column of the input projection (for a gate reading x_t),
+    its bias (``bz`` holds every gate's, (G, H)) and its columns of the products of the values
+    it reads (a product covers gates lo..hi, one H-block each)."""
     k = g.gates.index(gate)
     xg = g.x_gates()
-    if gate in xg:
-        terms = [f"zx[b, {xg.index(gate)} * H + j]"]
-    else:  # not in the input GEMM: its bias row
-        terms = [f"bz[{[x for x in g.gates if x not in xg].index(gate)}, j]"]
+    terms = [f"zx[b, {xg.index(gate)} * H + j]"] if gate in xg else []
+    terms.append(f"bz[{k}, j]")  # its bias: added here, not in a pass over the whole zx
     for i, (_, _, lo, _, readers) in enumerate(g.products()):
         if gate in readers:
             terms.append(f"pr{i}[b, {k - lo} * H + j]")

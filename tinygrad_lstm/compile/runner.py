@@ -88,15 +88,18 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
     xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
-    bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
-    WxT = xp.ascontiguousarray(Wx.T)
+    WxT = Wx.T  # BLAS reads the transpose in place
     if x2.dtype == dtype and WxT.dtype == dtype:  # dot(out=) takes only its own dtype
         P = xp.dot(x2, WxT, out=_scratch(xp, "P", (T * B, Wx.shape[0]), dtype))
     else:
         P = xp.dot(x2, WxT)
-    P += b2[xi].reshape(-1)
+    if xp is np:  # the Numba kernels add every gate's bias (G, H) themselves: no pass over P
+        bz = xp.ascontiguousarray(b2, dtype)
+    else:  # the CUDA kernels read the biases of gates outside the input GEMM: (n, H)
+        bz = xp.ascontiguousarray(b2[ni])
+        P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
-    WsT = [xp.ascontiguousarray(W.T) for W in Ws]
+    Ws = [xp.ascontiguousarray(W, dtype) for W in Ws]
     hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
     us = xp.empty((T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
@@ -108,7 +111,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     steps = T
     if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
         # the whole loop in one Numba call
-        kernels.run_forward(kernels.gemm, P, bz, *prods, *WsT, valid, *X, hist, params, us, sv,
+        kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us, sv,
                             y, reverse)
         steps = 0
     phases = kernels.phases
@@ -118,12 +121,12 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         prev = hist[t + r]
         for i, (kind, k, _, _, _, _) in enumerate(layout):
             if kind == "s":
-                xp.dot(prev[k], WsT[i], out=prods[i])
+                xp.dot(prev[k], Ws[i].T, out=prods[i])
         for p, phase in enumerate(phases):
             phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
             for i, (kind, k, _, _, level, _) in enumerate(layout):
                 if kind == "u" and level == p:
-                    xp.dot(us[t, k], WsT[i], out=prods[i])
+                    xp.dot(us[t, k], Ws[i].T, out=prods[i])
         forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
                 sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
@@ -249,7 +252,7 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    x_specs = [s for n, s in zip(g.gates, specs, strict=True) if n in g.x_gates()]
+    x_specs = [specs[k] for k in kernels.x_columns[0]]
     Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In), dtype) \
         if x_specs else zeros((0, In), dtype=dtype)
     b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
