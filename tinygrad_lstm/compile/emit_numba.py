@@ -29,6 +29,8 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -336,18 +338,29 @@ def _path(key: str) -> Path:
 
 
 #: LLVM's loop vectoriser gives up on a loop needing more run-time alias checks than this
-#: (default 128, counted before merging): a kernel with many row pointers (the peephole cell's
-#: forward, every backward) needs more, and the checks run once per row, not per entry
+#: (default 128, counted before merging): a kernel with many row pointers (the LSTM's and the
+#: peephole cell's forward, the peephole's backward) needs more, and the checks run once per
+#: row, not per entry. Without it those kernels run scalar (checked in their assembly).
 VECTORIZE_MEMORY_CHECK_THRESHOLD = 256
+LLVM_DEFAULT_MEMORY_CHECK_THRESHOLD = 128
 
 
-def _vectorise_harder() -> None:
-    """Raise LLVM's alias-check budget before our kernels compile. It is a process-wide LLVM
-    option, but only a vectoriser heuristic: it changes no result, only which loops vectorise."""
+@contextmanager
+def vectorising() -> Iterator[None]:
+    """Raise LLVM's alias-check budget while our kernels compile (Numba compiles on a
+    function's first call with new argument types, or loads it from the cache), then put
+    LLVM's default back. LLVM options are process-wide and llvmlite cannot read one, so this
+    is the narrowest scope there is: only code Numba compiles inside it (ours, or another
+    thread's in that window) sees the budget, and it decides only which loops vectorise, never
+    a result."""
     import llvmlite.binding as llvm
 
-    llvm.set_option("tinygrad_lstm", "-vectorize-memory-check-threshold="
-                    f"{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+    flag = "-vectorize-memory-check-threshold="
+    llvm.set_option("tinygrad_lstm", f"{flag}{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+    try:
+        yield
+    finally:
+        llvm.set_option("tinygrad_lstm", f"{flag}{LLVM_DEFAULT_MEMORY_CHECK_THRESHOLD}")
 
 
 def _import(key: str, path: Path) -> ModuleType:
@@ -355,7 +368,6 @@ def _import(key: str, path: Path) -> ModuleType:
     module = sys.modules.get(name)
     if module is not None:
         return module
-    _vectorise_harder()  # Numba compiles on the first call, after this import
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

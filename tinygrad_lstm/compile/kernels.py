@@ -82,6 +82,8 @@ class Compiled:
     layout: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     #: gate indices inside the input GEMM (the gates reading x_t) and outside it
     x_columns: tuple[list[int], list[int]] = ([], [])
+    #: the runner's entry points called once already (compiled, under ``vectorising``)
+    called: set[str] = field(default_factory=set)
 
     @property
     def derivation(self) -> Derivation:

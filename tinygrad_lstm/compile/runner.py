@@ -16,6 +16,7 @@ has a zero block there."""
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,10 +38,15 @@ class _Saved:
     __slots__ = ("hist", "us", "sv", "x2")
 
     def __init__(self) -> None:
-        self.hist: list[Any] = []
-        self.us: list[Any] = []
+        self.hist: Any = None
+        self.us: Any = None
         self.sv: Any = None
         self.x2: Any = None
+
+    def __del__(self) -> None:
+        # the node is gone: its buffers serve the next call (only this object held them)
+        for buf in (self.hist, self.us, self.sv):
+            _give(buf)
 
 
 _workspace = threading.local()
@@ -60,6 +66,37 @@ def _scratch(xp: Any, role: str, shape: tuple[int, ...], dtype: Any) -> Any:
         buf = np.empty(shape, dtype)
         pool[role] = buf if buf.nbytes <= SCRATCH_KEEP_BYTES else None
     return buf
+
+
+def _take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised buffer for what a node saves (states, saved values): one a node
+    released (``_give``) if one of this shape is spare, else a new one. A fresh 33 MB array
+    (the saved values at medium size) costs a page fault per 4 KiB page on every call."""
+    if xp is not np:
+        return xp.empty(shape, dtype)
+    spare = _workspace.__dict__.setdefault("spare", {}).get((shape, np.dtype(dtype)))
+    return spare.pop() if spare else np.empty(shape, dtype)
+
+
+def _give(buf: Any) -> None:
+    """Keep ``buf`` (nothing else refers to it) for ``_take``: at most two per shape (a
+    training loop holds the last step's node while it runs the next)."""
+    if type(buf) is not np.ndarray or buf.nbytes > SCRATCH_KEEP_BYTES:
+        return
+    spare = _workspace.__dict__.setdefault("spare", {}).setdefault((buf.shape, buf.dtype), [])
+    if len(spare) < 2:
+        spare.append(buf)
+
+
+def _first_call(kernels: Compiled, name: str) -> Any:
+    """A context for calling kernels: on the first call of ``name`` (when Numba compiles)
+    LLVM's vectoriser gets the budget our kernels need (``emit_numba.vectorising``)."""
+    if name in kernels.called:
+        return nullcontext()
+    from tinygrad_lstm.compile.emit_numba import vectorising
+
+    kernels.called.add(name)
+    return vectorising()
 
 
 def _dot_t(xp: Any, a: Any, b: Any) -> Any:
@@ -100,35 +137,37 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
     Ws = [xp.ascontiguousarray(W, dtype) for W in Ws]
-    hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
-    us = xp.empty((T, len(g.computed), B, H), dtype)
+    hist = _take(xp, (T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
+    us = _take(xp, (T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
     for k in range(n_states):
         hist[T * r, k] = init[k]
-    sv = xp.empty((T, len(kernels.saved), B, H), dtype)
+    sv = _take(xp, (T, len(kernels.saved), B, H), dtype)
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
     steps = T
     if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
         # the whole loop in one Numba call
-        kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us, sv,
-                            y, reverse)
+        with _first_call(kernels, "run_forward"):
+            kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us,
+                                sv, y, reverse)
         steps = 0
     phases = kernels.phases
     forward = kernels.forward
-    for n in range(steps):
-        t = T - 1 - n if reverse else n
-        prev = hist[t + r]
-        for i, (kind, k, _, _, _, _) in enumerate(layout):
-            if kind == "s":
-                xp.dot(prev[k], Ws[i].T, out=prods[i])
-        for p, phase in enumerate(phases):
-            phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
-            for i, (kind, k, _, _, level, _) in enumerate(layout):
-                if kind == "u" and level == p:
-                    xp.dot(us[t, k], Ws[i].T, out=prods[i])
-        forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
-                sv[t], y[t])
+    with _first_call(kernels, "forward") if xp is np and steps else nullcontext():
+        for n in range(steps):
+            t = T - 1 - n if reverse else n
+            prev = hist[t + r]
+            for i, (kind, k, _, _, _, _) in enumerate(layout):
+                if kind == "s":
+                    xp.dot(prev[k], Ws[i].T, out=prods[i])
+            for p, phase in enumerate(phases):
+                phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
+                for i, (kind, k, _, _, level, _) in enumerate(layout):
+                    if kind == "u" and level == p:
+                        xp.dot(us[t, k], Ws[i].T, out=prods[i])
+            forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
+                    sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
     return (y, *finals)
@@ -166,21 +205,23 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
               for p in range(g.phases, -1, -1)]
     steps = T
     if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
-        kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz, dp,
-                             *Ws, *((xc, dxd) if dxd is not None else ()), reverse)
+        with _first_call(kernels, "run_backward"):
+            kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
+                                 dp, *Ws, *((xc, dxd) if dxd is not None else ()), reverse)
         steps = 0
-    for n in range(steps - 1, -1, -1):
-        t = T - 1 - n if reverse else n
-        prev = hist[t + r]
-        for p, kernel in levels:
-            kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
-                   *((xc[t], dxd[t]) if dxd is not None else ()))
-            for i, (kind, k, lo, hi, _, first) in enumerate(layout):
-                if kind == "u" and first == p and p > 0:
-                    xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
-        for i, (kind, k, lo, hi, _, _) in enumerate(layout):
-            if kind == "s":
-                xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
+    with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
+        for n in range(steps - 1, -1, -1):
+            t = T - 1 - n if reverse else n
+            prev = hist[t + r]
+            for p, kernel in levels:
+                kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
+                       *((xc[t], dxd[t]) if dxd is not None else ()))
+                for i, (kind, k, lo, hi, _, first) in enumerate(layout):
+                    if kind == "u" and first == p and p > 0:
+                        xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
+            for i, (kind, k, lo, hi, _, _) in enumerate(layout):
+                if kind == "s":
+                    xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
     dinit = [dsp[k] + dsg[k] for k in range(n_states)]
     dz2 = dz.reshape(T * B, G * H)
     x2 = saved.x2
