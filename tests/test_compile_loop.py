@@ -81,9 +81,11 @@ def _layer(name: str, dtype: str, reverse: bool) -> tuple[np.ndarray, ...]:
 def test_compiled_loop_matches_python_loop(name: str, monkeypatch) -> None:
     dtype = "float64"
     _address(dtype)
-    compiled = kernels.for_cell(tl.cells.create(name, 4, 4, dtype=dtype))
+    cell = tl.cells.create(name, 4, 4, dtype=dtype)
+    compiled = kernels.for_cell(cell)
     assert not isinstance(compiled, str), compiled
     assert compiled.run_forward is not None and compiled.run_backward is not None
+    assert "time loop: one Numba call per layer" in tl.cells.explain(cell)
     one_call = _layer(name, dtype, reverse=True)
     monkeypatch.setattr(compiled, "run_forward", None)  # the step-by-step Python loop
     monkeypatch.setattr(compiled, "run_backward", None)

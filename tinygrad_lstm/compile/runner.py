@@ -23,7 +23,7 @@ import numpy as np
 
 from tinygrad_lstm.primitives import Primitive
 from tinygrad_lstm.tape import _mode
-from tinygrad_lstm.tensor import Tensor, apply, concat, zeros
+from tinygrad_lstm.tensor import Tensor, apply
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell
@@ -35,9 +35,10 @@ class _Saved:
     (``hist[k][t + r]`` is state k before step t, r = 1 in reverse), the computed values gates
     read (``us``), the saved values (``sv``) and the input rows."""
 
-    __slots__ = ("hist", "us", "sv", "x2")
+    __slots__ = ("hist", "us", "sv", "x2", "stacked")
 
     def __init__(self) -> None:
+        self.stacked: list[Any] = []  # W_x, b and each W_s as the node's forward stacked them
         self.hist: Any = None
         self.us: Any = None
         self.sv: Any = None
@@ -270,16 +271,52 @@ def _layer_symbolic(*args: Any, **params: Any) -> Any:
                               "tl.symbolic.equations(cell)")
 
 
+def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_states: int,
+                     saved: _Saved, **params: Any) -> tuple[Any, ...]:
+    """The node's inputs are the gates' own weight blocks and biases: they are stacked here,
+    in NumPy, rather than by concat nodes on the tape (at the small size those nodes and their
+    VJPs cost more than a tenth of the layer's time). ``stacks``: per stacked array (W_x, b,
+    each W_s), the block shape and per block whether it is an input (else zeros)."""
+    dtype = params["kernels"].dtype
+    pos = n_states
+    stacked = []
+    for shape, present in stacks:
+        parts = []
+        for here in present:
+            parts.append(arrays[pos] if here else xp.zeros(shape, dtype))
+            pos += bool(here)
+        stacked.append(parts[0] if len(parts) == 1 else
+                       xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype))
+    saved.stacked = stacked
+    return _layer_forward(xp, xs, *arrays[:n_states], *stacked, *arrays[pos:],
+                          n_states=n_states, saved=saved, **params)
+
+
+def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
+                 stacks: tuple[Any, ...], n_states: int, saved: _Saved, **params: Any
+                 ) -> tuple[Any, ...]:
+    """``_layer_vjp`` on the stacked arrays, its gradients split back into blocks (views)."""
+    extra = arrays[n_states + sum(sum(map(bool, p)) for _, p in stacks):]
+    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *extra,
+                       n_states=n_states, saved=saved, **params)
+    out = list(grads[:1 + n_states])
+    for (shape, present), grad in zip(stacks, grads[1 + n_states:], strict=False):
+        rows = shape[0]
+        out += [grad[k * rows:(k + 1) * rows] for k, here in enumerate(present) if here]
+    return (*out, *grads[1 + n_states + len(stacks):])
+
+
 #: the sequence primitive: a whole layer (one direction) of a compiled cell, one tape node
 RECURRENT_LAYER = Primitive(
-    "recurrent_layer", None, _layer_forward, _layer_vjp, _layer_symbolic,
+    "recurrent_layer", None, _stacked_forward, _stacked_vjp, _layer_symbolic,
     "a compiled cell over a sequence: the input GEMM, then per step a GEMM and a fused kernel",
     multiple=True)
 
 
-def _stack(blocks: list[Tensor | None], shape: tuple[int, ...], dtype: Any) -> Tensor:
-    full = [b if b is not None else zeros(shape, dtype=dtype) for b in blocks]
-    return full[0] if len(full) == 1 else concat(full, axis=0)
+def _blocks(blocks: list[Tensor | None], shape: tuple[int, ...]
+            ) -> tuple[list[Tensor], tuple[tuple[int, ...], tuple[bool, ...]]]:
+    """The blocks that are inputs, and the stack's description for ``_stacked_forward``."""
+    return [b for b in blocks if b is not None], (shape, tuple(b is not None for b in blocks))
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
@@ -289,15 +326,17 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     T, B, In = xs.shape
     H = cell.hidden_size
     params = cell._parameters
-    dtype = cell.dtype
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
     x_specs = [specs[k] for k in kernels.x_columns[0]]
-    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In), dtype) \
-        if x_specs else zeros((0, In), dtype=dtype)
-    b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
-    Ws = []
+    inputs, stacks = [], []
+    for blocks, shape in (
+            ([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In)),
+            ([block((s.bias,)) if s.bias else None for s in specs], (H,))):
+        mine, stack = _blocks(blocks, shape)
+        inputs += mine
+        stacks.append(stack)
     for kind, name, lo, hi, _ in g.products():
         blocks: list[Tensor | None] = []
         for spec in specs[lo:hi]:
@@ -309,12 +348,14 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
                 pairs = next(p for n, _, p in g.computed if n == name)
                 hit = [pos for gate, pos in pairs if gate == spec.name]
                 blocks.append(block((spec.weights[hit[0]],)) if hit else None)
-        Ws.append(_stack(blocks, (H, H), dtype))
+        mine, stack = _blocks(blocks, (H, H))
+        inputs += mine
+        stacks.append(stack)
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]
     mask = xs.backend.xp.asarray(mask)
-    outs = apply(RECURRENT_LAYER, xs, *state, Wx, b, *Ws, *extra, kernels=kernels,
-                 n_states=len(g.states), n_products=len(Ws), reverse=reverse,
-                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad)
+    outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, kernels=kernels,
+                 n_states=len(g.states), n_products=len(stacks) - 2, reverse=reverse,
+                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks))
     return outs[0], tuple(outs[1:])
