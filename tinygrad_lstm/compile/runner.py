@@ -46,8 +46,11 @@ class _Saved:
 
     def __del__(self) -> None:
         # the node is gone: its buffers serve the next call (only this object held them)
-        for buf in (self.hist, self.us, self.sv):
-            _give(buf)
+        try:
+            for buf in (self.hist, self.us, self.sv):
+                _give(buf)
+        except (TypeError, AttributeError):  # at interpreter exit the module may be torn down
+            pass
 
 
 _workspace = threading.local()
