@@ -92,3 +92,15 @@ def test_compiled_loop_matches_python_loop(name: str, monkeypatch) -> None:
     stepped = _layer(name, dtype, reverse=True)
     for u, v in zip(one_call, stepped, strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
+
+
+def test_saved_buffers_kept_for_a_few_shapes_only() -> None:
+    from tinygrad_lstm.compile import runner
+
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4))
+    for steps in range(1, 3 * runner.SPARE_SHAPES):  # a new sequence length every call
+        out, _ = rnn(tl.Tensor(np.ones((steps, 2, 3)), requires_grad=True))
+        out.sum().backward()
+    pool = runner._workspace.__dict__.get("spare", {})
+    assert 0 < len(pool) <= runner.SPARE_SHAPES
+    assert all(len(bufs) <= 2 for bufs in pool.values())

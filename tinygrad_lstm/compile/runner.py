@@ -82,14 +82,25 @@ def _take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return spare.pop() if spare else np.empty(shape, dtype)
 
 
+#: how many shapes of saved buffers are kept per thread (the most recent ones): sequences of
+#: many lengths must not each keep theirs
+SPARE_SHAPES = 8
+
+
 def _give(buf: Any) -> None:
     """Keep ``buf`` (nothing else refers to it) for ``_take``: at most two per shape (a
-    training loop holds the last step's node while it runs the next)."""
+    training loop holds the last step's node while it runs the next), ``SPARE_SHAPES``
+    shapes."""
     if type(buf) is not np.ndarray or buf.nbytes > SCRATCH_KEEP_BYTES:
         return
-    spare = _workspace.__dict__.setdefault("spare", {}).setdefault((buf.shape, buf.dtype), [])
+    pool = _workspace.__dict__.setdefault("spare", {})
+    key = (buf.shape, buf.dtype)
+    spare = pool.pop(key, [])  # back in at the end: the dict's order is the shapes' recency
     if len(spare) < 2:
         spare.append(buf)
+    pool[key] = spare
+    while len(pool) > SPARE_SHAPES:
+        del pool[next(iter(pool))]
 
 
 def _first_call(kernels: Compiled, name: str) -> Any:
