@@ -29,6 +29,8 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_lstm.compile import emit_loop
 from tinygrad_lstm.compile.trace import Graph
 
 if TYPE_CHECKING:  # SymPy is imported only when a step is derived, not on a warm start
@@ -47,7 +50,8 @@ def _code_version() -> str:
     change to what they generate makes new cache entries, never a stale kernel reused."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("trace.py", "derive.py", "printer.py", "emit_numba.py"):
+    for name in ("trace.py", "derive.py", "printer.py", "emit_numba.py", "emit_loop.py",
+                 "blas.py", "llvm_ops.py"):
         digest.update((here / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -96,6 +100,8 @@ def _header(dtype: np.dtype) -> list[str]:
         "import numba",
         "import numpy as np",
         "",
+        "from tinygrad_lstm.compile.llvm_ops import pow2_neg as _pow2_neg",
+        "",
         f"_F = np.{dtype.name}",
         f"_FLAGS = {FASTMATH}",
         "_JIT = dict(fastmath=_FLAGS, error_model='numpy', cache=True, nogil=True)",
@@ -140,31 +146,25 @@ def _header(dtype: np.dtype) -> list[str]:
         "@numba.njit(**_JIT)",
         "def _exp_neg(x):",
         "    # e^x for x <= 0 that vectorises: x = r - n ln 2 (Cody-Waite), e^r by its Taylor",
-        "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's binary digits",
+        "    # series to r^7 (|r| <= ln 2 / 2: relative error < 1e-8), 2^-n from n's bits",
         f"    x = np.maximum(x, _F({EXP32_FLOOR!r}))",
         "    n = np.floor(x * _F(-1.4426950408889634) + _F(0.5))",
         "    r = (x + n * _F(0.693359375)) + n * _F(-2.1219444005469057e-04)",
         "    p = " + " + r * (".join(f"_F({1 / math.factorial(k)!r})" for k in range(8))
         + ")" * 7,
     ]
-    for bit in (64, 32, 16, 8, 4, 2, 1):
-        lines += [f"    m = n >= _F({float(bit)!r})",
-                  f"    p = p * _F({2.0 ** -bit!r}) if m else p",
-                  f"    n = n - _F({float(bit)!r}) if m else n"]
-    lines.append("    return p")
+    lines.append("    return p * _pow2_neg(n)  # 0 <= n <= 126: 2^-n is a normal float32")
     return lines
 
 
 def z_terms(g: Graph, gate: str) -> str:
-    """z of ``gate`` at (b, j): its column of the input projection (or its bias, for a gate not
-    reading x_t) plus its columns of the
-    products of the values it reads (a product covers gates lo..hi, one H-block each)."""
+    """z of ``gate`` at (b, j): its column of the input projection (for a gate reading x_t),
+    its bias (``bz`` holds every gate's, (G, H)) and its columns of the products of the values
+    it reads (a product covers gates lo..hi, one H-block each)."""
     k = g.gates.index(gate)
     xg = g.x_gates()
-    if gate in xg:
-        terms = [f"zx[b, {xg.index(gate)} * H + j]"]
-    else:  # not in the input GEMM: its bias row
-        terms = [f"bz[{[x for x in g.gates if x not in xg].index(gate)}, j]"]
+    terms = [f"zx[b, {xg.index(gate)} * H + j]"] if gate in xg else []
+    terms.append(f"bz[{k}, j]")  # its bias: added here, not in a pass over the whole zx
     for i, (_, _, lo, _, readers) in enumerate(g.products()):
         if gate in readers:
             terms.append(f"pr{i}[b, {k - lo} * H + j]")
@@ -329,6 +329,7 @@ def source(d: Derivation, dtype: Any) -> str:
                      for k in range(len(g.states))]
             rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
         lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
+    lines += emit_loop.source(g)  # the time loop around them, in one compiled call
     return "\n".join(lines) + "\n"
 
 
@@ -337,18 +338,29 @@ def _path(key: str) -> Path:
 
 
 #: LLVM's loop vectoriser gives up on a loop needing more run-time alias checks than this
-#: (default 128, counted before merging): a kernel with many row pointers (the peephole cell's
-#: forward, every backward) needs more, and the checks run once per row, not per entry
+#: (default 128, counted before merging): a kernel with many row pointers (the LSTM's and the
+#: peephole cell's forward, the peephole's backward) needs more, and the checks run once per
+#: row, not per entry. Without it those kernels run scalar (checked in their assembly).
 VECTORIZE_MEMORY_CHECK_THRESHOLD = 256
+LLVM_DEFAULT_MEMORY_CHECK_THRESHOLD = 128
 
 
-def _vectorise_harder() -> None:
-    """Raise LLVM's alias-check budget before our kernels compile. It is a process-wide LLVM
-    option, but only a vectoriser heuristic: it changes no result, only which loops vectorise."""
+@contextmanager
+def vectorising() -> Iterator[None]:
+    """Raise LLVM's alias-check budget while our kernels compile (Numba compiles on a
+    function's first call with new argument types, or loads it from the cache), then put
+    LLVM's default back. LLVM options are process-wide and llvmlite cannot read one, so this
+    is the narrowest scope there is: only code Numba compiles inside it (ours, or another
+    thread's in that window) sees the budget, and it decides only which loops vectorise, never
+    a result."""
     import llvmlite.binding as llvm
 
-    llvm.set_option("tinygrad_lstm", "-vectorize-memory-check-threshold="
-                    f"{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+    flag = "-vectorize-memory-check-threshold="
+    llvm.set_option("tinygrad_lstm", f"{flag}{VECTORIZE_MEMORY_CHECK_THRESHOLD}")
+    try:
+        yield
+    finally:
+        llvm.set_option("tinygrad_lstm", f"{flag}{LLVM_DEFAULT_MEMORY_CHECK_THRESHOLD}")
 
 
 def _import(key: str, path: Path) -> ModuleType:
@@ -356,7 +368,6 @@ def _import(key: str, path: Path) -> ModuleType:
     module = sys.modules.get(name)
     if module is not None:
         return module
-    _vectorise_harder()  # Numba compiles on the first call, after this import
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

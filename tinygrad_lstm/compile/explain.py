@@ -30,6 +30,9 @@ def explain(cell: Cell) -> str:
         f"  gates {', '.join(g.gates)} (one GEMM for x over all steps, one per step for "
         f"{', '.join(name for _, name, _, _, _ in g.products()) or 'nothing'})",
         f"  state {', '.join(g.states)}; per-column parameters: {', '.join(g.params) or 'none'}",
+        "  time loop: " + ("one Numba call per layer, its GEMMs by NumPy's own BLAS"
+                           if result.run_forward is not None else
+                           "Python, per step (NumPy's BLAS has no ILP64 cblas GEMM to call)"),
         f"  saved per step for the backward: {saved} ({len(result.saved)} x H per row)",
         f"  kernel cache key {result.key}",
     ]

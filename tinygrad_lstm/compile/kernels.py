@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_lstm.compile import emit_loop
 from tinygrad_lstm.compile.trace import Graph, NotCompilable, trace
 
 if TYPE_CHECKING:
@@ -72,6 +73,17 @@ class Compiled:
     phase_backward: dict[int, Any] = field(default_factory=dict)  # level -> backward_<level>
 
     saved: list[str] = field(default_factory=list)  # the saved values' names, in order
+    #: the whole time loop in one call (``emit_loop``) and the address of the BLAS GEMM it
+    #: calls; None where NumPy's BLAS has no such symbol (or on CuPy): the loop runs in Python
+    run_forward: Any = None
+    run_backward: Any = None
+    gemm: int | None = None
+    #: per product: kind, index, first and end gate, phase made after, first reader's level
+    layout: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
+    #: gate indices inside the input GEMM (the gates reading x_t) and outside it
+    x_columns: tuple[list[int], list[int]] = ([], [])
+    #: the runner's entry points called once already (compiled, under ``vectorising``)
+    called: set[str] = field(default_factory=set)
 
     @property
     def derivation(self) -> Derivation:
@@ -81,6 +93,12 @@ class Compiled:
 
             self.derivation_ = derive(self.graph)
         return self.derivation_
+
+
+def _x_columns(g: Graph) -> tuple[list[int], list[int]]:
+    xg = g.x_gates()
+    return ([k for k, x in enumerate(g.gates) if x in xg],
+            [k for k, x in enumerate(g.gates) if x not in xg])
 
 
 def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
@@ -111,6 +129,7 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
     derived = time.perf_counter()
     phases: tuple[Any, ...] = ()
     phase_backward: dict[int, Any] = {}
+    loops: dict[str, Any] = {}
     if backend == "cupy":
         from tinygrad_lstm.compile import emit_cuda
 
@@ -135,11 +154,18 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
         phases = tuple(getattr(module, f"forward_{p}") for p in range(graph.phases))
         phase_backward = {p: getattr(module, f"backward_{p}")
                           for p in range(1, graph.phases + 1)}
+        from tinygrad_lstm.compile.blas import gemm_address
+
+        address = gemm_address(dtype)
+        if address is not None:
+            loops = {"run_forward": module.run_forward, "run_backward": module.run_backward,
+                     "gemm": address}
     loaded = time.perf_counter()
     saved = [v.name for v in d.saved] if d is not None else list(module.SAVED)
     out = Compiled(graph, d, key, dtype, forward, backward, text,
                    {"derive_s": derived - start, "load_s": loaded - derived}, phases,
-                   phase_backward, saved)
+                   phase_backward, saved, **loops, layout=emit_loop.layout(graph),
+                   x_columns=_x_columns(graph))
     _by_key[(key, backend)] = out
     return out
 

@@ -16,13 +16,14 @@ has a zero block there."""
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_lstm.primitives import Primitive
 from tinygrad_lstm.tape import _mode
-from tinygrad_lstm.tensor import Tensor, apply, concat, zeros
+from tinygrad_lstm.tensor import Tensor, apply
 
 if TYPE_CHECKING:
     from tinygrad_lstm.cells.base import Cell
@@ -34,13 +35,22 @@ class _Saved:
     (``hist[k][t + r]`` is state k before step t, r = 1 in reverse), the computed values gates
     read (``us``), the saved values (``sv``) and the input rows."""
 
-    __slots__ = ("hist", "us", "sv", "x2")
+    __slots__ = ("hist", "us", "sv", "x2", "stacked")
 
     def __init__(self) -> None:
-        self.hist: list[Any] = []
-        self.us: list[Any] = []
+        self.stacked: list[Any] = []  # W_x, b and each W_s as the node's forward stacked them
+        self.hist: Any = None
+        self.us: Any = None
         self.sv: Any = None
         self.x2: Any = None
+
+    def __del__(self) -> None:
+        # the node is gone: its buffers serve the next call (only this object held them)
+        try:
+            for buf in (self.hist, self.us, self.sv):
+                _give(buf)
+        except (TypeError, AttributeError):  # at interpreter exit the module may be torn down
+            pass
 
 
 _workspace = threading.local()
@@ -62,25 +72,46 @@ def _scratch(xp: Any, role: str, shape: tuple[int, ...], dtype: Any) -> Any:
     return buf
 
 
-def _layout(kernels: Compiled) -> tuple[list[Any], int]:
-    """Per product: (kind, index of its state or computed value, first column, end column, the
-    phase after which it is made / the level whose dZ completes it); and H-free gate count."""
-    g = kernels.graph
-    names = [n for n, _, _ in g.computed]
-    out = []
-    for kind, name, lo, hi, readers in g.products():
-        index = g.states.index(name) if kind == "s" else names.index(name)
-        level = -1 if kind == "s" else g.u_levels[name]
-        first_reader = min(g.levels[r] for r in readers)
-        out.append((kind, index, lo, hi, level, first_reader))
-    return out, len(g.gates)
+def _take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised buffer for what a node saves (states, saved values): one a node
+    released (``_give``) if one of this shape is spare, else a new one. A fresh 33 MB array
+    (the saved values at medium size) costs a page fault per 4 KiB page on every call."""
+    if xp is not np:
+        return xp.empty(shape, dtype)
+    spare = _workspace.__dict__.setdefault("spare", {}).get((shape, np.dtype(dtype)))
+    return spare.pop() if spare else np.empty(shape, dtype)
 
 
-def _x_columns(g: Any) -> tuple[list[int], list[int]]:
-    """Gate indices inside the input GEMM (the gates reading x_t) and outside it."""
-    xg = g.x_gates()
-    return ([k for k, x in enumerate(g.gates) if x in xg],
-            [k for k, x in enumerate(g.gates) if x not in xg])
+#: how many shapes of saved buffers are kept per thread (the most recent ones): sequences of
+#: many lengths must not each keep theirs
+SPARE_SHAPES = 8
+
+
+def _give(buf: Any) -> None:
+    """Keep ``buf`` (nothing else refers to it) for ``_take``: at most two per shape (a
+    training loop holds the last step's node while it runs the next), ``SPARE_SHAPES``
+    shapes."""
+    if type(buf) is not np.ndarray or buf.nbytes > SCRATCH_KEEP_BYTES:
+        return
+    pool = _workspace.__dict__.setdefault("spare", {})
+    key = (buf.shape, buf.dtype)
+    spare = pool.pop(key, [])  # back in at the end: the dict's order is the shapes' recency
+    if len(spare) < 2:
+        spare.append(buf)
+    pool[key] = spare
+    while len(pool) > SPARE_SHAPES:
+        del pool[next(iter(pool))]
+
+
+def _first_call(kernels: Compiled, name: str) -> Any:
+    """A context for calling kernels: on the first call of ``name`` (when Numba compiles)
+    LLVM's vectoriser gets the budget our kernels need (``emit_numba.vectorising``)."""
+    if name in kernels.called:
+        return nullcontext()
+    from tinygrad_lstm.compile.emit_numba import vectorising
+
+    kernels.called.add(name)
+    return vectorising()
 
 
 def _dot_t(xp: Any, a: Any, b: Any) -> Any:
@@ -103,44 +134,55 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     g = kernels.graph
     extra = arrays[n_states + 2 + n_products:]
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)  # one pointer: (n, H)
-    layout, _ = _layout(kernels)
+    layout = kernels.layout
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
-    xi, ni = _x_columns(g)
+    xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
-    bz = xp.ascontiguousarray(b2[ni])  # the biases of gates outside the input GEMM: (n, H)
-    WxT = xp.ascontiguousarray(Wx.T)
+    WxT = Wx.T  # BLAS reads the transpose in place
     if x2.dtype == dtype and WxT.dtype == dtype:  # dot(out=) takes only its own dtype
         P = xp.dot(x2, WxT, out=_scratch(xp, "P", (T * B, Wx.shape[0]), dtype))
     else:
         P = xp.dot(x2, WxT)
-    P += b2[xi].reshape(-1)
+    if xp is np:  # the Numba kernels add every gate's bias (G, H) themselves: no pass over P
+        bz = xp.ascontiguousarray(b2, dtype)
+    else:  # the CUDA kernels read the biases of gates outside the input GEMM: (n, H)
+        bz = xp.ascontiguousarray(b2[ni])
+        P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
-    WsT = [xp.ascontiguousarray(W.T) for W in Ws]
-    hist = xp.empty((T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
-    us = xp.empty((T, len(g.computed), B, H), dtype)
+    Ws = [xp.ascontiguousarray(W, dtype) for W in Ws]
+    hist = _take(xp, (T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
+    us = _take(xp, (T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
     for k in range(n_states):
         hist[T * r, k] = init[k]
-    sv = xp.empty((T, len(kernels.saved), B, H), dtype)
+    sv = _take(xp, (T, len(kernels.saved), B, H), dtype)
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
+    steps = T
+    if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
+        # the whole loop in one Numba call
+        with _first_call(kernels, "run_forward"):
+            kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us,
+                                sv, y, reverse)
+        steps = 0
     phases = kernels.phases
     forward = kernels.forward
-    for n in range(T):
-        t = T - 1 - n if reverse else n
-        prev = hist[t + r]
-        for i, (kind, k, _, _, _, _) in enumerate(layout):
-            if kind == "s":
-                xp.dot(prev[k], WsT[i], out=prods[i])
-        for p, phase in enumerate(phases):
-            phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
-            for i, (kind, k, _, _, level, _) in enumerate(layout):
-                if kind == "u" and level == p:
-                    xp.dot(us[t, k], WsT[i], out=prods[i])
-        forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
-                sv[t], y[t])
+    with _first_call(kernels, "forward") if xp is np and steps else nullcontext():
+        for n in range(steps):
+            t = T - 1 - n if reverse else n
+            prev = hist[t + r]
+            for i, (kind, k, _, _, _, _) in enumerate(layout):
+                if kind == "s":
+                    xp.dot(prev[k], Ws[i].T, out=prods[i])
+            for p, phase in enumerate(phases):
+                phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
+                for i, (kind, k, _, _, level, _) in enumerate(layout):
+                    if kind == "u" and level == p:
+                        xp.dot(us[t, k], Ws[i].T, out=prods[i])
+            forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
+                    sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
     return (y, *finals)
@@ -160,7 +202,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     dtype = kernels.dtype
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)
     g = kernels.graph
-    layout, G = _layout(kernels)
+    layout, G = kernels.layout, len(g.gates)
     hist, us, sv = saved.hist, saved.us, saved.sv
     gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
     dsp = xp.zeros((n_states, B, H), dtype)  # the pointwise carry of each state's adjoint
@@ -176,24 +218,31 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     r = 1 if reverse else 0
     levels = [(p, kernels.phase_backward.get(p, kernels.backward))
               for p in range(g.phases, -1, -1)]
-    for n in range(T - 1, -1, -1):
-        t = T - 1 - n if reverse else n
-        prev = hist[t + r]
-        for p, kernel in levels:
-            kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
-                   *((xc[t], dxd[t]) if dxd is not None else ()))
-            for i, (kind, k, lo, hi, _, first) in enumerate(layout):
-                if kind == "u" and first == p and p > 0:
-                    xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
-        for i, (kind, k, lo, hi, _, _) in enumerate(layout):
-            if kind == "s":
-                xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
+    steps = T
+    if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
+        with _first_call(kernels, "run_backward"):
+            kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
+                                 dp, *Ws, *((xc, dxd) if dxd is not None else ()), reverse)
+        steps = 0
+    with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
+        for n in range(steps - 1, -1, -1):
+            t = T - 1 - n if reverse else n
+            prev = hist[t + r]
+            for p, kernel in levels:
+                kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
+                       *((xc[t], dxd[t]) if dxd is not None else ()))
+                for i, (kind, k, lo, hi, _, first) in enumerate(layout):
+                    if kind == "u" and first == p and p > 0:
+                        xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
+            for i, (kind, k, lo, hi, _, _) in enumerate(layout):
+                if kind == "s":
+                    xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
     dinit = [dsp[k] + dsg[k] for k in range(n_states)]
     dz2 = dz.reshape(T * B, G * H)
     x2 = saved.x2
     if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
-    xi, _ = _x_columns(g)
+    xi, _ = kernels.x_columns
     runs: list[list[int]] = []  # the x-reading gates as runs of adjacent columns of dz
     for k in xi:
         if runs and runs[-1][-1] == k - 1:
@@ -236,16 +285,52 @@ def _layer_symbolic(*args: Any, **params: Any) -> Any:
                               "tl.symbolic.equations(cell)")
 
 
+def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_states: int,
+                     saved: _Saved, **params: Any) -> tuple[Any, ...]:
+    """The node's inputs are the gates' own weight blocks and biases: they are stacked here,
+    in NumPy, rather than by concat nodes on the tape (at the small size those nodes and their
+    VJPs cost more than a tenth of the layer's time). ``stacks``: per stacked array (W_x, b,
+    each W_s), the block shape and per block whether it is an input (else zeros)."""
+    dtype = params["kernels"].dtype
+    pos = n_states
+    stacked = []
+    for shape, present in stacks:
+        parts = []
+        for here in present:
+            parts.append(arrays[pos] if here else xp.zeros(shape, dtype))
+            pos += bool(here)
+        stacked.append(parts[0] if len(parts) == 1 else
+                       xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype))
+    saved.stacked = stacked
+    return _layer_forward(xp, xs, *arrays[:n_states], *stacked, *arrays[pos:],
+                          n_states=n_states, saved=saved, **params)
+
+
+def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
+                 stacks: tuple[Any, ...], n_states: int, saved: _Saved, **params: Any
+                 ) -> tuple[Any, ...]:
+    """``_layer_vjp`` on the stacked arrays, its gradients split back into blocks (views)."""
+    extra = arrays[n_states + sum(sum(map(bool, p)) for _, p in stacks):]
+    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *extra,
+                       n_states=n_states, saved=saved, **params)
+    out = list(grads[:1 + n_states])
+    for (shape, present), grad in zip(stacks, grads[1 + n_states:], strict=False):
+        rows = shape[0]
+        out += [grad[k * rows:(k + 1) * rows] for k, here in enumerate(present) if here]
+    return (*out, *grads[1 + n_states + len(stacks):])
+
+
 #: the sequence primitive: a whole layer (one direction) of a compiled cell, one tape node
 RECURRENT_LAYER = Primitive(
-    "recurrent_layer", None, _layer_forward, _layer_vjp, _layer_symbolic,
+    "recurrent_layer", None, _stacked_forward, _stacked_vjp, _layer_symbolic,
     "a compiled cell over a sequence: the input GEMM, then per step a GEMM and a fused kernel",
     multiple=True)
 
 
-def _stack(blocks: list[Tensor | None], shape: tuple[int, ...], dtype: Any) -> Tensor:
-    full = [b if b is not None else zeros(shape, dtype=dtype) for b in blocks]
-    return full[0] if len(full) == 1 else concat(full, axis=0)
+def _blocks(blocks: list[Tensor | None], shape: tuple[int, ...]
+            ) -> tuple[list[Tensor], tuple[tuple[int, ...], tuple[bool, ...]]]:
+    """The blocks that are inputs, and the stack's description for ``_stacked_forward``."""
+    return [b for b in blocks if b is not None], (shape, tuple(b is not None for b in blocks))
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
@@ -255,15 +340,17 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     T, B, In = xs.shape
     H = cell.hidden_size
     params = cell._parameters
-    dtype = cell.dtype
     specs = [cell.gates[name] for name in g.gates]
     x_arg = cell._args[0]
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    x_specs = [s for n, s in zip(g.gates, specs, strict=True) if n in g.x_gates()]
-    Wx = _stack([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In), dtype) \
-        if x_specs else zeros((0, In), dtype=dtype)
-    b = _stack([block((s.bias,)) if s.bias else None for s in specs], (H,), dtype)
-    Ws = []
+    x_specs = [specs[k] for k in kernels.x_columns[0]]
+    inputs, stacks = [], []
+    for blocks, shape in (
+            ([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In)),
+            ([block((s.bias,)) if s.bias else None for s in specs], (H,))):
+        mine, stack = _blocks(blocks, shape)
+        inputs += mine
+        stacks.append(stack)
     for kind, name, lo, hi, _ in g.products():
         blocks: list[Tensor | None] = []
         for spec in specs[lo:hi]:
@@ -275,12 +362,14 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
                 pairs = next(p for n, _, p in g.computed if n == name)
                 hit = [pos for gate, pos in pairs if gate == spec.name]
                 blocks.append(block((spec.weights[hit[0]],)) if hit else None)
-        Ws.append(_stack(blocks, (H, H), dtype))
+        mine, stack = _blocks(blocks, (H, H))
+        inputs += mine
+        stacks.append(stack)
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]
     mask = xs.backend.xp.asarray(mask)
-    outs = apply(RECURRENT_LAYER, xs, *state, Wx, b, *Ws, *extra, kernels=kernels,
-                 n_states=len(g.states), n_products=len(Ws), reverse=reverse,
-                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad)
+    outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, kernels=kernels,
+                 n_states=len(g.states), n_products=len(stacks) - 2, reverse=reverse,
+                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks))
     return outs[0], tuple(outs[1:])

@@ -1,0 +1,106 @@
+"""The compiled time loop: NumPy's BLAS called from Numba by address, 2^-n from its bits, and
+the loop in one Numba call against the same kernels driven step by step from Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.compile import kernels
+
+numba = pytest.importorskip("numba")
+
+from tinygrad_lstm.compile import blas, llvm_ops  # noqa: E402  (they import numba)
+
+
+def _address(dtype: str) -> int:
+    address = blas.gemm_address(dtype)
+    if address is None:
+        pytest.skip("this NumPy's BLAS exposes no ILP64 cblas_?gemm: the loop runs in Python")
+    return address
+
+
+@numba.njit
+def _gemm_blocks(address, trans_b, a, w, c, lo, width):  # C = A[:, lo:lo + width] op(W)
+    if trans_b:
+        blas.gemm(address, True, a.shape[0], w.shape[0], width, a[:, lo:], a.shape[1], w,
+                  w.shape[1], c, c.shape[1], 0.0)
+    else:
+        blas.gemm(address, False, a.shape[0], w.shape[1], width, a[:, lo:], a.shape[1], w,
+                  w.shape[1], c, c.shape[1], 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_by_address_matches_numpy(dtype: str) -> None:
+    address = _address(dtype)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 11)).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
+    # a column block of A (row stride 11) times W^T: the forward's product
+    w = rng.standard_normal((6, 4)).astype(dtype)
+    c = np.full((5, 6), np.nan, dtype)  # beta = 0 must not read C
+    _gemm_blocks(address, True, a, w, c, 3, 4)
+    np.testing.assert_allclose(c, a[:, 3:7] @ w.T, **tol)
+    # ... times W, accumulated into C (beta = 1): the backward's product
+    w = rng.standard_normal((4, 6)).astype(dtype)
+    c0 = rng.standard_normal((5, 6)).astype(dtype)
+    c = c0.copy()
+    _gemm_blocks(address, False, a, w, c, 7, 4)
+    np.testing.assert_allclose(c, c0 + a[:, 7:11] @ w, **tol)
+
+
+@numba.njit
+def _pow2(n):
+    out = np.empty_like(n)
+    for k in range(n.size):
+        out[k] = llvm_ops.pow2_neg(n[k])
+    return out
+
+
+@pytest.mark.parametrize(("dtype", "top"), [("float32", 126), ("float64", 1022)])
+def test_pow2_neg_is_exact_over_its_range(dtype: str, top: int) -> None:
+    n = np.arange(top + 1).astype(dtype)
+    np.testing.assert_array_equal(_pow2(n), np.ldexp(np.ones(top + 1, dtype), -np.arange(
+        top + 1)))
+
+
+def _layer(name: str, dtype: str, reverse: bool) -> tuple[np.ndarray, ...]:
+    tl.manual_seed(0)
+    cell = tl.cells.create(name, 4, 4, dtype=dtype)  # input = hidden: MUT1 reads x_t itself
+    rnn = tl.nn.Recurrent(cell, bidirectional=reverse)
+    x = tl.Tensor(np.random.default_rng(1).standard_normal((6, 3, 4)), dtype=dtype,
+                  requires_grad=True)
+    out, state = rnn(x, lengths=[6, 2, 4])
+    loss = (out * out).sum() + (state[0][-1] * 0.5).sum()
+    loss.backward()
+    return (out.numpy(), x.grad.numpy(), *(p.grad.numpy() for p in rnn.parameters()))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "torch-gru", "mut1", "peephole"])
+def test_compiled_loop_matches_python_loop(name: str, monkeypatch) -> None:
+    dtype = "float64"
+    _address(dtype)
+    cell = tl.cells.create(name, 4, 4, dtype=dtype)
+    compiled = kernels.for_cell(cell)
+    assert not isinstance(compiled, str), compiled
+    assert compiled.run_forward is not None and compiled.run_backward is not None
+    assert "time loop: one Numba call per layer" in tl.cells.explain(cell)
+    one_call = _layer(name, dtype, reverse=True)
+    monkeypatch.setattr(compiled, "run_forward", None)  # the step-by-step Python loop
+    monkeypatch.setattr(compiled, "run_backward", None)
+    stepped = _layer(name, dtype, reverse=True)
+    for u, v in zip(one_call, stepped, strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
+
+
+def test_saved_buffers_kept_for_a_few_shapes_only() -> None:
+    from tinygrad_lstm.compile import runner
+
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4))
+    for steps in range(1, 3 * runner.SPARE_SHAPES):  # a new sequence length every call
+        out, _ = rnn(tl.Tensor(np.ones((steps, 2, 3)), requires_grad=True))
+        out.sum().backward()
+    pool = runner._workspace.__dict__.get("spare", {})
+    assert 0 < len(pool) <= runner.SPARE_SHAPES
+    assert all(len(bufs) <= 2 for bufs in pool.values())

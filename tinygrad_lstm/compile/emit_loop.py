@@ -1,0 +1,91 @@
+"""Emit the time loop of a compiled layer as Numba code: ``run_forward`` and ``run_backward``.
+
+They do what ``runner``'s Python loop does, in one compiled call per layer and direction: per
+step forward, one GEMM per value the gates read (``blas.gemm``: NumPy's own BLAS, called by
+address) and the fused kernels; per step backward, the fused kernels and one GEMM per such value.
+At the small size (T50 B16 H64) the Python loop cost about as much as the arithmetic: two kernel
+dispatches of about ten arrays each (Numba checks each argument's type on every call) and the
+``dot`` calls' own overhead, every step.
+
+The loop is written out per cell (which products, in which phase) so that Numba sees fixed
+arguments and calls the kernels directly; the kernels are the module's own ``forward``,
+``forward_<p>``, ``backward`` and ``backward_<p>``.
+"""
+
+from __future__ import annotations
+
+from tinygrad_lstm.compile.trace import Graph
+
+
+def layout(g: Graph) -> list[tuple[str, int, int, int, int, int]]:
+    """Per product: kind, index of its state or computed value, first and end gate, the phase
+    after which it is made (-1: before the first, for a state) and its first reader's level."""
+    names = [n for n, _, _ in g.computed]
+    out = []
+    for kind, name, lo, hi, readers in g.products():
+        index = g.states.index(name) if kind == "s" else names.index(name)
+        level = -1 if kind == "s" else g.u_levels[name]
+        out.append((kind, index, lo, hi, level, min(g.levels[r] for r in readers)))
+    return out
+
+
+def _gemm_forward(i: int, a: str) -> str:
+    # pr_i (B, n H) = a (B, H) @ W_i^T (H, n H)
+    return (f"_gemm(addr, True, B, W{i}.shape[0], H, {a}, H, W{i}, H, pr{i}, W{i}.shape[0], "
+            "_F(0.0))")
+
+
+def _gemm_backward(i: int, lo: int, hi: int, out: str) -> str:
+    # out (B, H) = dZ_t[:, lo H:hi H] (B, (hi - lo) H) @ W_i ((hi - lo) H, H)
+    return (f"_gemm(addr, False, B, H, {hi - lo} * H, dz[t, :, {lo} * H:], GH, W{i}, H, {out}, "
+            "H, _F(0.0))")
+
+
+def source(g: Graph) -> list[str]:
+    """Lines of ``run_forward`` and ``run_backward`` for ``g`` (appended to the kernel module,
+    which defines ``_F``, ``_JIT`` and the kernels)."""
+    prods = layout(g)
+    pr = [f"pr{i}" for i in range(len(prods))]
+    ws = [f"W{i}" for i in range(len(prods))]
+    x_fwd = ["a_x[t]"] if g.reads_x else []
+    lines = ["", "", "from tinygrad_lstm.compile.blas import gemm as _gemm  # noqa: E402", "", "",
+             "@numba.njit(**_JIT)",
+             f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
+             f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, reverse):",
+             "    # W_i: the product's stacked weights (n H, H), C-contiguous",
+             "    T = proj.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
+             "    r = 1 if reverse else 0",
+             "    for n in range(T):",
+             "        t = T - 1 - n if reverse else n",
+             "        S = hist[t + r]"]
+    for i, (kind, k, _, _, _, _) in enumerate(prods):
+        if kind == "s":
+            lines.append("        " + _gemm_forward(i, f"S[{k}]"))
+    args = f"proj[t], bz, {', '.join(pr)}, valid[t], {''.join(a + ', ' for a in x_fwd)}S, prm"
+    for p in range(g.phases):
+        lines.append(f"        forward_{p}({args}, us[t])")
+        for i, (kind, k, _, _, level, _) in enumerate(prods):
+            if kind == "u" and level == p:
+                lines.append("        " + _gemm_forward(i, f"us[t, {k}]"))
+    lines.append(f"        forward({args}, hist[t + 1 - r], sv[t], y[t])")
+    x_bwd = ", a_x[t], a_dx[t]" if g.reads_x else ""
+    lines += ["", "", "@numba.njit(**_JIT)",
+              f"def run_backward(addr, valid, gy, DSP, DSG, GU, hist, prm, sv, dz, DP, "
+              f"{', '.join(ws)}, {'a_x, a_dx, ' if g.reads_x else ''}reverse):",
+              "    # W_i: the product's stacked weights (n H, H), C-contiguous",
+              "    T = sv.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
+              "    GH = dz.shape[2]", "    r = 1 if reverse else 0",
+              "    for n in range(T - 1, -1, -1):",
+              "        t = T - 1 - n if reverse else n",
+              "        S = hist[t + r]"]
+    for p in range(g.phases, -1, -1):
+        name = "backward" if p == 0 else f"backward_{p}"
+        lines.append(f"        {name}(valid[t], gy[t], DSP, DSG, GU, S, prm, sv[t], dz[t], "
+                     f"DP{x_bwd})")
+        for i, (kind, k, lo, hi, _, first) in enumerate(prods):
+            if kind == "u" and first == p and p > 0:
+                lines.append("        " + _gemm_backward(i, lo, hi, f"GU[{k}]"))
+    for i, (kind, k, lo, hi, _, _) in enumerate(prods):
+        if kind == "s":
+            lines.append("        " + _gemm_backward(i, lo, hi, f"DSG[{k}]"))
+    return lines
