@@ -53,7 +53,7 @@ CASES = [
     ("LSTM(3, '4')", lambda: tl.cells.LSTM(3, "4"), ValueError,
      r"^LSTM: hidden_size must be a positive int, got '4'"),
     ("LSTM(init=)", lambda: tl.cells.LSTM(3, 4, init="xavier"), ValueError,
-     r"^LSTM: init must be one of \('uniform', 'orthogonal'\), got 'xavier'"),
+     r"^LSTM: init must be one of \('uniform', 'orthogonal', 'chrono'\), got 'xavier'"),
     ("LSTM(dtype=int32)", lambda: tl.cells.LSTM(3, 4, dtype="int32"), TypeError,
      r"^LSTM: dtype int32 is not supported"),
     ("LSTM(forget_bias='a')", lambda: tl.cells.LSTM(3, 4, forget_bias="a"), TypeError,
