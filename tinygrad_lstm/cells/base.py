@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.chrono import check_chrono
 from tinygrad_lstm.cells.step import GateStrategy, StepFrame, frame_of
 from tinygrad_lstm.cells.step import run as run_frame
-from tinygrad_lstm.checks import check_dtype, check_int
+from tinygrad_lstm.checks import check_dtype, check_int, check_real
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module, Parameter
 from tinygrad_lstm.tape import no_grad
@@ -111,16 +110,14 @@ class Cell(Module):
             raise ValueError(f"{owner}: init must be one of {INITS}, got {init!r}")
         self.use_bias = bool(bias)
         self.init = init
-        if forget_bias is not None and (isinstance(forget_bias, bool)
-                                        or not isinstance(forget_bias, numbers.Real)):
-            raise TypeError(f"{owner}: forget_bias must be a number, got {forget_bias!r}")
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.forget_bias = None if forget_bias is None else check_real(owner, "forget_bias",
+                                                                        forget_bias)
         if gate_bias is not None and not (
-                isinstance(gate_bias, dict) and all(isinstance(k, str) and isinstance(
-                    v, numbers.Real) and not isinstance(v, bool) for k, v in gate_bias.items())):
+                isinstance(gate_bias, dict) and all(isinstance(k, str) for k in gate_bias)):
             raise TypeError(f"{owner}: gate_bias must be a dict of gate name -> number, got "
                             f"{gate_bias!r}")
-        self.gate_bias = {k: float(v) for k, v in (gate_bias or {}).items()}
+        self.gate_bias = {k: check_real(owner, f"gate_bias[{k!r}]", v)
+                          for k, v in (gate_bias or {}).items()}
         self.t_max = check_chrono(owner, init, t_max, self.forget_bias, self.gate_bias,
                                    type(self).chrono_gates)
         self._chrono_draw: np.ndarray | None = None
