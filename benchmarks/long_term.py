@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import shutil
 import sys
@@ -106,7 +107,6 @@ def _label(framework: str, cell: str, rung: Rung, seed: int) -> str:
 
 def run_job(framework: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
     """Train one run (a Ray task, or called in process); returns its summary."""
-    import os
 
     for p in (str(HERE), str(HERE.parent)):
         if p not in sys.path:
@@ -255,6 +255,14 @@ def measure_speed(rungs: list[Rung], cells: list[str], repeats: int = 3, steps: 
 
 # --- the page ------------------------------------------------------------------------------------
 
+def _ladder_size(torch: bool) -> int:
+    """How many runs the whole ladder has."""
+    from long_term_torch import supported
+
+    return sum(len(rung.seeds_of(cell)) * (1 + (torch and supported(cell, rung.task)))
+               for rung in LADDER for cell in CELLS)
+
+
 def _group(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     out: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -304,6 +312,7 @@ def _plots(rows: list[dict[str, Any]], folder: Path) -> list[tuple[str, str]]:
                        hatch="//" if fw == "torch" else None)
         if lengths:
             ax.set_xscale("log")
+            ax.minorticks_off()
             ax.set_xticks(lengths, [str(t) for t in lengths])
             ax.set_xlabel("T (steps between the relevant inputs and the answer)")
         else:
@@ -340,10 +349,16 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         "The PyTorch column trains `torch.nn.LSTM`/`RNN` from the same initial weights on the "
         "same batches with the same protocol (`benchmarks/long_term_torch.py`).",
         "",
-        f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}, Python "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, one core and one BLAS thread per run. CPU time of the "
         f"runs on this page: {cpu / 3600:.2f} h"
         + "".join(f"; {fw} {s / 3600:.2f} h" for fw, s in by_fw.items() if s) + ".",
+        "",
+        f"Runs on this page: {len(rows)} of the {_ladder_size(args.torch)} the whole ladder "
+        "has (every cell and seed of the protocol below"
+        + (", both frameworks" if args.torch else "") + "). The success table counts the "
+        "seeds run so far; `python benchmarks/long_term.py --torch` trains the missing runs "
+        "and keeps the finished ones.",
         "",
         "## Protocol per rung",
         "",
