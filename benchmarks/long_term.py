@@ -111,7 +111,6 @@ def run_job(framework: str, config: dict[str, Any], folder: str) -> dict[str, An
     for p in (str(HERE), str(HERE.parent)):
         if p not in sys.path:
             sys.path.insert(0, p)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     run = Path(folder)
     if run.exists():  # an earlier attempt died part-way: start it afresh
         shutil.rmtree(run)
