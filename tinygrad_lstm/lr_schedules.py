@@ -27,7 +27,35 @@ __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "Lin
            "ReduceLROnPlateau", "StepLR"]
 
 
-class LRScheduler:
+class _SchedulerState:
+    """What every schedule shares: the last rates, and its state without the optimiser."""
+
+    optimizer: Any
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The rates after the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimiser (which has its own ``state_dict``)."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore ``state_dict()``'s output (the optimiser's rates come from its own state)."""
+        own = set(self.state_dict())
+        keys = set(state_dict)
+        if keys != own:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys "
+                           f"{sorted(own - keys)}, unexpected keys {sorted(keys - own)}")
+        self._check_state(state_dict)
+        self.__dict__.update(copy.deepcopy(dict(state_dict)))
+
+    def _check_state(self, state_dict: Mapping[str, Any]) -> None:
+        """A subclass's own checks of a state before it is loaded."""
+
+
+class LRScheduler(_SchedulerState):
     """Base class of the schedules: PyTorch's ``LRScheduler`` protocol, chainable form.
 
     Construction records each group's ``initial_lr`` (kept if already there: schedules stack)
@@ -66,27 +94,11 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._current()
 
-    def get_last_lr(self) -> list[float]:
-        """The rates the last ``step()`` set, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimiser (which has its own ``state_dict``)."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore ``state_dict()``'s output (the optimiser's rates come from its own state)."""
-        own = set(self.state_dict())
-        keys = set(state_dict)
-        if keys != own:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys "
-                           f"{sorted(own - keys)}, unexpected keys {sorted(keys - own)}")
+    def _check_state(self, state_dict: Mapping[str, Any]) -> None:
         if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: the state has "
                              f"{len(state_dict['base_lrs'])} groups, the optimiser "
                              f"{len(self.optimizer.param_groups)}")
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
-
 
 class StepLR(LRScheduler):
     """Multiply the rate by ``gamma`` every ``step_size`` steps:
@@ -230,7 +242,7 @@ class ExponentialLR(LRScheduler):
         return [lr * self.gamma for lr in self._current()]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Multiply the rate by ``factor`` when a metric has stopped improving, as PyTorch's.
 
     ``step(metric)`` after each evaluation. In ``mode="min"`` a value improves on the best so
@@ -310,20 +322,3 @@ class ReduceLROnPlateau:
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The rates after the last ``step()``, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimiser (which has its own ``state_dict``)."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore ``state_dict()``'s output."""
-        own = set(self.state_dict())
-        if set(state_dict) != own:
-            raise KeyError(f"ReduceLROnPlateau.load_state_dict: missing keys "
-                           f"{sorted(own - set(state_dict))}, unexpected keys "
-                           f"{sorted(set(state_dict) - own)}")
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
