@@ -167,16 +167,46 @@ def _row(framework: str, cell: str, rung: Rung, seed: int, summary: dict[str, An
             "cpu_seconds": round(summary.get("cpu_seconds", summary["seconds"]), 1)}
 
 
+#: a cell that failed on this many seeds, all it ran, at a shorter T of a task is not trained
+#: at longer T of that task (the ladder's rule; the page says which runs it left out)
+RULED_OUT_AFTER = 3
+
+
+def ruled_out(rows: list[dict[str, Any]], framework: str, cell: str, rung: Rung) -> str | None:
+    """The shorter rung of ``rung``'s task on which ``cell`` (in ``framework``) failed every
+    one of at least ``RULED_OUT_AFTER`` seeds, or None: a plain RNN that solves no seed of
+    adding at T = 100 is not trained for hours at T = 1000."""
+    length = rung.options.get("length")
+    if length is None:
+        return None
+    for shorter in LADDER:
+        t = shorter.options.get("length")
+        if shorter.task != rung.task or t is None or t >= length:
+            continue
+        done = [r for r in rows if (r["framework"], r["cell"], r["rung"]) ==
+                (framework, cell, shorter.key)]
+        if len(done) >= RULED_OUT_AFTER and not any(r["solved"] for r in done):
+            return shorter.key
+    return None
+
+
 def run_ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = Path(args.runs)
-    rows, pending = [], []
+    rows, todo = [], []
     for framework, cell, rung, seed in _jobs(args):
         folder = runs / _label(framework, cell, rung, seed)
         done = _read(folder)
         if done is not None:
             rows.append(_row(framework, cell, rung, seed, done))
         elif not args.report:
-            pending.append((framework, cell, rung, seed, folder))
+            todo.append((framework, cell, rung, seed, folder))
+    every = [_row(fw, cell, rung, seed, done) for rung in LADDER for cell in CELLS
+             for seed in rung.seeds_of(cell) for fw in FRAMEWORKS
+             if (done := _read(runs / _label(fw, cell, rung, seed))) is not None]
+    pending = [job for job in todo if ruled_out(every, *job[:3]) is None]
+    if len(pending) < len(todo):
+        print(f"{len(todo) - len(pending)} runs left out: their cell failed every seed at a "
+              "shorter T", flush=True)
     if not pending:
         return rows
     print(f"{len(rows)} runs read back, {len(pending)} to train", flush=True)
@@ -330,6 +360,15 @@ def _plots(rows: list[dict[str, Any]], folder: Path) -> list[tuple[str, str]]:
 
 def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: str,
           args: argparse.Namespace) -> str:
+    from long_term_torch import supported
+
+    groups = _group(rows)
+    fws = FRAMEWORKS if args.torch else FRAMEWORKS[:1]
+    ruled = {(rung.key, cell, fw): why for rung in LADDER for cell in CELLS for fw in fws
+             if (fw == "tinygrad_lstm" or supported(cell, rung.task))
+             and (why := ruled_out(rows, fw, cell, rung)) is not None}
+    left_out = sum(len(LADDER[_rung_order(k)].seeds_of(c)) - len(groups.get((k, c, fw), []))
+                   for (k, c, fw) in ruled)
     cpu = sum(r["cpu_seconds"] for r in rows)
     by_fw = {fw: sum(r["cpu_seconds"] for r in rows if r["framework"] == fw) for fw in FRAMEWORKS}
     lines = [
@@ -355,9 +394,11 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         "",
         f"Runs on this page: {len(rows)} of the {_ladder_size(args.torch)} the whole ladder "
         "has (every cell and seed of the protocol below"
-        + (", both frameworks" if args.torch else "") + "). The success table counts the "
-        "seeds run so far; `python benchmarks/long_term.py --torch` trains the missing runs "
-        "and keeps the finished ones.",
+        + (", both frameworks" if args.torch else "") + f"); {left_out} more are left out by "
+        f"the ladder's rule: a cell that failed all of at least {RULED_OUT_AFTER} seeds at a "
+        "shorter T of a task is not trained at longer T (marked ✗ with the rung that ruled it "
+        "out; runs that finished before the rule applied stay on the page). The success table counts the seeds run so far; `python benchmarks/long_term.py "
+        "--torch` trains the missing runs and keeps the finished ones.",
         "",
         "## Protocol per rung",
         "",
@@ -382,7 +423,6 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         "## Success rates",
         "",
     ]
-    groups = _group(rows)
     header = "| rung | " + " | ".join(
         LABELS.get(c, c) + (" PyTorch" if fw == "torch" else "")
         for c in CELLS for fw in FRAMEWORKS if any(k[1:] == (c, fw) for k in groups)) + " |"
@@ -392,7 +432,9 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         cells = []
         for c, fw in cols:
             g = groups.get((key, c, fw))
-            cells.append("" if not g else f"{sum(r['solved'] for r in g)}/{len(g)}")
+            why = ruled.get((key, c, fw))
+            cells.append(("" if not g else f"{sum(r['solved'] for r in g)}/{len(g)}")
+                         + (f" ✗ ({why})" if why else ""))
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     lines += [""]
     if figures:

@@ -64,3 +64,24 @@ def test_the_pytorch_column_trains_the_same_run(tmp_path: Path, cell, task, opti
     for a, b in zip(torch_log, tl_log, strict=True):
         assert a["eval_loss"] == pytest.approx(b["eval_loss"], rel=2e-4)
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=2e-4)
+
+
+def test_a_cell_that_failed_every_seed_at_a_shorter_length_is_not_trained_longer() -> None:
+    def row(rung: str, solved: bool, seed: int, fw: str = "tinygrad_lstm") -> dict:
+        return {"framework": fw, "cell": "rnn", "rung": rung, "solved": solved, "seed": seed}
+
+    rung = {r.key: r for r in long_term.LADDER}
+    failed = [row("adding2016:100", False, s) for s in range(3)]
+    assert long_term.ruled_out(failed, "tinygrad_lstm", "rnn", rung["adding2016:400"]) \
+        == "adding2016:100"
+    # not for the rung itself or shorter ones, another task, framework or cell
+    assert long_term.ruled_out(failed, "tinygrad_lstm", "rnn", rung["adding2016:100"]) is None
+    assert long_term.ruled_out(failed, "tinygrad_lstm", "rnn", rung["copy:50"]) is None
+    assert long_term.ruled_out(failed, "torch", "rnn", rung["adding2016:400"]) is None
+    assert long_term.ruled_out(failed, "tinygrad_lstm", "lstm", rung["adding2016:400"]) is None
+    # one solved seed, or fewer than RULED_OUT_AFTER seeds, keeps the longer rungs in
+    assert long_term.ruled_out(failed[:2], "tinygrad_lstm", "rnn", rung["adding2016:400"]) \
+        is None
+    one_solved = [*failed, row("adding2016:100", True, 3)]
+    assert long_term.ruled_out(one_solved, "tinygrad_lstm", "rnn", rung["adding2016:400"]) \
+        is None
