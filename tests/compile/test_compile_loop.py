@@ -50,6 +50,27 @@ def test_gemm_by_address_matches_numpy(dtype: str) -> None:
     np.testing.assert_allclose(c, c0 + a[:, 7:11] @ w, **tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", ["contiguous", "column block", "every other row", "one column",
+                                  "one row", "transposed view", "no rows", "no columns"])
+def test_matmul_reads_blocks_in_place_and_matches_numpy(dtype: str, case: str) -> None:
+    """``blas.matmul``: op(a) b for the weight gradients (a^T b, a a column block of dZ) and
+    dx (a b); where BLAS cannot read an operand in place it is NumPy's dot."""
+    rng = np.random.default_rng(1)
+    wide = rng.standard_normal((12, 9)).astype(dtype)
+    a = {"contiguous": wide, "column block": wide[:, 2:7], "every other row": wide[::2, 1:5],
+         "one column": wide[:, 4:5], "one row": wide[3:4, 2:8], "transposed view": wide.T,
+         "no rows": wide[:0], "no columns": wide[:, :0]}[case]
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
+    exact = a.astype(np.float64)
+    for transpose, rows in ((True, a.shape[0]), (False, a.shape[1])):
+        b = rng.standard_normal((rows, 3)).astype(dtype)[:, ::-1].copy()
+        out = blas.matmul(a, b, transpose_a=transpose)
+        want = (exact.T if transpose else exact) @ b.astype(np.float64)
+        assert out.shape == want.shape and out.dtype == a.dtype and out.flags.c_contiguous
+        np.testing.assert_allclose(out, want, **tol)
+
+
 @numba.njit
 def _pow2(n):
     out = np.empty_like(n)

@@ -66,6 +66,53 @@ def gemm_address(dtype: Any) -> int | None:
     return None
 
 
+@cache
+def _cblas_gemm(dtype: Any) -> Any:
+    """NumPy's ``cblas_?gemm`` for ``dtype`` as a ctypes function, or None."""
+    address = gemm_address(dtype)
+    if address is None:
+        return None
+    real = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+    i32, i64, ptr = ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p
+    return ctypes.CFUNCTYPE(None, i32, i32, i32, i64, i64, i64, real, ptr, i64, ptr, i64, real,
+                            ptr, i64)(address)
+
+
+def _row_stride(a: np.ndarray) -> int | None:
+    """The row stride of a 2-D array in elements, if BLAS can read it in place (unit column
+    stride, rows at least a row apart), else None."""
+    size = a.itemsize
+    rows, cols = a.shape
+    if (a.strides[1] != size and cols > 1) or a.strides[0] % size:
+        return None
+    ld = a.strides[0] // size
+    return ld if ld >= max(cols, 1) or rows <= 1 else None
+
+
+def matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool = False) -> np.ndarray:
+    """``op(a) b`` (C-contiguous), ``op(a)`` = ``a^T`` if ``transpose_a`` else ``a``, for 2-D
+    NumPy arrays of one float dtype, read in place.
+
+    ``a`` may be a column block of a wider matrix (some gates' columns of dZ, (T B, n H)):
+    NumPy copies such a block before its GEMM (``dot(a.T, b)`` costs twice the GEMM at the
+    medium size, ``dot(a, b)`` a tenth more); BLAS reads it with its row stride (``lda``).
+    Where BLAS cannot read an operand in place, or NumPy's BLAS has no CBLAS symbol, this is
+    ``np.dot``.
+    """
+    gemm_fn = _cblas_gemm(a.dtype) if a.dtype == b.dtype and a.dtype in (
+        np.float32, np.float64) else None
+    lda, ldb = _row_stride(a), _row_stride(b)
+    k, m = a.shape if transpose_a else a.shape[::-1]
+    n = b.shape[1]
+    if gemm_fn is None or lda is None or ldb is None or b.shape[0] != k or 0 in (k, m, n):
+        return np.dot(a.T if transpose_a else a, b)
+    c = np.empty((m, n), a.dtype)
+    gemm_fn(CBLAS_ROW_MAJOR, CBLAS_TRANS if transpose_a else CBLAS_NO_TRANS, CBLAS_NO_TRANS,
+            m, n, k, 1.0, a.ctypes.data, max(lda, 1), b.ctypes.data, max(ldb, 1), 0.0,
+            c.ctypes.data, max(n, 1))
+    return c
+
+
 @intrinsic
 def gemm(typingctx: Any, address: Any, trans_b: Any, m: Any, n: Any, k: Any, a: Any, lda: Any,
          b: Any, ldb: Any, c: Any, ldc: Any, beta: Any) -> Any:

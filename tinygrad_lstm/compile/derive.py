@@ -133,15 +133,10 @@ def derive(graph: Graph) -> Derivation:
     leaves = ([("z", g) for g in graph.gates] + [("s", s) for s in graph.states]
               + [("p", p) for p in graph.params] + ([("x", "x")] if graph.reads_x else []))
     exprs = [adjoint.get(leaf_symbol(kind, name), sympy.Integer(0)) for kind, name in leaves]
+    at_hand = {leaf_symbol(kind, name) for kind, name in leaves if kind != "z"}
+    exprs, temps, reduced, read = _recompute_cheap(forward, exprs, at_hand)
     raw = dict(zip(leaves, exprs, strict=True))
-    temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("t", real=True),
-                               optimizations="basic")
     adjoints = dict(zip(leaves, reduced, strict=True))
-    read: set[sympy.Symbol] = set()
-    for _, e in temps:
-        read |= e.free_symbols
-    for e in reduced:
-        read |= e.free_symbols
     node_syms = [v for v, _ in forward]
     saved = [v for v in node_syms if v in read]
     saved += [leaf_symbol("z", g) for g in graph.gates if leaf_symbol("z", g) in read]
@@ -149,6 +144,36 @@ def derive(graph: Graph) -> Derivation:
         if fn not in KNOWN_FUNCTIONS:
             raise NotCompilable(f"its backward needs {fn}, which the kernel printer lacks")
     return Derivation(graph, forward, outputs, temps, adjoints, saved, raw, computed)
+
+
+#: a saved value whose rule has at most this many operations and no function (TorchGRU's
+#: 1 - z) is recomputed by the backward from values it reads anyway rather than saved
+RECOMPUTE_MAX_OPS = 2
+
+
+def _recompute_cheap(forward: list[tuple[sympy.Symbol, sympy.Expr]], exprs: list[sympy.Expr],
+                     at_hand: set[sympy.Symbol]) -> tuple[list[sympy.Expr], Any, Any,
+                                                          set[sympy.Symbol]]:
+    """``cse`` of the backward ``exprs``, after replacing each saved value that is a cheap
+    rule (``RECOMPUTE_MAX_OPS``) of other values the backward reads anyway (saved values,
+    previous states, parameters) by that rule: one fewer (T, B, H) array written by the forward
+    and read by the backward, which at the medium size is memory-bound. Returns the new
+    expressions, the temporaries, the reduced expressions and the symbols they read."""
+    rules = dict(forward)
+    while True:
+        temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("t", real=True),
+                                   optimizations="basic")
+        read: set[sympy.Symbol] = set()
+        for e in [e for _, e in temps] + list(reduced):
+            read |= e.free_symbols
+        cheap = next((v for v, _ in reversed(forward) if v in read
+                      and not rules[v].atoms(sympy.Function)
+                      and sympy.count_ops(rules[v]) <= RECOMPUTE_MAX_OPS
+                      and rules[v].free_symbols
+                      and rules[v].free_symbols <= (read | at_hand) - {v}), None)
+        if cheap is None:
+            return exprs, temps, reduced, read
+        exprs = [e.xreplace({cheap: rules[cheap]}) for e in exprs]
 
 
 #: SymPy function names the emitters print

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_lstm.compile.blas import matmul
 from tinygrad_lstm.primitives import Primitive
 from tinygrad_lstm.tape import _mode
 from tinygrad_lstm.tensor import Tensor, apply
@@ -116,7 +117,10 @@ def _first_call(kernels: Compiled, name: str) -> Any:
 
 def _dot_t(xp: Any, a: Any, b: Any) -> Any:
     """a^T b, contiguous. For ``a`` a column block of dZ (rows strided), NumPy copies it to
-    transpose it (twice the GEMM's time at medium size); (b^T a)^T runs on the view."""
+    transpose it (twice the GEMM's time at medium size): on NumPy, BLAS reads it in place
+    (``blas.matmul``); elsewhere (b^T a)^T runs on the view."""
+    if xp is np:
+        return matmul(a, b, transpose_a=True)
     if a.flags.c_contiguous:
         return xp.dot(a.T, b)
     return xp.ascontiguousarray(xp.dot(b.T, a).T)
@@ -262,7 +266,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         dx = xp.zeros((T * B, In), dtype) if not cols else None
         first = 0
         for c in cols:  # the GRU's r, z | n: two GEMMs, no copy of their columns
-            part = xp.dot(c, Wx[first:first + c.shape[1]])
+            w = Wx[first:first + c.shape[1]]
+            part = matmul(c, w) if xp is np else xp.dot(c, w)
             first += c.shape[1]
             dx = part if dx is None else xp.add(dx, part, out=dx)
         dx = dx.reshape(T, B, In)

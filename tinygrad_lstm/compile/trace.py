@@ -282,8 +282,15 @@ def _levels(graph: Graph, ran: tuple[str, ...]) -> None:
         levels[g] = level
     graph.levels = levels
     graph.u_levels = u_levels
-    # within a level, gates that read no state last: each state's product then covers only
-    # the gates that read it (TorchGRU's x-only gate "in" does not widen the h product)
+    # within a level: gates that read no x_t first, gates that read no state last. Each
+    # state's product then covers only the gates that read it, and the x-reading gates are
+    # one run of columns, so dW_x and dx are one GEMM each (TorchGRU: hn | r, z | in)
     states = set(graph.states)
-    graph.gates = tuple(sorted(ran, key=lambda g: (
-        levels[g], not states.intersection(graph.sources[g]), ran.index(g))))
+
+    def group(g: str) -> int:
+        sources = graph.sources[g]
+        reads_x = any(a is not None and a not in states for a in sources)
+        reads_state = any(a is None or a in states for a in sources)
+        return 0 if not reads_x else 1 if reads_state else 2
+
+    graph.gates = tuple(sorted(ran, key=lambda g: (levels[g], group(g), ran.index(g))))
