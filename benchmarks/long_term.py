@@ -397,8 +397,9 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         + (", both frameworks" if args.torch else "") + f"); {left_out} more are left out by "
         f"the ladder's rule: a cell that failed all of at least {RULED_OUT_AFTER} seeds at a "
         "shorter T of a task is not trained at longer T (marked ✗ with the rung that ruled it "
-        "out; runs that finished before the rule applied stay on the page). The success table counts the seeds run so far; `python benchmarks/long_term.py "
-        "--torch` trains the missing runs and keeps the finished ones.",
+        "out; runs that finished before the rule applied stay on the page). The success table "
+        "counts the seeds run so far; `python benchmarks/long_term.py --torch` trains the "
+        "missing runs and keeps the finished ones.",
         "",
         "## Protocol per rung",
         "",
