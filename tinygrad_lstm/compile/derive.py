@@ -6,7 +6,8 @@ mode over that scalar program: SymPy differentiates each node's expression by ea
 derivative is rewritten in terms of the node's own output where it reads it (σ' = v(1 - v),
 tanh' = 1 - v², exp' = v), node adjoints are substituted away, and ``sympy.cse`` shares what
 the leaf adjoints have in common. A forward value is saved for the backward iff the backward
-expressions read it: for the LSTM, f, i, C̃, o and tanh(C_t).
+expressions read it (for the LSTM, f, i, C̃, o and tanh(C_t)), unless it is a cheap rule of
+values the backward reads anyway: TorchGRU's 1 - z is recomputed from z, not saved.
 """
 
 from __future__ import annotations
