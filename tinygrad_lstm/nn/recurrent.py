@@ -53,7 +53,8 @@ class Recurrent(Module):
     ``fused=False`` runs each gate on its own (the plain path; for checking the planned one).
     ``compile=True`` (default) runs each layer as compiled kernels when its cell compiles
     (``tl.cells.explain(cell)`` says whether and why not; ``tinygrad_lstm.compile``);
-    ``compile=False`` keeps the tape path.
+    ``compile=False`` keeps the tape path, and so does ``recurrent_dropout`` in training mode
+    (its mask acts inside the step; as in Keras, where it rules out the fused cuDNN kernel).
     """
 
     def __init__(self, cell: Cell, num_layers: int = 1, bidirectional: bool = False,
