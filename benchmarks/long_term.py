@@ -358,6 +358,33 @@ def _plots(rows: list[dict[str, Any]], folder: Path) -> list[tuple[str, str]]:
     return figures
 
 
+def _findings(groups: dict[tuple[str, str, str], list[dict[str, Any]]]) -> list[str]:
+    """One line per task with lengths and per cell and framework, computed from the runs: the
+    longest T solved on most seeds run, and the shortest T where no seed was solved."""
+    lines = []
+    for task in dict.fromkeys(r.task for r in LADDER if "length" in r.options):
+        rungs = [r for r in LADDER if r.task == task]
+        for cell in CELLS:
+            for fw in FRAMEWORKS:
+                done = [(r, groups[(r.key, cell, fw)]) for r in rungs
+                        if (r.key, cell, fw) in groups]
+                if not done:
+                    continue
+                most = [r for r, g in done if 2 * sum(x["solved"] for x in g) > len(g)]
+                none = [r for r, g in done if not any(x["solved"] for x in g)]
+                name = LABELS.get(cell, cell) + (" (PyTorch)" if fw == "torch" else "")
+                parts = []
+                if most:
+                    r, g = next((r, g) for r, g in reversed(done) if r in most)
+                    parts.append(f"solves T = {r.options['length']} on "
+                                 f"{sum(x['solved'] for x in g)} of {len(g)} seeds")
+                if none:
+                    r, g = next((r, g) for r, g in done if r in none)
+                    parts.append(f"solves no seed of {len(g)} at T = {r.options['length']}")
+                lines.append(f"- {task}, {name}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: str,
           args: argparse.Namespace) -> str:
     from long_term_torch import supported
@@ -420,6 +447,13 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         "predicting 1; copy recall accuracy ≥ 0.99 against 1/8 for guessing; temporal order "
         "accuracy ≥ 0.95 against 1/4; embedded Reber: every string's every symbol predicted "
         "(string accuracy 1.0) against 0.5 for a predictor that ignores the opening symbol.",
+        "",
+        "## What the runs show",
+        "",
+        "Computed from the runs below: per task and cell, the longest T solved on most of the "
+        "seeds run, and the shortest T at which no seed was solved.",
+        "",
+        *_findings(groups),
         "",
         "## Success rates",
         "",

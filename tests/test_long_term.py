@@ -85,3 +85,19 @@ def test_a_cell_that_failed_every_seed_at_a_shorter_length_is_not_trained_longer
     one_solved = [*failed, row("adding2016:100", True, 3)]
     assert long_term.ruled_out(one_solved, "tinygrad_lstm", "rnn", rung["adding2016:400"]) \
         is None
+
+
+def test_the_findings_are_computed_from_the_runs() -> None:
+    def rows(rung: str, cell: str, solved: list[bool]) -> list[dict]:
+        return [{"framework": "tinygrad_lstm", "cell": cell, "rung": rung, "solved": s,
+                 "seed": k} for k, s in enumerate(solved)]
+
+    groups = {("adding2016:100", "lstm", "tinygrad_lstm"): rows("adding2016:100", "lstm",
+                                                                [True, True, False]),
+              ("adding2016:1000", "lstm", "tinygrad_lstm"): rows("adding2016:1000", "lstm",
+                                                                 [True, False, False]),
+              ("adding2016:100", "rnn", "tinygrad_lstm"): rows("adding2016:100", "rnn",
+                                                               [False, False, False])}
+    assert long_term._findings(groups) == [
+        "- adding2016, RNN: solves no seed of 3 at T = 100.",
+        "- adding2016, LSTM: solves T = 100 on 2 of 3 seeds."]
