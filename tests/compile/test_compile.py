@@ -26,9 +26,11 @@ FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru", "gru")
 
 
 def _run(cell: tl.Cell, compile: bool, x: np.ndarray, dtype: str, layers: int = 1,
-         bidirectional: bool = False, lengths=None, with_state: bool = False):
+         bidirectional: bool = False, lengths=None, with_state: bool = False,
+         recurrent_dropout: float = 0.0):
     tl.manual_seed(0)
-    rnn = tl.nn.Recurrent(cell, num_layers=layers, bidirectional=bidirectional, compile=compile)
+    rnn = tl.nn.Recurrent(cell, num_layers=layers, bidirectional=bidirectional, compile=compile,
+                          recurrent_dropout=recurrent_dropout)
     xs = tl.Tensor(x, dtype=dtype, requires_grad=True)
     state = None
     if with_state:
@@ -91,6 +93,20 @@ def test_compiled_matches_tape_float32(name: str) -> None:
 def test_layers_and_directions_compile(name: str) -> None:
     _compare(lambda: tl.cells.create(name, 5, 4, dtype="float64"), "float64", layers=2,
              bidirectional=True, lengths=[6, 1, 3])
+
+
+@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru", "mut1", "peephole"])
+def test_recurrent_dropout_compiles_and_matches_tape(name: str) -> None:
+    """The mask on h_{t-1} (one per sequence) inside the compiled time loop: values and
+    gradients as the tape's ``state[0] * h_mask``, padded steps and both directions included."""
+    make = lambda: tl.cells.create(name, 4, 4, dtype="float64")  # noqa: E731
+    layers = 1 if name == "mut1" else 2  # MUT1 needs input_size == hidden_size
+    _compare(make, "float64", layers=layers, bidirectional=True, lengths=[6, 2, 4],
+             with_state=True, recurrent_dropout=0.4)
+    tl.manual_seed(0)
+    rnn = tl.nn.Recurrent(make(), recurrent_dropout=0.4)
+    out, _ = rnn(tl.Tensor(np.ones((3, 2, 4)), dtype="float64", requires_grad=True))
+    assert out._node.prim.name == "recurrent_layer"  # one node: the compiled path
 
 
 def test_dropout_between_layers_matches_tape() -> None:

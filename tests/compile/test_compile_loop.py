@@ -86,10 +86,11 @@ def test_pow2_neg_is_exact_over_its_range(dtype: str, top: int) -> None:
         top + 1)))
 
 
-def _layer(name: str, dtype: str, reverse: bool) -> tuple[np.ndarray, ...]:
+def _layer(name: str, dtype: str, reverse: bool, recurrent_dropout: float = 0.0
+           ) -> tuple[np.ndarray, ...]:
     tl.manual_seed(0)
     cell = tl.cells.create(name, 4, 4, dtype=dtype)  # input = hidden: MUT1 reads x_t itself
-    rnn = tl.nn.Recurrent(cell, bidirectional=reverse)
+    rnn = tl.nn.Recurrent(cell, bidirectional=reverse, recurrent_dropout=recurrent_dropout)
     x = tl.Tensor(np.random.default_rng(1).standard_normal((6, 3, 4)), dtype=dtype,
                   requires_grad=True)
     out, state = rnn(x, lengths=[6, 2, 4])
@@ -98,8 +99,10 @@ def _layer(name: str, dtype: str, reverse: bool) -> tuple[np.ndarray, ...]:
     return (out.numpy(), x.grad.numpy(), *(p.grad.numpy() for p in rnn.parameters()))
 
 
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("name", ["lstm", "gru", "torch-gru", "mut1", "peephole"])
-def test_compiled_loop_matches_python_loop(name: str, monkeypatch) -> None:
+def test_compiled_loop_matches_python_loop(name: str, recurrent_dropout: float,
+                                           monkeypatch) -> None:
     dtype = "float64"
     _address(dtype)
     cell = tl.cells.create(name, 4, 4, dtype=dtype)
@@ -107,10 +110,10 @@ def test_compiled_loop_matches_python_loop(name: str, monkeypatch) -> None:
     assert not isinstance(compiled, str), compiled
     assert compiled.run_forward is not None and compiled.run_backward is not None
     assert "time loop: one Numba call per layer" in tl.cells.explain(cell)
-    one_call = _layer(name, dtype, reverse=True)
+    one_call = _layer(name, dtype, reverse=True, recurrent_dropout=recurrent_dropout)
     monkeypatch.setattr(compiled, "run_forward", None)  # the step-by-step Python loop
     monkeypatch.setattr(compiled, "run_backward", None)
-    stepped = _layer(name, dtype, reverse=True)
+    stepped = _layer(name, dtype, reverse=True, recurrent_dropout=recurrent_dropout)
     for u, v in zip(one_call, stepped, strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
 

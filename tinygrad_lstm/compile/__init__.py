@@ -29,9 +29,10 @@ __all__ = ["NotCompilable", "explain", "for_cell", "is_enabled", "run_compiled",
 
 
 def run_compiled(cell: Cell, xs: Tensor, state: tuple[Tensor, ...], valid: np.ndarray | None,
-                 reverse: bool) -> tuple[Any, Any] | None:
+                 reverse: bool, h_mask: Tensor | None = None) -> tuple[Any, Any] | None:
     """The runner's hook: ``(outputs, final state)`` of ``cell`` over ``xs`` run compiled, or
-    None when this layer takes the tape path."""
+    None when this layer takes the tape path. ``h_mask`` (B, H): recurrent dropout's mask on
+    h_{t-1}."""
     backend = xs.backend.name
     if backend not in ("numpy", "cupy") or xs.dtype != cell.dtype or \
             any(s.dtype != cell.dtype for s in state):
@@ -43,4 +44,6 @@ def run_compiled(cell: Cell, xs: Tensor, state: tuple[Tensor, ...], valid: np.nd
         return None
     from tinygrad_lstm.compile.runner import run_layer
 
-    return run_layer(cell, kernels, xs, state, valid, reverse)
+    if h_mask is not None and (h_mask.backend.name != backend or h_mask.dtype != cell.dtype):
+        return None
+    return run_layer(cell, kernels, xs, state, valid, reverse, h_mask)

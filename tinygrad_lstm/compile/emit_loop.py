@@ -49,15 +49,20 @@ def source(g: Graph) -> list[str]:
     ws = [f"W{i}" for i in range(len(prods))]
     x_fwd = ["a_x[t]"] if g.reads_x else []
     lines = ["", "", "from tinygrad_lstm.compile.blas import gemm as _gemm  # noqa: E402", "", "",
+             *_MASK_HELPERS,
              "@numba.njit(**_JIT)",
              f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
-             f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, reverse):",
-             "    # W_i: the product's stacked weights (n H, H), C-contiguous",
+             f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, hm, Sm, masked, reverse):",
+             "    # W_i: the product's stacked weights (n H, H), C-contiguous; masked: recurrent",
+             "    # dropout, every step reads h_{t-1} * hm (B, H), made in Sm",
              "    T = proj.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
              "    r = 1 if reverse else 0",
              "    for n in range(T):",
              "        t = T - 1 - n if reverse else n",
-             "        S = hist[t + r]"]
+             "        S = hist[t + r]",
+             "        if masked:",
+             "            _mask_state(S, hm, valid[t], Sm)",
+             "            S = Sm"]
     for i, (kind, k, _, _, _, _) in enumerate(prods):
         if kind == "s":
             lines.append("        " + _gemm_forward(i, f"S[{k}]"))
@@ -71,13 +76,16 @@ def source(g: Graph) -> list[str]:
     x_bwd = ", a_x[t], a_dx[t]" if g.reads_x else ""
     lines += ["", "", "@numba.njit(**_JIT)",
               f"def run_backward(addr, valid, gy, DSP, DSG, GU, hist, prm, sv, dz, DP, "
-              f"{', '.join(ws)}, {'a_x, a_dx, ' if g.reads_x else ''}reverse):",
+              f"{', '.join(ws)}, {'a_x, a_dx, ' if g.reads_x else ''}hm, Sm, masked, reverse):",
               "    # W_i: the product's stacked weights (n H, H), C-contiguous",
               "    T = sv.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
               "    GH = dz.shape[2]", "    r = 1 if reverse else 0",
               "    for n in range(T - 1, -1, -1):",
               "        t = T - 1 - n if reverse else n",
-              "        S = hist[t + r]"]
+              "        S = hist[t + r]",
+              "        if masked:",
+              "            _mask_state(S, hm, valid[t], Sm)",
+              "            S = Sm"]
     for p in range(g.phases, -1, -1):
         name = "backward" if p == 0 else f"backward_{p}"
         lines.append(f"        {name}(valid[t], gy[t], DSP, DSG, GU, S, prm, sv[t], dz[t], "
@@ -88,4 +96,28 @@ def source(g: Graph) -> list[str]:
     for i, (kind, k, lo, hi, _, _) in enumerate(prods):
         if kind == "s":
             lines.append("        " + _gemm_backward(i, lo, hi, f"DSG[{k}]"))
+    lines += ["        if masked:", "            _mask_adjoint(DSP, DSG, hm, valid[t])"]
     return lines
+
+
+#: recurrent dropout (``tl.nn.Recurrent(recurrent_dropout=p)``): the step reads h_{t-1} * m for
+#: a mask m (B, H) fixed over the sequence, as the tape path's ``state[0] * h_mask``. A padded
+#: step (``valid`` false) carries the unmasked state on, so its rows are left as they are; the
+#: adjoints the step hands back are with respect to h_{t-1} * m, so times m for h_{t-1}.
+_MASK_HELPERS = [
+    "@numba.njit(**_JIT)",
+    "def _mask_state(S, hm, valid, Sm):",
+    "    for k in range(S.shape[0]):",
+    "        for b in range(S.shape[1]):",
+    "            keep = k == 0 and valid[b]",
+    "            for j in range(S.shape[2]):",
+    "                Sm[k, b, j] = S[k, b, j] * hm[b, j] if keep else S[k, b, j]",
+    "", "",
+    "@numba.njit(**_JIT)",
+    "def _mask_adjoint(DSP, DSG, hm, valid):",
+    "    for b in range(DSP.shape[1]):",
+    "        if valid[b]:",
+    "            for j in range(DSP.shape[2]):",
+    "                DSP[0, b, j] *= hm[b, j]",
+    "                DSG[0, b, j] *= hm[b, j]",
+    "", ""]

@@ -126,9 +126,27 @@ def _dot_t(xp: Any, a: Any, b: Any) -> Any:
     return xp.ascontiguousarray(xp.dot(b.T, a).T)
 
 
+def _mask_arrays(xp: Any, hmask: Any, n_states: int, B: int, H: int, dtype: Any
+                 ) -> tuple[Any, Any, bool]:
+    """The recurrent-dropout arguments of the time loops: the mask (B, H), a buffer for the
+    masked state (n_states, B, H), and whether there is a mask (empty arrays when not, so
+    that the compiled loops keep one signature)."""
+    if hmask is None:
+        return xp.empty((0, 0), dtype), xp.empty((n_states, 0, 0), dtype), False
+    return xp.ascontiguousarray(hmask, dtype), xp.empty((n_states, B, H), dtype), True
+
+
+def _masked_state(xp: Any, S: Any, hm: Any, valid_t: Any) -> Any:
+    """The state a step reads under recurrent dropout: state 0 times the mask where the step is
+    valid (a padded step carries the unmasked state on)."""
+    out = S.copy()
+    out[0] = xp.where(valid_t[:, None], S[0] * hm, S[0])
+    return out
+
+
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_products: int, reverse: bool, valid: Any, saved: _Saved,
-                   need_dx: bool = True) -> tuple[Any, ...]:
+                   need_dx: bool = True, hmask: Any = None) -> tuple[Any, ...]:
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
@@ -165,18 +183,19 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     y = xp.empty((T, B, H), dtype)
     prods = [xp.zeros((B, (hi - lo) * H), dtype) for _, _, lo, hi, _, _ in layout]
     steps = T
+    hm, Sm, masked = _mask_arrays(xp, hmask, n_states, B, H, dtype)
     if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
         # the whole loop in one Numba call
         with _first_call(kernels, "run_forward"):
             kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us,
-                                sv, y, reverse)
+                                sv, y, hm, Sm, masked, reverse)
         steps = 0
     phases = kernels.phases
     forward = kernels.forward
     with _first_call(kernels, "forward") if xp is np and steps else nullcontext():
         for n in range(steps):
             t = T - 1 - n if reverse else n
-            prev = hist[t + r]
+            prev = hist[t + r] if not masked else _masked_state(xp, hist[t + r], hm, valid[t])
             for i, (kind, k, _, _, _, _) in enumerate(layout):
                 if kind == "s":
                     xp.dot(prev[k], Ws[i].T, out=prods[i])
@@ -194,7 +213,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
 
 def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
                kernels: Compiled, n_states: int, n_products: int, reverse: bool, valid: Any,
-               saved: _Saved, need_dx: bool = True) -> tuple[Any, ...]:
+               saved: _Saved, need_dx: bool = True, hmask: Any = None) -> tuple[Any, ...]:
     if saved.sv is None:
         raise RuntimeError("recurrent_layer: its saved values are gone")
     T, B, In = xs.shape
@@ -223,15 +242,17 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     levels = [(p, kernels.phase_backward.get(p, kernels.backward))
               for p in range(g.phases, -1, -1)]
     steps = T
+    hm, Sm, masked = _mask_arrays(xp, hmask, n_states, B, H, dtype)
     if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
         with _first_call(kernels, "run_backward"):
             kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
-                                 dp, *Ws, *((xc, dxd) if dxd is not None else ()), reverse)
+                                 dp, *Ws, *((xc, dxd) if dxd is not None else ()), hm, Sm,
+                                 masked, reverse)
         steps = 0
     with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
         for n in range(steps - 1, -1, -1):
             t = T - 1 - n if reverse else n
-            prev = hist[t + r]
+            prev = hist[t + r] if not masked else _masked_state(xp, hist[t + r], hm, valid[t])
             for p, kernel in levels:
                 kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
                        *((xc[t], dxd[t]) if dxd is not None else ()))
@@ -241,6 +262,10 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
             for i, (kind, k, lo, hi, _, _) in enumerate(layout):
                 if kind == "s":
                     xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=dsg[k])
+            if masked:  # adjoints of h_{t-1} * m: times m for h_{t-1}, on the valid rows
+                keep = valid[t][:, None]
+                dsp[0] = xp.where(keep, dsp[0] * hm, dsp[0])
+                dsg[0] = xp.where(keep, dsg[0] * hm, dsg[0])
     dinit = [dsp[k] + dsg[k] for k in range(n_states)]
     dz2 = dz.reshape(T * B, G * H)
     x2 = saved.x2
@@ -260,6 +285,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
         rows = hist[r:T + r, k] if kind == "s" else us[:, k]
+        if masked and kind == "s" and k == 0:  # the GEMM read h_{t-1} * m
+            rows = rows * hm
         dWs.append(_dot_t(xp, dz2[:, lo * H:hi * H], rows.reshape(T * B, H)))
     dx = None
     if need_dx:
@@ -339,8 +366,10 @@ def _blocks(blocks: list[Tensor | None], shape: tuple[int, ...]
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
-              valid: np.ndarray | None, reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """``cell`` over ``xs`` (T, B, I) from ``state``: (outputs (T, B, H), final state)."""
+              valid: np.ndarray | None, reverse: bool, h_mask: Tensor | None = None
+              ) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``cell`` over ``xs`` (T, B, I) from ``state``: (outputs (T, B, H), final state).
+    ``h_mask`` (B, H): recurrent dropout's mask, by which every step's h_{t-1} is multiplied."""
     g = kernels.graph
     T, B, In = xs.shape
     H = cell.hidden_size
@@ -376,5 +405,6 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     mask = xs.backend.xp.asarray(mask)
     outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, kernels=kernels,
                  n_states=len(g.states), n_products=len(stacks) - 2, reverse=reverse,
-                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks))
+                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks),
+                 hmask=None if h_mask is None else h_mask.data)
     return outs[0], tuple(outs[1:])

@@ -53,8 +53,8 @@ class Recurrent(Module):
     ``fused=False`` runs each gate on its own (the plain path; for checking the planned one).
     ``compile=True`` (default) runs each layer as compiled kernels when its cell compiles
     (``tl.cells.explain(cell)`` says whether and why not; ``tinygrad_lstm.compile``);
-    ``compile=False`` keeps the tape path, and so does ``recurrent_dropout`` in training mode
-    (its mask acts inside the step; as in Keras, where it rules out the fused cuDNN kernel).
+    ``compile=False`` keeps the tape path. ``recurrent_dropout`` compiles too (unlike Keras,
+    where it rules out the fused cuDNN kernel): the time loop multiplies h_{t-1} by the mask.
     """
 
     def __init__(self, cell: Cell, num_layers: int = 1, bidirectional: bool = False,
@@ -192,10 +192,10 @@ class Recurrent(Module):
         if self.training and self.recurrent_dropout:
             h_mask = self._mask(self.recurrent_dropout, (batch, cell.state_size(cell.state[0])),
                                 xs)
-        if self.compile and self.fused and h_mask is None:
+        if self.compile and self.fused:
             from tinygrad_lstm.compile import run_compiled
 
-            done = run_compiled(cell, xs, state, valid, reverse)
+            done = run_compiled(cell, xs, state, valid, reverse, h_mask)
             if done is not None:
                 return (*done, [])
         zero_context = cell._zero_context(batch) if cell.context else ()
