@@ -16,10 +16,12 @@ REASON = backends.why_not("cupy")
 pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
 
 
-def _run(name: str, backend: str, compile: bool, dtype: str, lengths=None):
+def _run(name: str, backend: str, compile: bool, dtype: str, lengths=None,
+         recurrent_dropout: float = 0.0):
     tl.manual_seed(0)
     rnn = tl.nn.Recurrent(tl.cells.create(name, 5, 6, dtype=dtype), num_layers=2,
-                          bidirectional=True, compile=compile)
+                          bidirectional=True, compile=compile,
+                          recurrent_dropout=recurrent_dropout)
     rnn.to(backend)
     x = np.random.default_rng(1).standard_normal((7, 3, 5))
     xs = tl.Tensor(x, dtype=dtype, backend=backend, requires_grad=True)
@@ -33,13 +35,17 @@ def _run(name: str, backend: str, compile: bool, dtype: str, lengths=None):
     return out.numpy(), grads, out
 
 
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", ["lstm", "peephole", "torch-gru", "rnn", "gru"])
-def test_cupy_compiled_and_tape_match_numpy(name: str, dtype: str) -> None:
+def test_cupy_compiled_and_tape_match_numpy(name: str, dtype: str,
+                                            recurrent_dropout: float) -> None:
     tol = dict(rtol=1e-9, atol=1e-10) if dtype == "float64" else dict(rtol=1e-3, atol=1e-4)
-    ref_out, ref_grads, _ = _run(name, "numpy", False, dtype, lengths=[7, 2, 5])
+    ref_out, ref_grads, _ = _run(name, "numpy", False, dtype, lengths=[7, 2, 5],
+                                 recurrent_dropout=recurrent_dropout)
     for compile in (True, False):
-        out, grads, tensor = _run(name, "cupy", compile, dtype, lengths=[7, 2, 5])
+        out, grads, tensor = _run(name, "cupy", compile, dtype, lengths=[7, 2, 5],
+                                  recurrent_dropout=recurrent_dropout)
         if compile and name != "gru":  # the essay GRU takes the tape path (explain says why)
             assert tensor._node.prim.name == "recurrent_layer"
         np.testing.assert_allclose(out, ref_out, **tol)
