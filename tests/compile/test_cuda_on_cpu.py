@@ -1,0 +1,71 @@
+"""The CUDA kernels the compiler emits for CuPy, run on the CPU (``cuda_on_cpu``), inside the
+runner's CuPy-side path, against the NumPy path (Numba kernels): values and gradients of a
+layer, for every cell of the zoo that compiles, both dtypes, padding, both directions and
+recurrent dropout. Skips without a host C++ compiler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.compile import emit_cuda, kernels, runner
+from tinygrad_lstm.compile.trace import trace
+
+from cuda_on_cpu import NotNumpy, compiler, loader
+from test_compile import COMPILED
+
+pytest.importorskip("numba")
+pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler (g++)")
+
+
+def _layer_inputs(cell: tl.Cell, reverse: bool, dropout: bool, monkeypatch
+                  ) -> tuple[list, dict]:
+    """The recurrent_layer node's input arrays and parameters, as the NumPy path makes them."""
+    seen: dict = {}
+    real = runner.apply
+
+    def spy(prim, *inputs, **params):
+        seen["inputs"], seen["params"] = inputs, params
+        return real(prim, *inputs, **params)
+
+    monkeypatch.setattr(runner, "apply", spy)
+    tl.manual_seed(3)
+    rnn = tl.nn.Recurrent(cell, bidirectional=reverse, recurrent_dropout=0.3 * dropout)
+    x = np.random.default_rng(1).standard_normal((6, 3, cell.input_size))
+    rnn(tl.Tensor(x, dtype=cell.dtype, requires_grad=True), lengths=[6, 2, 4])
+    monkeypatch.setattr(runner, "apply", real)
+    arrays = [t.data if isinstance(t, tl.Tensor) else t for t in seen["inputs"]]
+    return arrays, seen["params"]
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(COMPILED))
+def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, tmp_path,
+                                          monkeypatch) -> None:
+    cell = tl.cells.create(name, 4, 4, dtype=dtype)  # input = hidden: MUT1 reads x_t itself
+    monkeypatch.setattr(kernels, "_by_key", {})  # the CPU stand-ins never reach the real cache
+    monkeypatch.setattr(emit_cuda, "load", loader(tmp_path))
+    try:
+        cuda = kernels.compile_graph(trace(cell), cell.dtype, backend="cupy")
+    except kernels.NotCompilable as err:
+        pytest.skip(f"not emitted for CUDA: {err}")
+    arrays, params = _layer_inputs(cell, reverse=name in ("lstm", "gru"), dropout=dropout,
+                                   monkeypatch=monkeypatch)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
+    mine = dict(params, saved=runner._Saved())
+    theirs = dict(params, saved=runner._Saved(), kernels=cuda)
+    want = runner._stacked_forward(np, *arrays, **mine)
+    got = runner._stacked_forward(NotNumpy(), *arrays, **theirs)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+    rng = np.random.default_rng(7)
+    gs = tuple(rng.standard_normal(w.shape).astype(dtype) for w in want)
+    want_g = runner._stacked_vjp(np, gs, want, *arrays, **mine)
+    got_g = runner._stacked_vjp(NotNumpy(), gs, got, *arrays, **theirs)
+    assert len(got_g) == len(want_g)
+    for k, (a, b) in enumerate(zip(got_g, want_g, strict=True)):
+        assert (a is None) == (b is None), k
+        if a is not None:
+            np.testing.assert_allclose(a, b, err_msg=f"gradient {k}", **tol)
