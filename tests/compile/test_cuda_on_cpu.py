@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cuda_on_cpu import NotNumpy, compiler, loader
+from test_compile import COMPILED
 
 import tinygrad_lstm as tl
 from tinygrad_lstm.compile import emit_cuda, kernels, runner
 from tinygrad_lstm.compile.trace import trace
-
-from cuda_on_cpu import NotNumpy, compiler, loader
-from test_compile import COMPILED
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler (g++)")
