@@ -88,21 +88,20 @@ def _launcher(fn: Any, kinds: list[str]) -> Any:
 
 
 def loader(folder: Path) -> Any:
-    """A stand-in for ``emit_cuda.load(text, name)``: the same launchers' signatures, on the
-    CPU (B and H read off the arrays, as ``load`` does)."""
+    """A stand-in for ``emit_cuda.load(text, name, phases)``: the same kernel table, its
+    launchers on the CPU (B and H read off the arrays as ``load``'s are)."""
+    from tinygrad_lstm.compile import emit_cuda
 
-    def load(text: str, name: str) -> Any:
+    def load(text: str, name: str, phases: int = 0) -> dict[str, Any]:
         kernels = build(text, folder)
 
-        def forward(*arrays: Any) -> None:
-            B, H = arrays[-1].shape  # y
-            kernels[f"{name}_forward"](*arrays, B, H)
+        def launcher(kernel: str, shape_of: Any) -> Any:
+            def launch(*arrays: Any) -> None:
+                kernels[f"{name}_{kernel}"](*arrays, *shape_of(arrays))
 
-        def backward(*arrays: Any) -> None:
-            B, H = arrays[1].shape  # gy
-            kernels[f"{name}_backward"](*arrays, B, H)
+            return launch
 
-        return forward, backward
+        return emit_cuda.kernel_table(launcher, phases)
 
     return load
 

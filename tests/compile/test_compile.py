@@ -357,7 +357,8 @@ class _Minimal(tl.Cell):
 
 @pytest.mark.slow
 def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
-    """The LSTM, the GRU of tl.nn.GRU and a custom cell, float32 and float64: one nvcc run."""
+    """The LSTM, the GRU of tl.nn.GRU, the essay's GRU (kernels in phases), MUT1 (it reads x_t
+    itself) and a custom cell, float32 and float64: one nvcc run."""
     import shutil
     import subprocess
 
@@ -369,12 +370,16 @@ def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
     if nvcc is None:
         pytest.skip("nvcc (the CUDA compiler) is not installed here")
     files = []
-    for make in (tl.cells.LSTM, tl.cells.TorchGRU, _Minimal):
+    makes = {"lstm": tl.cells.LSTM, "torch-gru": tl.cells.TorchGRU, "gru": tl.cells.GRU,
+             "mut1": lambda i, h, dtype: tl.cells.create("mut1", i, h, dtype=dtype),
+             "minimal": _Minimal}
+    for label, make in makes.items():
         for dtype in ("float32", "float64"):
-            text = emit_cuda.source(derive(trace(make(3, 4, dtype=dtype))), dtype, name="tl_k")
+            text = emit_cuda.source(derive(trace(make(4, 4, dtype=dtype))), dtype, name="tl_k")
             assert "tl_k_forward" in text and "tl_k_backward" in text
+            assert ("tl_k_forward_0" in text) == (label in ("gru", "mut1"))  # in phases
             assert ("double" in text) == (dtype == "float64")
-            path = tmp_path / f"{make.__name__}_{dtype}.cu"
+            path = tmp_path / f"{label}_{dtype}.cu"
             path.write_text(text)
             files.append(path.name)
     done = subprocess.run([nvcc, "-arch=sm_80", "-c", *files], cwd=tmp_path,

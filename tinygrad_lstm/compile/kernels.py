@@ -133,14 +133,12 @@ def compile_graph(graph: Graph, dtype: Any, backend: str = "numpy") -> Compiled:
     if backend == "cupy":
         from tinygrad_lstm.compile import emit_cuda
 
-        if graph.phases or graph.reads_x:
-            error = NotCompilable("on CuPy, a step in phases (a gate reading r * h) or one "
-                                  "reading x_t outside a gate is not emitted yet")
-            _by_key[(key, backend)] = error
-            raise error
         assert d is not None
         text = emit_cuda.source(d, dtype, name=f"tl_{key}")
-        forward, backward = emit_cuda.load(text, f"tl_{key}")
+        cuda = emit_cuda.load(text, f"tl_{key}", graph.phases)
+        forward, backward = cuda["forward"], cuda["backward"]
+        phases = tuple(cuda[f"forward_{p}"] for p in range(graph.phases))
+        phase_backward = {p: cuda[f"backward_{p}"] for p in range(1, graph.phases + 1)}
     else:
         from tinygrad_lstm.compile import emit_numba
 
