@@ -292,7 +292,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     if need_dx:
         dx = xp.zeros((T * B, In), dtype) if not cols else None
         first = 0
-        for c in cols:  # the GRU's r, z | n: two GEMMs, no copy of their columns
+        for c in cols:  # one GEMM per run of x-reading columns (one run for the stock cells)
             w = Wx[first:first + c.shape[1]]
             part = matmul(c, w) if xp is np else xp.dot(c, w)
             first += c.shape[1]
