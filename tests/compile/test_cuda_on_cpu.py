@@ -38,14 +38,20 @@ def _layer_inputs(cell: tl.Cell, reverse: bool, dropout: bool, monkeypatch
     return arrays, seen["params"]
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> object:
+    """One folder of compiled kernels for the module: a kernel is built once per source."""
+    return tmp_path_factory.mktemp("cuda_on_cpu")
+
+
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(COMPILED))
-def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, tmp_path,
+def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, built,
                                           monkeypatch) -> None:
     cell = tl.cells.create(name, 4, 4, dtype=dtype)  # input = hidden: MUT1 reads x_t itself
     monkeypatch.setattr(kernels, "_by_key", {})  # the CPU stand-ins never reach the real cache
-    monkeypatch.setattr(emit_cuda, "load", loader(tmp_path))
+    monkeypatch.setattr(emit_cuda, "load", loader(built))
     try:
         cuda = kernels.compile_graph(trace(cell), cell.dtype, backend="cupy")
     except kernels.NotCompilable as err:
