@@ -52,14 +52,17 @@ def test_gemm_by_address_matches_numpy(dtype: str) -> None:
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", ["contiguous", "column block", "every other row", "one column",
-                                  "one row", "transposed view", "no rows", "no columns"])
+                                  "one row", "one row, reversed", "rows reversed",
+                                  "transposed view", "no rows", "no columns"])
 def test_matmul_reads_blocks_in_place_and_matches_numpy(dtype: str, case: str) -> None:
     """``blas.matmul``: op(a) b for the weight gradients (a^T b, a a column block of dZ) and
     dx (a b); where BLAS cannot read an operand in place it is NumPy's dot."""
     rng = np.random.default_rng(1)
     wide = rng.standard_normal((12, 9)).astype(dtype)
     a = {"contiguous": wide, "column block": wide[:, 2:7], "every other row": wide[::2, 1:5],
-         "one column": wide[:, 4:5], "one row": wide[3:4, 2:8], "transposed view": wide.T,
+         "one column": wide[:, 4:5], "one row": wide[3:4, 2:8],
+         "one row, reversed": wide[3:2:-1, 2:8], "rows reversed": wide[::-1, 1:6],
+         "transposed view": wide.T,
          "no rows": wide[:0], "no columns": wide[:, :0]}[case]
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
     exact = a.astype(np.float64)

@@ -83,10 +83,12 @@ def _row_stride(a: np.ndarray) -> int | None:
     stride, rows at least a row apart), else None."""
     size = a.itemsize
     rows, cols = a.shape
+    if rows <= 1:  # its row stride is never used; BLAS asks for one of at least a row
+        return max(cols, 1) if a.strides[1] == size or cols <= 1 else None
     if (a.strides[1] != size and cols > 1) or a.strides[0] % size:
         return None
     ld = a.strides[0] // size
-    return ld if ld >= max(cols, 1) or rows <= 1 else None
+    return ld if ld >= max(cols, 1) else None
 
 
 def matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool = False) -> np.ndarray:
