@@ -114,7 +114,7 @@ def test_training_steps_and_moving_optimiser_state(optimiser: str) -> None:
             tl.optim.clip_grad_norm_(params, 1.0)
             opt.step()
             losses.append(loss.item())
-        with tl.use_backend("numpy"):  # the initial state is made on the current backend
+        with tl.use_backend("numpy"):
             rnn.to("numpy")
             head.to("numpy")
             opt.zero_grad()
@@ -125,3 +125,45 @@ def test_training_steps_and_moving_optimiser_state(optimiser: str) -> None:
 
     for got, want in zip(*_both(run, optimiser), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+class _BiaslessGate(tl.Cell):
+    """A gate without a bias beside one with: the plan stacks zeros for the missing bias."""
+
+    state = ("h",)
+
+    def step(self, x: tl.Tensor, h: tl.Tensor) -> tuple[tl.Tensor]:
+        a = self.gate("a", h, x, bias=False).sigmoid()
+        return (a * self.gate("n", h, x).tanh() + (1 - a) * h,)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tl.nn.Recurrent(tl.cells.LSTM(3, 4)),
+    lambda: tl.nn.Recurrent(tl.cells.create("greff-fgr", 3, 4, forget_gate=False), num_layers=2),
+    lambda: tl.nn.Recurrent(tl.cells.create("depth-gated-lstm", 3, 4), num_layers=2),
+    lambda: tl.nn.Recurrent(_BiaslessGate(3, 4)),
+    lambda: tl.nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+    lambda: tl.nn.GRU(3, 4),
+    lambda: tl.nn.LSTMCell(3, 4),
+    lambda: tl.cells.LSTM(3, 4),
+], ids=["recurrent-lstm", "greff-fgr-no-forget-gate", "depth-gated", "biasless-gate",
+        "nn.LSTM", "nn.GRU", "nn.LSTMCell", "cell"])
+def test_a_model_moved_to_a_backend_runs_there_whatever_the_current_one(make) -> None:
+    """As PyTorch makes h_0 on the input's device: a model moved with ``.to("strict")`` and
+    given strict inputs runs there, its zero states and constants included, while the current
+    backend stays NumPy's. (They used to be made on the current backend: a mismatch error.)"""
+    assert tl.get_backend().name == "numpy"
+    tl.manual_seed(0)
+    model = make()
+    model.to("strict")
+    one_step = isinstance(model, tl.nn.LSTMCell | tl.Cell)
+    shape = (2, 3) if one_step else (5, 2, 3)
+    x = tl.Tensor(np.sin(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape),
+                  backend="strict", requires_grad=True)
+    out = model(x)
+    out = out[0] if isinstance(out, tuple) else out
+    assert out.backend.name == "strict" and isinstance(out.data, StrictArray)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.backend.name == "strict"
+    assert all(p.grad is not None and p.grad.backend.name == "strict"
+               for p in model.parameters())

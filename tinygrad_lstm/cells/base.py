@@ -331,17 +331,20 @@ class Cell(Module):
                              f"with a bias are {[g for g, s in self.gates.items() if s.bias]}")
         self._built = True
 
-    def _zero_context(self, batch: int) -> tuple[Tensor, ...]:
-        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype)
+    def _zero_context(self, batch: int, backend: Any = None) -> tuple[Tensor, ...]:
+        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype, backend=backend)
                      for s in self.context.values())
 
     def _own_parameters(self) -> dict[str, Parameter]:
         self._ensure_built()
         return self._parameters
 
-    def init_state(self, batch: int) -> tuple[Tensor, ...]:
-        """Zeros for every state, on the current backend."""
-        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype) for s in self.state)
+    def init_state(self, batch: int, backend: Any = None) -> tuple[Tensor, ...]:
+        """Zeros (batch, size) for every state, in the cell's dtype, on ``backend`` (a name or
+        a backend; default the current one). The modules pass their input's backend, so a
+        model moved with ``.to("cupy")`` starts from zeros on the GPU, as PyTorch's h_0 does."""
+        return tuple(zeros((batch, self.state_size(s)), dtype=self.dtype, backend=backend)
+                     for s in self.state)
 
     def run_step(self, x: Tensor, state: Sequence[Tensor], context: Sequence[Tensor] = (), *,
                  strategy: GateStrategy | None = None) -> tuple[Tensor, ...]:
@@ -395,8 +398,9 @@ class Cell(Module):
             raise ShapeError(f"{type(self).__name__}: one step takes x of shape (batch, "
                              f"{self.input_size}), got {x.shape}")
         batch = x.shape[0]
-        state = self.init_state(batch) if state is None else self.check_state(state, batch)
-        new = self.run_step(x, state, self._zero_context(batch))
+        state = self.init_state(batch, x.backend) if state is None else \
+            self.check_state(state, batch)
+        new = self.run_step(x, state, self._zero_context(batch, x.backend))
         return self.output(new), new
 
     def clone(self, input_size: int | None = None) -> Cell:

@@ -136,7 +136,8 @@ class PeepholeLSTM(Cell):
         h = o * (c.tanh() if self.output_activation else c)
         if not self.full_gate_recurrence:
             return h, c
-        return (h, c, *(g if isinstance(g, Tensor) else ones(c.shape, dtype=c.dtype) * g
+        return (h, c, *(g if isinstance(g, Tensor) else
+                        ones(c.shape, dtype=c.dtype, backend=c.backend) * g
                         for g in (i, f, o)))
 
 

@@ -46,7 +46,9 @@ def _stacked(cell: Cell, names: list[str | None], widths: list[int]) -> Tensor |
         return None
     if None not in names:
         return cell.stacked_parameters(names)
-    full = [cell.stacked_parameters((n,)) if n is not None else zeros((w,), dtype=cell.dtype)
+    present = {n: cell.stacked_parameters((n,)) for n in names if n is not None}
+    backend = next(iter(present.values())).backend  # the zeros live with the parameters
+    full = [present[n] if n is not None else zeros((w,), dtype=cell.dtype, backend=backend)
             for n, w in zip(names, widths, strict=True)]
     return concat(full, axis=0)
 

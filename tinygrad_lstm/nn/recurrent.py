@@ -114,10 +114,10 @@ class Recurrent(Module):
                                  f"(T = {steps})")
         return None if np.all(arr == steps) else arr
 
-    def _check_state(self, state: Any, batch: int) -> State:
+    def _check_state(self, state: Any, batch: int, backend: Any = None) -> State:
         count = self.num_layers * self.directions
-        if state is None:
-            return [c.init_state(batch) for c in self.cells]
+        if state is None:  # zeros on the input's backend
+            return [c.init_state(batch, backend) for c in self.cells]
         if count == 1 and isinstance(state, tuple) and all(isinstance(s, Tensor) for s in state):
             state = [state]
         if not isinstance(state, list | tuple) or len(state) != count:
@@ -147,7 +147,7 @@ class Recurrent(Module):
         for c in self.cells:
             c._ensure_built()
         valid = self._check_lengths(lengths, steps, batch)
-        states = self._check_state(state, batch)
+        states = self._check_state(state, batch, x.backend)
         masks = None
         if valid is not None:
             keep = np.arange(steps)[:, None] < valid[None, :]  # (T, B): the valid steps
@@ -198,7 +198,7 @@ class Recurrent(Module):
             done = run_compiled(cell, xs, state, valid, reverse, h_mask)
             if done is not None:
                 return (*done, [])
-        zero_context = cell._zero_context(batch) if cell.context else ()
+        zero_context = cell._zero_context(batch, xs.backend) if cell.context else ()
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps
         trail: list[tuple[Tensor, ...]] = [()] * steps

@@ -179,7 +179,7 @@ class TorchLayoutCell(Cell):
             x = x.reshape(1, self.input_size)
         batch = x.shape[0]
         if hx is None:
-            state = self.init_state(batch)
+            state = self.init_state(batch, x.backend)
         else:
             given = hx if isinstance(hx, tuple | list) else (hx,)
             if len(given) != len(self.state) or not all(isinstance(s, Tensor) for s in given):
