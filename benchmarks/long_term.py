@@ -149,8 +149,11 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str, Rung, int]]:
 
                     if supported(cell, rung.task):
                         jobs.append(("torch", cell, rung, seed))
-    # seed-major, so that a ladder cut short still covers every rung; cheap rungs first
-    return sorted(jobs, key=lambda j: (j[3], LADDER.index(j[2])))
+    # the first RULED_OUT_AFTER seeds of every rung first (cheap rungs first, so that the
+    # ladder's rule can apply to the longer ones), then the other seeds seed by seed: a ladder
+    # cut short still covers every rung
+    return sorted(jobs, key=lambda j: (max(j[3] - RULED_OUT_AFTER + 1, 0), LADDER.index(j[2]),
+                                       j[3]))
 
 
 def _row(framework: str, cell: str, rung: Rung, seed: int, summary: dict[str, Any]
@@ -200,44 +203,65 @@ def run_ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append(_row(framework, cell, rung, seed, done))
         elif not args.report:
             todo.append((framework, cell, rung, seed, folder))
+    # every finished run of the ladder (not only those asked for): what the rule reads
     every = [_row(fw, cell, rung, seed, done) for rung in LADDER for cell in CELLS
              for seed in rung.seeds_of(cell) for fw in FRAMEWORKS
              if (done := _read(runs / _label(fw, cell, rung, seed))) is not None]
-    pending = [job for job in todo if ruled_out(every, *job[:3]) is None]
-    if len(pending) < len(todo):
-        print(f"{len(todo) - len(pending)} runs left out: their cell failed every seed at a "
-              "shorter T", flush=True)
-    if not pending:
+    if not todo:
         return rows
-    print(f"{len(rows)} runs read back, {len(pending)} to train", flush=True)
+    print(f"{len(rows)} runs read back, up to {len(todo)} to train", flush=True)
+    left_out = 0
+
+    def next_job() -> tuple[str, str, Rung, int, Path] | None:
+        """The next run to start, the rule applied to what has finished by now."""
+        nonlocal left_out
+        while todo:
+            job = todo.pop(0)
+            if ruled_out(every, *job[:3]) is None:
+                return job
+            left_out += 1
+        return None
+
+    def finished(fw: str, cell: str, rung: Rung, seed: int, summary: dict[str, Any]) -> None:
+        rows.append(_row(fw, cell, rung, seed, summary))
+        every.append(rows[-1])
+        print(json.dumps(rows[-1]), flush=True)
+
     if args.workers == 1:
-        for framework, cell, rung, seed, folder in pending:
-            summary = run_job(framework, _config(cell, rung, seed, args), str(folder))
-            rows.append(_row(framework, cell, rung, seed, summary))
-            print(json.dumps(rows[-1]), flush=True)
-        return rows
-    import ray
+        while (job := next_job()) is not None:
+            fw, cell, rung, seed, folder = job
+            finished(fw, cell, rung, seed, run_job(fw, _config(cell, rung, seed, args),
+                                                   str(folder)))
+    else:
+        import ray
 
-    from tinygrad_lstm.study import execution
+        from tinygrad_lstm.study import execution
 
-    started = execution.connect(None, args.workers, verbose=False)
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=execution.MAX_RETRIES)(run_job)
-        waiting = {remote.remote(fw, _config(cell, rung, seed, args), str(folder)):
-                   (fw, cell, rung, seed) for fw, cell, rung, seed, folder in pending}
-        while waiting:
-            ready, _ = ray.wait(list(waiting), num_returns=1)
-            fw, cell, rung, seed = waiting.pop(ready[0])
-            try:
-                summary = ray.get(ready[0])
-            except Exception as err:  # noqa: BLE001 - one failed run must not stop the ladder
-                print(f"{fw} {cell} {rung.key} seed {seed} failed: {err}", flush=True)
-                continue
-            rows.append(_row(fw, cell, rung, seed, summary))
-            print(json.dumps(rows[-1]), flush=True)
-    finally:
-        if started:
-            ray.shutdown()
+        started = execution.connect(None, args.workers, verbose=False)
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=execution.MAX_RETRIES)(run_job)
+            waiting: dict[Any, tuple[str, str, Rung, int]] = {}
+            while True:  # at most `workers` in flight, so that the rule sees the latest runs
+                while len(waiting) < args.workers and (job := next_job()) is not None:
+                    fw, cell, rung, seed, folder = job
+                    ref = remote.remote(fw, _config(cell, rung, seed, args), str(folder))
+                    waiting[ref] = (fw, cell, rung, seed)
+                if not waiting:
+                    break
+                ready, _ = ray.wait(list(waiting), num_returns=1)
+                fw, cell, rung, seed = waiting.pop(ready[0])
+                try:
+                    summary = ray.get(ready[0])
+                except Exception as err:  # noqa: BLE001 - one failed run must not stop it
+                    print(f"{fw} {cell} {rung.key} seed {seed} failed: {err}", flush=True)
+                    continue
+                finished(fw, cell, rung, seed, summary)
+        finally:
+            if started:
+                ray.shutdown()
+    if left_out:
+        print(f"{left_out} runs left out: their cell failed every seed at a shorter T",
+              flush=True)
     return rows
 
 
@@ -381,6 +405,10 @@ def _findings(groups: dict[tuple[str, str, str], list[dict[str, Any]]]) -> list[
                 if none:
                     r, g = next((r, g) for r, g in done if r in none)
                     parts.append(f"solves no seed of {len(g)} at T = {r.options['length']}")
+                if not parts:  # some seeds solved, never most
+                    r, g = max(done, key=lambda rg: sum(x["solved"] for x in rg[1]) / len(rg[1]))
+                    parts.append(f"solves at most {sum(x['solved'] for x in g)} of {len(g)} "
+                                 f"seeds (T = {r.options['length']})")
                 lines.append(f"- {task}, {name}: " + "; ".join(parts) + ".")
     return lines
 
@@ -463,7 +491,7 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         for c in CELLS for fw in FRAMEWORKS if any(k[1:] == (c, fw) for k in groups)) + " |"
     cols = [(c, fw) for c in CELLS for fw in FRAMEWORKS if any(k[1:] == (c, fw) for k in groups)]
     lines += [header, "|---" * (len(cols) + 1) + "|"]
-    for key in sorted(present, key=_rung_order):
+    for key in sorted(present | {k for k, _, _ in ruled}, key=_rung_order):
         cells = []
         for c, fw in cols:
             g = groups.get((key, c, fw))

@@ -101,3 +101,25 @@ def test_the_findings_are_computed_from_the_runs() -> None:
     assert long_term._findings(groups) == [
         "- adding2016, RNN: solves no seed of 3 at T = 100.",
         "- adding2016, LSTM: solves T = 100 on 2 of 3 seeds."]
+
+
+@pytest.mark.slow
+def test_the_rule_applies_within_one_call(tmp_path: Path) -> None:
+    """Three failed seeds at T = 100 leave out T = 200 in the same call (a smoke budget: the
+    RNN solves nothing in 20 steps), and the page marks what the rule left out."""
+    out = tmp_path / "long_term.md"
+    assert long_term.main(["--quick", "--only", "adding2016:100", "adding2016:200", "--cells",
+                           "rnn", "--max-seeds", "3", "--workers", "1", "--runs",
+                           str(tmp_path / "runs"), "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert {(r["rung"], r["seed"]) for r in rows} == {("adding2016:100", s) for s in range(3)}
+    assert not any(r["solved"] for r in rows)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        f"tinygrad_lstm-adding2016100-rnn-s{s}" for s in range(3)]
+    assert "✗ (adding2016:100)" in out.read_text()
+
+
+def test_findings_when_no_length_is_solved_on_most_seeds() -> None:
+    groups = {("copy:10", "gru", "tinygrad_lstm"): [
+        {"solved": s, "seed": k} for k, s in enumerate([True, False, False])]}
+    assert long_term._findings(groups) == ["- copy, GRU: solves at most 1 of 3 seeds (T = 10)."]

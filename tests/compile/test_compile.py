@@ -321,8 +321,8 @@ class _HFirst(tl.Cell):
 
 
 class _HMiddle(tl.Cell):
-    """x-reading gates on both sides of an h-only one: two runs of dZ's columns (the GRU's
-    r, z | hn | in), so dX is a sum of two GEMMs."""
+    """An h-only gate written between x-reading ones (as TorchGRU's r, z | hn | in): the
+    compiler puts it first, so the x-reading columns of dZ are one run."""
 
     state = ("h",)
 
@@ -332,12 +332,29 @@ class _HMiddle(tl.Cell):
         return ((1 - a) * h + a * (m + self.gate("n", x).tanh()),)
 
 
-@pytest.mark.parametrize("make", [_HFirst, _HMiddle])
-def test_h_only_gates_stay_out_of_the_input_gemm(make) -> None:
+class _TwoRuns(tl.Cell):
+    """x-reading gates on both sides of one that reads only r ⊙ h: kernels in phases, and the
+    x-reading columns of dZ are two runs (r | m | n), so dW_x is two GEMMs and dX their sum."""
+
+    state = ("h",)
+
+    def step(self, x, h):
+        r = self.gate("r", h, x).sigmoid()
+        u = r * h
+        m = self.gate("m", u).tanh()
+        n = self.gate("n", u, x).tanh()
+        return ((1 - r) * h + r * (m * n),)
+
+
+@pytest.mark.parametrize(("make", "runs"), [(_HFirst, 1), (_HMiddle, 1), (_TwoRuns, 2)])
+def test_h_only_gates_stay_out_of_the_input_gemm(make, runs: int) -> None:
     cell = make(5, 4, dtype="float64")
     assert _compiles(cell)
-    g = kernels.for_cell(cell).graph
+    compiled = kernels.for_cell(cell)
+    g = compiled.graph
     assert len(g.x_gates()) < len(g.gates), g.gates
+    x_cols = compiled.x_columns[0]
+    assert 1 + sum(b != a + 1 for a, b in zip(x_cols[:-1], x_cols[1:], strict=True)) == runs
     _compare(lambda: make(5, 4, dtype="float64"), "float64", lengths=[6, 3, 5])
     _compare(lambda: make(5, 4, dtype="float64"), "float64", layers=2, bidirectional=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cuda_on_cpu import NotNumpy, compiler, loader
-from test_compile import COMPILED
+from test_compile import COMPILED, _TwoRuns
 
 import tinygrad_lstm as tl
 from tinygrad_lstm.compile import emit_cuda, kernels, runner
@@ -46,10 +46,12 @@ def built(tmp_path_factory) -> object:
 
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", sorted(COMPILED))
+@pytest.mark.parametrize("name", [*sorted(COMPILED), "two-runs"])
 def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, built,
                                           monkeypatch) -> None:
-    cell = tl.cells.create(name, 4, 4, dtype=dtype)  # input = hidden: MUT1 reads x_t itself
+    # input = hidden: MUT1 reads x_t itself; "two-runs": dW_x and dx in two GEMMs each
+    cell = _TwoRuns(4, 4, dtype=dtype) if name == "two-runs" else \
+        tl.cells.create(name, 4, 4, dtype=dtype)
     monkeypatch.setattr(kernels, "_by_key", {})  # the CPU stand-ins never reach the real cache
     monkeypatch.setattr(emit_cuda, "load", loader(built))
     try:

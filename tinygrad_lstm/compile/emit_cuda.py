@@ -209,7 +209,8 @@ def load(text: str, name: str, phases: int = 0) -> dict[str, Any]:
         def launch(*arrays: Any) -> None:
             B, H = shape_of(arrays)
             blocks = (B * H + THREADS - 1) // THREADS
-            fn((blocks,), (THREADS,), (*arrays, np.int32(B), np.int32(H)))
+            if blocks:  # B = 0: nothing to do (CUDA refuses a grid of no blocks)
+                fn((blocks,), (THREADS,), (*arrays, np.int32(B), np.int32(H)))
 
         return launch
 
