@@ -84,10 +84,14 @@ def test_shape_ops_validate() -> None:
     with pytest.raises(ValueError, match="concat: needs at least one tensor"):
         tl.concat([])
     with pytest.raises(tl.ShapeError, match="split: sizes .* do not add up to 4"):
-        x.split([1, 2])
-    assert [p.shape for p in x.split(3)] == [(3, 3), (3, 1)]
+        x.split([1, 2], dim=1)
+    with pytest.raises(tl.ShapeError, match="split: sizes .* do not add up to 3"):
+        x.split([1, 1])  # the first axis by default, as in PyTorch
+    assert [p.shape for p in x.split(3, dim=1)] == [(3, 3), (3, 1)]
+    assert [p.shape for p in x.split(2)] == [(2, 4), (1, 4)]
+    assert [p.shape for p in x.chunk(3)] == [(1, 4)] * 3
     with pytest.raises(tl.ShapeError, match="chunk: cannot cut axis 1 of size 4"):
-        x.chunk(3)
+        x.chunk(3, dim=1)
     with pytest.raises(tl.ShapeError, match="stack: shapes"):
         tl.stack([x, x.T])
 

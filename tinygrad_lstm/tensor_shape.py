@@ -134,10 +134,11 @@ class ShapeMethods:
         """Cut along ``axis`` into pieces of the given sizes; an int is one size for all pieces
         (the last may be smaller), as in PyTorch. One ``split`` primitive makes all the pieces
         (views of this tensor); backward joins their gradients in one concatenation. The
-        default axis is the last (PyTorch's is the first); ``dim`` is PyTorch's name for it."""
+        default axis is the first, as in PyTorch (``torch.Tensor.split``); ``dim`` is PyTorch's
+        name for it. Raises ``ShapeError`` for sizes that do not add up to the axis' size."""
         if self.ndim == 0:
             raise ShapeError("split: cannot split a 0-d tensor")
-        axis = _check_axis("split", axis_arg("split", axis, dim, -1), self.ndim)
+        axis = _check_axis("split", axis_arg("split", axis, dim, 0), self.ndim)
         n = self.shape[axis]
         if isinstance(sizes, numbers.Integral):
             if sizes <= 0:
@@ -151,11 +152,13 @@ class ShapeMethods:
 
     def chunk(self, chunks: int, axis: int | None = None, *,
               dim: int | None = None) -> list[Tensor]:
-        """Cut along ``axis`` (``dim``; the last by default) into ``chunks`` equal pieces (e.g.
-        stacked gates into 4)."""
+        """Cut along ``axis`` (``dim``; the first by default, as in PyTorch) into ``chunks``
+        equal pieces: stacked gates (B, 4H) into 4 is ``z.chunk(4, dim=1)``. Raises
+        ``ShapeError`` when the axis does not divide evenly (PyTorch allows a smaller last
+        piece there)."""
         if self.ndim == 0:
             raise ShapeError("chunk: cannot split a 0-d tensor")
-        axis = _check_axis("chunk", axis_arg("chunk", axis, dim, -1), self.ndim)
+        axis = _check_axis("chunk", axis_arg("chunk", axis, dim, 0), self.ndim)
         n = self.shape[axis]
         if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
             raise ShapeError(f"chunk: cannot cut axis {axis} of size {n} of {self.shape} into "
