@@ -90,8 +90,13 @@ def test_shape_ops_validate() -> None:
     assert [p.shape for p in x.split(3, dim=1)] == [(3, 3), (3, 1)]
     assert [p.shape for p in x.split(2)] == [(2, 4), (1, 4)]
     assert [p.shape for p in x.chunk(3)] == [(1, 4)] * 3
-    with pytest.raises(tl.ShapeError, match="chunk: cannot cut axis 1 of size 4"):
-        x.chunk(3, dim=1)
+    # as torch.Tensor.chunk: pieces of ceil(n / chunks), fewer where they run out
+    assert [p.shape for p in x.chunk(3, dim=1)] == [(3, 2), (3, 2)]
+    assert [p.shape for p in tl.Tensor(np.ones(5)).chunk(2)] == [(3,), (2,)]
+    assert [p.shape for p in tl.Tensor(np.ones((0, 2))).chunk(2)] == [(0, 2), (0, 2)]
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(tl.ShapeError, match="chunk: chunks must be a positive int"):
+            x.chunk(bad)
     with pytest.raises(tl.ShapeError, match="stack: shapes"):
         tl.stack([x, x.T])
 

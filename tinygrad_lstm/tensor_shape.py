@@ -152,18 +152,19 @@ class ShapeMethods:
 
     def chunk(self, chunks: int, axis: int | None = None, *,
               dim: int | None = None) -> list[Tensor]:
-        """Cut along ``axis`` (``dim``; the first by default, as in PyTorch) into ``chunks``
-        equal pieces: stacked gates (B, 4H) into 4 is ``z.chunk(4, dim=1)``. Raises
-        ``ShapeError`` when the axis does not divide evenly (PyTorch allows a smaller last
-        piece there)."""
+        """Cut along ``axis`` (``dim``; the first by default) into ``chunks`` pieces of
+        ceil(n / chunks) entries, the last smaller (fewer pieces where they run out), as
+        ``torch.Tensor.chunk`` does: stacked gates (B, 4H) into 4 is ``z.chunk(4, dim=1)``.
+        Raises ``ShapeError`` for ``chunks`` not a positive int."""
         if self.ndim == 0:
             raise ShapeError("chunk: cannot split a 0-d tensor")
         axis = _check_axis("chunk", axis_arg("chunk", axis, dim, 0), self.ndim)
+        if not isinstance(chunks, numbers.Integral) or isinstance(chunks, bool) or chunks <= 0:
+            raise ShapeError(f"chunk: chunks must be a positive int, got {chunks!r}")
         n = self.shape[axis]
-        if not isinstance(chunks, numbers.Integral) or chunks <= 0 or n % chunks:
-            raise ShapeError(f"chunk: cannot cut axis {axis} of size {n} of {self.shape} into "
-                             f"{chunks!r} equal pieces")
-        return self.split(n // int(chunks), axis=axis)
+        if n == 0:  # PyTorch gives `chunks` empty pieces
+            return self.split([0] * int(chunks), axis=axis)
+        return self.split(-(-n // int(chunks)), axis=axis)
 
     # --- reductions --------------------------------------------------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
