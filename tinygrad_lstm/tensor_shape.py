@@ -143,7 +143,8 @@ class ShapeMethods:
         if isinstance(sizes, numbers.Integral):
             if sizes <= 0:
                 raise ShapeError(f"split: piece size must be positive, got {sizes}")
-            sizes = [min(int(sizes), n - start) for start in range(0, n, int(sizes))]
+            # an empty axis gives one empty piece, as in PyTorch
+            sizes = [min(int(sizes), n - start) for start in range(0, n, int(sizes))] or [0]
         sizes = list(sizes)
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the size of axis "

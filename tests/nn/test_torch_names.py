@@ -305,3 +305,21 @@ def test_modules_move_by_pytorch_device_names() -> None:
             lstm.cuda()
     with pytest.raises(ValueError, match="neither a backend"):
         lstm.to("tpu")
+
+
+@pytest.mark.parametrize(("shape", "how", "dim"), [
+    ((5, 3), 2, None), ((5, 3), [1, 4], None), ((5, 3), 2, 1), ((6, 4), 4, None),
+    ((4, 6), 3, -1), ((7,), 3, None), ((0, 2), 3, None), ((2, 3, 5), 2, 2)])
+@pytest.mark.parametrize("op", ["split", "chunk"])
+def test_split_and_chunk_cut_as_pytorch_does(op: str, shape, how, dim) -> None:
+    """The pieces (shapes and values) of torch.Tensor.split / chunk, default dim included."""
+    torch = pytest.importorskip("torch")
+    if op == "chunk" and not isinstance(how, int):
+        pytest.skip("chunk takes a number of pieces")
+    data = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    kwargs = {} if dim is None else {"dim": dim}
+    mine = getattr(tl.Tensor(data, dtype="float64"), op)(how, **kwargs)
+    theirs = getattr(torch.from_numpy(data), op)(how, **kwargs)
+    assert [p.shape for p in mine] == [tuple(p.shape) for p in theirs]
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
