@@ -67,6 +67,25 @@ class Derivation:
         return sympy.cse([self.raw[leaf] for leaf in leaves],
                          symbols=sympy.numbered_symbols("t", real=True), optimizations="basic")
 
+    def phase(self, p: int) -> tuple[list[str], list[sympy.Expr],
+                                     list[tuple[sympy.Symbol, sympy.Expr]]]:
+        """Forward phase ``p`` of a step in phases: the computed values it makes (names), their
+        expressions, and the forward assignments those need."""
+        g = self.graph
+        names = [n for n, _, _ in g.computed if g.u_levels[n] == p]
+        outs = [self.computed[n] for n in names]
+        return names, outs, self.forward_cone(outs)
+
+    def backward_leaves(self, level: int) -> list[tuple[str, str]]:
+        """The leaves whose adjoints the backward kernel of ``level`` writes: dZ of that
+        level's gates; level 0 also the state carries, the parameters' and x_t's gradients."""
+        g = self.graph
+        leaves = [("z", x) for x in g.gates if g.levels[x] == level]
+        if level == 0:
+            leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
+            leaves += [("x", "x")] if g.reads_x else []
+        return leaves
+
     def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
         """The forward assignments the expressions ``refs`` need, in order."""
         need: set[sympy.Symbol] = set()
@@ -79,6 +98,14 @@ class Derivation:
                 need.add(sym)
                 pending |= by_symbol[sym].free_symbols
         return [(v, e) for v, e in self.forward if v in need]
+
+
+def free_names(exprs: list[Any]) -> set[str]:
+    """The names of the symbols ``exprs`` read (what a kernel must load)."""
+    out: set[str] = set()
+    for e in exprs:
+        out |= {s.name for s in getattr(e, "free_symbols", ())}
+    return out
 
 
 def _value(ref: Ref) -> Any:

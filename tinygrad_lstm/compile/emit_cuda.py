@@ -16,7 +16,7 @@ import sympy
 from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 
-from tinygrad_lstm.compile.derive import Derivation, grad_symbol
+from tinygrad_lstm.compile.derive import Derivation, free_names, grad_symbol
 
 
 class _Printer(C99CodePrinter):
@@ -91,12 +91,6 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                 "const bool* __restrict__ valid", *x_in, f"const {T}* __restrict__ S",
                 f"const {T}* __restrict__ P"]
 
-    def names(exprs: list[Any]) -> set[str]:
-        out: set[str] = set()
-        for e in exprs:
-            out |= {s.name for s in getattr(e, "free_symbols", ())}
-        return out
-
     def loads(used: set[str], gates: list[str]) -> list[str]:
         out = []
         for k, gate in enumerate(g.gates):
@@ -122,10 +116,8 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
 
     # --- forward phases: the values later gates read
     for p in range(g.phases):
-        mine = [n for n, _, _ in g.computed if g.u_levels[n] == p]
-        outs = [d.computed[n] for n in mine]
-        cone = d.forward_cone(outs)
-        body = loads(names([e for _, e in cone] + outs),
+        mine, outs, cone = d.phase(p)
+        body = loads(free_names([e for _, e in cone] + outs),
                      [x for x in g.gates if g.levels[x] <= p])
         body += [f"    const {T} {v.name} = {c(e)};" for v, e in cone]
         body += [f"    U[{ui[m]} * BH + n] = {c(e)};" for m, e in zip(mine, outs, strict=True)]
@@ -133,7 +125,7 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                                          "const int H"],
                         body, [f"    U[{ui[m]} * BH + n] = {zero};" for m in mine])
     # --- forward: everything
-    body = loads(names([e for _, e in d.forward] + d.outputs), list(g.gates))
+    body = loads(free_names([e for _, e in d.forward] + d.outputs), list(g.gates))
     body += [f"    const {T} {v.name} = {c(e)};" for v, e in d.forward]
     body += [f"    N[{k} * BH + n] = {c(e)};" for k, e in enumerate(d.outputs)]
     body.append("    y[n] = N[n];")
@@ -154,12 +146,9 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                   if g.reads_x else []), "const int B", "const int H"]
     for p in range(g.phases, -1, -1):
         mine = [x for x in g.gates if g.levels[x] == p]
-        leaves = [("z", x) for x in mine]
-        if p == 0:
-            leaves += [("s", s_) for s_ in g.states] + [("p", q) for q in g.params]
-            leaves += [("x", "x")] if g.reads_x else []
+        leaves = d.backward_leaves(p)
         temps, exprs = d.backward_kernel(leaves)
-        used = names([e for _, e in temps] + list(exprs))
+        used = free_names([e for _, e in temps] + list(exprs))
         body = []
         for s_, k in si.items():
             extra = "gy[n] + " if k == 0 else ""

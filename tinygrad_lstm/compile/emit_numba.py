@@ -186,13 +186,6 @@ def _loads(g: Graph, used: set[str], gates: list[str]) -> list[str]:
     return body
 
 
-def _names(exprs: list[Any]) -> set[str]:
-    out: set[str] = set()
-    for e in exprs:
-        out |= {s.name for s in getattr(e, "free_symbols", ())}
-    return out
-
-
 _ROW3 = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), b, j\]")  # S[k, b, j]
 _ROW2 = re.compile(r"\b([A-Za-z_]\w*)\[b, (?:(\d+) \* H \+ )?j\]")  # zx[b, k * H + j]
 _COL = re.compile(r"\b([A-Za-z_]\w*)\[(\d+), j\]")  # P[k, j]
@@ -261,7 +254,7 @@ def source(d: Derivation, dtype: Any) -> str:
     Arrays of one kind travel packed, one pointer each (states S and N (n_states, B, H),
     parameters P (n_params, H), computed values U, their adjoints GU, the state carries DSP and
     DSG): LLVM vectorises a loop only while its run-time alias checks stay few."""
-    from tinygrad_lstm.compile.derive import grad_symbol
+    from tinygrad_lstm.compile.derive import free_names, grad_symbol
 
     dtype = np.dtype(dtype)
     g = d.graph
@@ -273,17 +266,15 @@ def source(d: Derivation, dtype: Any) -> str:
     gates = list(g.gates)
     # --- forward phases: the values later gates read
     for p in range(g.phases):
-        names = [n for n, _, _ in g.computed if g.u_levels[n] == p]
-        outs = [d.computed[n] for n in names]
-        cone = d.forward_cone(outs)
-        used = _names([e for _, e in cone] + outs)
+        names, outs, cone = d.phase(p)
+        used = free_names([e for _, e in cone] + outs)
         body = _loads(g, used, [x for x in gates if g.levels[x] <= p])
         body += [f"{v.name} = {pycode(e)}" for v, e in cone]
         body += [f"U[{U[n]}, b, j] = {pycode(e)}" for n, e in zip(names, outs, strict=True)]
         rest = [f"U[{U[n]}, b, j] = _F(0.0)" for n in names]
         lines += _kernel(f"forward_{p}", ["zx", "bz", *PR, "valid", *X, "S", "P", "U"], body, rest)
     # --- forward: everything
-    used = _names([e for _, e in d.forward] + d.outputs)
+    used = free_names([e for _, e in d.forward] + d.outputs)
     body = _loads(g, used, gates)
     body += [f"{v.name} = {pycode(e)}" for v, e in d.forward]
     body += [f"N[{k}, b, j] = {pycode(e)}" for k, e in enumerate(d.outputs)]
@@ -299,12 +290,9 @@ def source(d: Derivation, dtype: Any) -> str:
              *(["a_x", "a_dx"] if g.reads_x else [])]
     for p in range(g.phases, -1, -1):
         mine = [x for x in gates if g.levels[x] == p]
-        leaves = [("z", x) for x in mine]
-        if p == 0:
-            leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
-            leaves += [("x", "x")] if g.reads_x else []
+        leaves = d.backward_leaves(p)
         temps, exprs = d.backward_kernel(leaves)
-        used = _names([e for _, e in temps] + list(exprs))
+        used = free_names([e for _, e in temps] + list(exprs))
         body = []
         for k, s_ in enumerate(g.states):
             extra = "gy[b, j] + " if k == 0 else ""
