@@ -413,6 +413,38 @@ def _findings(groups: dict[tuple[str, str, str], list[dict[str, Any]]]) -> list[
     return lines
 
 
+def _remaining(groups: dict[tuple[str, str, str], list[dict[str, Any]]],
+               ruled: dict[tuple[str, str, str], str], fws: tuple[str, ...]) -> str:
+    """A sentence estimating the CPU time of the ladder's runs not on the page (each at the
+    median CPU time of its rung, cell and framework's runs so far), and so of the whole."""
+    from long_term_torch import supported
+
+    done = sum(r["cpu_seconds"] for g in groups.values() for r in g)
+    estimate, missing, unknown = 0.0, 0, 0
+    for rung in LADDER:
+        for cell in CELLS:
+            for fw in fws:
+                if (fw != "tinygrad_lstm" and not supported(cell, rung.task)) or \
+                        (rung.key, cell, fw) in ruled:
+                    continue
+                g = groups.get((rung.key, cell, fw), [])
+                n = len(rung.seeds_of(cell)) - len(g)
+                if n <= 0:
+                    continue
+                missing += n
+                if g:
+                    estimate += n * sorted(r["cpu_seconds"] for r in g)[len(g) // 2]
+                else:
+                    unknown += n
+    if not missing:
+        return "That is the whole ladder."
+    return (f"The {missing} runs of the ladder not on this page (rule-excluded ones aside) "
+            f"would take about {estimate / 3600:.2f} CPU-hours more at the median CPU time "
+            "of their rung, cell and framework so far"
+            + (f", not counting {unknown} runs with no such run yet" if unknown else "")
+            + f": the whole ladder about {(done + estimate) / 3600:.2f} CPU-hours.")
+
+
 def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: str,
           args: argparse.Namespace) -> str:
     from long_term_torch import supported
@@ -445,7 +477,8 @@ def _page(rows: list[dict[str, Any]], figures: list[tuple[str, str]], command: s
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, one core and one BLAS thread per run. CPU time of the "
         f"runs on this page: {cpu / 3600:.2f} h"
-        + "".join(f"; {fw} {s / 3600:.2f} h" for fw, s in by_fw.items() if s) + ".",
+        + "".join(f"; {fw} {s / 3600:.2f} h" for fw, s in by_fw.items() if s) + ". "
+        + _remaining(groups, ruled, fws),
         "",
         f"Runs on this page: {len(rows)} of the {_ladder_size(args.torch)} the whole ladder "
         "has (every cell and seed of the protocol below"
