@@ -195,18 +195,19 @@ def ruled_out(rows: list[dict[str, Any]], framework: str, cell: str, rung: Rung)
 
 def run_ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = Path(args.runs)
+    # every finished run of the ladder (not only those asked for): what the rule reads
+    finished_runs = {(fw, cell, rung.key, seed): _row(fw, cell, rung, seed, done)
+                     for rung in LADDER for cell in CELLS for seed in rung.seeds_of(cell)
+                     for fw in FRAMEWORKS
+                     if (done := _read(runs / _label(fw, cell, rung, seed))) is not None}
+    every = list(finished_runs.values())
     rows, todo = [], []
     for framework, cell, rung, seed in _jobs(args):
-        folder = runs / _label(framework, cell, rung, seed)
-        done = _read(folder)
+        done = finished_runs.get((framework, cell, rung.key, seed))
         if done is not None:
-            rows.append(_row(framework, cell, rung, seed, done))
+            rows.append(done)
         elif not args.report:
-            todo.append((framework, cell, rung, seed, folder))
-    # every finished run of the ladder (not only those asked for): what the rule reads
-    every = [_row(fw, cell, rung, seed, done) for rung in LADDER for cell in CELLS
-             for seed in rung.seeds_of(cell) for fw in FRAMEWORKS
-             if (done := _read(runs / _label(fw, cell, rung, seed))) is not None]
+            todo.append((framework, cell, rung, seed, runs / _label(framework, cell, rung, seed)))
     if not todo:
         return rows
     print(f"{len(rows)} runs read back, up to {len(todo)} to train", flush=True)
