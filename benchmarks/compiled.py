@@ -13,6 +13,9 @@ What is measured
     ``numpy``     the hand-written NumPy LSTM of ``benchmarks/lstm.py``
     ``torch``     ``torch.nn.LSTM`` (optional: skipped with a note without torch)
     ``jax``       ``jax.jit(jax.grad(lax.scan))`` (optional: skipped with a note without jax)
+    ``per call``  the stock LSTM at T1 B1 I1 H1, compiled: what one call costs whatever the shape
+                  (the module, the tape, the loss, launching the node), over the GEMM-only time
+                  of each shape: the part of the LSTM's ratio no kernel can remove
 
     ``ratio`` divides each column by the GEMM-only time of its own cell, measured in the same
     run: the input GEMM over all T·B rows, one recurrent product per step, one product by W_h
@@ -169,6 +172,9 @@ def columns(size: tuple[int, int, int, int], notes: list[str], torch: Any
     jax_step = _jax_step(p, notes)
     if jax_step is not None:
         steps["jax"] = jax_step
+    tiny = lstm_bench.make_problem((1, 1, 1, 1), np.float32)
+    steps["per call"] = _module_step(tl.nn.Recurrent(tl.cells.LSTM(1, 1)), tiny)
+    gates["per call"] = 4
     steps["gemm4"] = _gemm_step(p, 4)
     steps["gemm3"] = _gemm_step(p, 3)
     for name in ("lstm", "peephole", "gru"):
@@ -250,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             table[size_name]["gemm4 ms"] = medians["gemm4"] * 1e3
             print(f"  {size_name} done: "
                   + ", ".join(f"{k} {v:.3g}" for k, v in table[size_name].items()), flush=True)
-    names = [n for n in ("lstm", "peephole", "gru", "tape", "numpy", "torch", "jax")
+    names = [n for n in ("lstm", "peephole", "gru", "tape", "numpy", "torch", "jax", "per call")
              if any(n in row for row in table.values())]
     print("\nratio to the GEMM-only time (single thread, CPU time, medians of "
           f"{args.repeats} repeats)")

@@ -49,7 +49,7 @@ def source(g: Graph) -> list[str]:
     ws = [f"W{i}" for i in range(len(prods))]
     x_fwd = ["a_x[t]"] if g.reads_x else []
     lines = ["", "", "from tinygrad_lstm.compile.blas import gemm as _gemm  # noqa: E402", "", "",
-             *_MASK_HELPERS,
+             *_HELPERS,
              "@numba.njit(**_JIT)",
              f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
              f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, hm, Sm, masked, reverse):",
@@ -75,11 +75,12 @@ def source(g: Graph) -> list[str]:
     lines.append(f"        forward({args}, hist[t + 1 - r], sv[t], y[t])")
     x_bwd = ", a_x[t], a_dx[t]" if g.reads_x else ""
     lines += ["", "", "@numba.njit(**_JIT)",
-              f"def run_backward(addr, valid, gy, DSP, DSG, GU, hist, prm, sv, dz, DP, "
+              f"def run_backward(addr, valid, gy, DSP, DSG, GU, hist, prm, sv, dz, DP, DB, "
               f"{', '.join(ws)}, {'a_x, a_dx, ' if g.reads_x else ''}hm, Sm, masked, reverse):",
               "    # W_i: the product's stacked weights (n H, H), C-contiguous",
               "    T = sv.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
               "    GH = dz.shape[2]", "    r = 1 if reverse else 0",
+              "    row = np.empty(GH, dz.dtype)",
               "    for n in range(T - 1, -1, -1):",
               "        t = T - 1 - n if reverse else n",
               "        S = hist[t + r]",
@@ -96,7 +97,8 @@ def source(g: Graph) -> list[str]:
     for i, (kind, k, lo, hi, _, _) in enumerate(prods):
         if kind == "s":
             lines.append("        " + _gemm_backward(i, lo, hi, f"DSG[{k}]"))
-    lines += ["        if masked:", "            _mask_adjoint(DSP, DSG, hm, valid[t])"]
+    lines += ["        if masked:", "            _mask_adjoint(DSP, DSG, hm, valid[t])",
+              "        _column_sum(dz[t], DB, row)  # the bias gradient, while dZ_t is in cache"]
     return lines
 
 
@@ -104,7 +106,17 @@ def source(g: Graph) -> list[str]:
 #: a mask m (B, H) fixed over the sequence, as the tape path's ``state[0] * h_mask``. A padded
 #: step (``valid`` false) carries the unmasked state on, so its rows are left as they are; the
 #: adjoints the step hands back are with respect to h_{t-1} * m, so times m for h_{t-1}.
-_MASK_HELPERS = [
+_HELPERS = [
+    "@numba.njit(**_JIT)",
+    "def _column_sum(d, out, row):",
+    "    # out += the sum of d's rows, summed in row first: the error grows with B + T, not B T",
+    "    row[:] = d[0]",
+    "    for b in range(1, d.shape[0]):",
+    "        for j in range(d.shape[1]):",
+    "            row[j] += d[b, j]",
+    "    for j in range(d.shape[1]):",
+    "        out[j] += row[j]",
+    "", "",
     "@numba.njit(**_JIT)",
     "def _mask_state(S, hm, valid, Sm):",
     "    for k in range(S.shape[0]):",

@@ -4,7 +4,8 @@ Forward: the hoisted input GEMM for all steps (biases inside), then per step one
 ``dot(s, W_s^T, out=...)`` per state the gates read and one fused kernel (for a step in phases,
 such as the GRU's, a kernel making r ⊙ h and its product first). Backward: per step one
 fused kernel and one ``dot(dZ_t, W_s)`` per such state, then dW_s, dW_x and dX as single GEMMs
-over all T·B rows and db as one column sum.
+over all T·B rows, and db as a column sum (in the compiled time loop: step by step, while dZ_t
+is in cache).
 
 Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the stacked
 input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an
@@ -243,10 +244,12 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
               for p in range(g.phases, -1, -1)]
     steps = T
     hm, Sm, masked = _mask_arrays(xp, hmask, n_states, B, H, dtype)
+    db = None  # the bias gradient: summed step by step in the compiled loop, else afterwards
     if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
+        db = xp.zeros(G * H, dtype)
         with _first_call(kernels, "run_backward"):
             kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
-                                 dp, *Ws, *((xc, dxd) if dxd is not None else ()), hm, Sm,
+                                 dp, db, *Ws, *((xc, dxd) if dxd is not None else ()), hm, Sm,
                                  masked, reverse)
         steps = 0
     with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
@@ -281,7 +284,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     cols = [dz2[:, run[0] * H:(run[-1] + 1) * H] for run in runs]
     dWx = xp.concatenate([_dot_t(xp, c, x2) for c in cols]) if cols else \
         xp.zeros(Wx.shape, dtype)
-    db = dz2.sum(axis=0)
+    if db is None:
+        db = dz2.sum(axis=0)
     dWs = []
     for kind, k, lo, hi, _, _ in layout:
         rows = hist[r:T + r, k] if kind == "s" else us[:, k]
