@@ -39,7 +39,8 @@ def _run(name: str, backend: str, compile: bool, dtype: str, lengths=None,
 
 @pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", ["lstm", "peephole", "torch-gru", "rnn", "gru"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "torch-gru", "rnn", "gru",
+                                  "depth-gated-lstm"])
 def test_cupy_compiled_and_tape_match_numpy(name: str, dtype: str,
                                             recurrent_dropout: float) -> None:
     tol = dict(rtol=1e-9, atol=1e-10) if dtype == "float64" else dict(rtol=1e-3, atol=1e-4)

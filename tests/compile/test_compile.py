@@ -15,13 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.compile import emit_numba, kernels
+from tinygrad_lstm.compile import emit_numba, kernels, runner
 
 pytest.importorskip("numba")
 
 COMPILED = {"rnn", "rnn-relu", "lstm", "peephole", "cifg", "torch-gru", "greff-nig",
             "greff-nfg", "greff-nog", "greff-niaf", "greff-noaf", "greff-np", "greff-cifg",
-            "greff-fgr", "gru", "mgu", "mut1", "mut2", "mut3", "peephole-full"}
+            "greff-fgr", "gru", "mgu", "mut1", "mut2", "mut3", "peephole-full",
+            "depth-gated-lstm"}
 FLOAT32_CHECKED = ("lstm", "peephole", "torch-gru", "gru")
 
 
@@ -89,13 +90,14 @@ def test_compiled_matches_tape_float32(name: str) -> None:
              with_state=True)
 
 
-@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru"])
+@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru", "depth-gated-lstm"])
 def test_layers_and_directions_compile(name: str) -> None:
     _compare(lambda: tl.cells.create(name, 5, 4, dtype="float64"), "float64", layers=2,
              bidirectional=True, lengths=[6, 1, 3])
 
 
-@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru", "mut1", "peephole"])
+@pytest.mark.parametrize("name", ["lstm", "torch-gru", "gru", "mut1", "peephole",
+                                  "depth-gated-lstm"])
 def test_recurrent_dropout_compiles_and_matches_tape(name: str) -> None:
     """The mask on h_{t-1} (one per sequence) inside the compiled time loop: values and
     gradients as the tape's ``state[0] * h_mask``, padded steps and both directions included."""
@@ -107,6 +109,48 @@ def test_recurrent_dropout_compiles_and_matches_tape(name: str) -> None:
     rnn = tl.nn.Recurrent(make(), recurrent_dropout=0.4)
     out, _ = rnn(tl.Tensor(np.ones((3, 2, 4)), dtype="float64", requires_grad=True))
     assert out._node.prim.name == "recurrent_layer"  # one node: the compiled path
+
+
+def test_depth_gated_stack_compiles_every_layer() -> None:
+    """The depth-gated LSTM reads the cell state of the layer below at each step: each layer
+    is one compiled node, which hands its per-step c to the layer above (and takes that
+    layer's gradient of it back); three layers, both directions, padding, float32 and
+    float64, against the tape."""
+    make = lambda: tl.cells.create("depth-gated-lstm", 5, 4, dtype="float64")  # noqa: E731
+    _compare(make, "float64", layers=3, bidirectional=True, lengths=[6, 2, 4],
+             with_state=True)
+    _compare(lambda: tl.cells.create("depth-gated-lstm", 5, 4), "float32", layers=3,
+             lengths=[6, 2, 4])
+    seen = []
+    real = runner.run_layer
+
+    def spy(cell, kernels_, xs, state, valid, reverse, h_mask=None, context=(), seqs=()):
+        seen.append((len(context), seqs))
+        return real(cell, kernels_, xs, state, valid, reverse, h_mask, context, seqs)
+
+    runner.run_layer = spy
+    try:
+        rnn = tl.nn.Recurrent(make(), num_layers=3, bidirectional=True)
+        rnn(tl.Tensor(np.ones((3, 2, 5)), dtype="float64"))
+    finally:
+        runner.run_layer = real
+    # every layer and direction compiled; the two lower layers hand c (state 1) upwards
+    assert seen == [(1, (1,))] * 4 + [(1, ())] * 2
+
+
+def test_finite_differences_through_compiled_depth_gated_stack() -> None:
+    tl.manual_seed(2)
+    rnn = tl.nn.Recurrent(tl.cells.DepthGatedLSTM(2, 3, dtype="float64"), num_layers=2)
+    assert _compiles(rnn.cells[1])
+    x = tl.Tensor(np.random.default_rng(4).standard_normal((4, 2, 2)), dtype="float64",
+                  requires_grad=True)
+    params = [p for _, p in rnn.named_parameters()]
+
+    def loss(x, *ps):
+        out, state = rnn(x, lengths=[4, 3])
+        return (out * out).sum() + (state[0][1] * 0.5).sum()
+
+    assert tl.gradcheck(loss, x, *params)
 
 
 def test_dropout_between_layers_matches_tape() -> None:
@@ -201,7 +245,8 @@ def test_explain_says_why_not() -> None:
     assert "'mean'" in tl.cells.explain(tl.cells.LayerNormLSTM(3, 4))
     gru = tl.cells.explain(tl.cells.GRU(3, 4))
     assert "2 kernels per step" in gru and "s_h*sigmoid(z_r) read by h" in gru
-    assert "layer below" in tl.cells.explain(tl.cells.DepthGatedLSTM(3, 4))
+    assert "context c_below (the c of the layer below)" in \
+        tl.cells.explain(tl.cells.DepthGatedLSTM(3, 4))
     kernels.set_enabled(False)
     try:
         assert "switched off" in tl.cells.explain(tl.cells.LSTM(3, 4))
@@ -375,7 +420,8 @@ class _Minimal(tl.Cell):
 @pytest.mark.slow
 def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
     """The LSTM, the GRU of tl.nn.GRU, the essay's GRU (kernels in phases), MUT1 (it reads x_t
-    itself) and a custom cell, float32 and float64: one nvcc run."""
+    itself), the depth-gated LSTM (it reads the layer below) and a custom cell, float32 and
+    float64: one nvcc run."""
     import shutil
     import subprocess
 
@@ -389,7 +435,7 @@ def test_cuda_source_compiles_with_nvcc(tmp_path) -> None:
     files = []
     makes = {"lstm": tl.cells.LSTM, "torch-gru": tl.cells.TorchGRU, "gru": tl.cells.GRU,
              "mut1": lambda i, h, dtype: tl.cells.create("mut1", i, h, dtype=dtype),
-             "minimal": _Minimal}
+             "depth-gated": tl.cells.DepthGatedLSTM, "minimal": _Minimal}
     for label, make in makes.items():
         for dtype in ("float32", "float64"):
             text = emit_cuda.source(derive(trace(make(4, 4, dtype=dtype))), dtype, name="tl_k")

@@ -19,23 +19,25 @@ pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler
 
 
 def _layer_inputs(cell: tl.Cell, reverse: bool, dropout: bool, monkeypatch
-                  ) -> tuple[list, dict]:
-    """The recurrent_layer node's input arrays and parameters, as the NumPy path makes them."""
-    seen: dict = {}
+                  ) -> list[tuple[list, dict]]:
+    """Each recurrent_layer node's input arrays and parameters, as the NumPy path makes them:
+    one layer, or two for a cell reading the layer below (the lower one hands its per-step
+    states up, the upper one reads them)."""
+    seen: list = []
     real = runner.apply
 
     def spy(prim, *inputs, **params):
-        seen["inputs"], seen["params"] = inputs, params
+        seen.append(([t.data if isinstance(t, tl.Tensor) else t for t in inputs], params))
         return real(prim, *inputs, **params)
 
     monkeypatch.setattr(runner, "apply", spy)
     tl.manual_seed(3)
-    rnn = tl.nn.Recurrent(cell, bidirectional=reverse, recurrent_dropout=0.3 * dropout)
+    rnn = tl.nn.Recurrent(cell, bidirectional=reverse, recurrent_dropout=0.3 * dropout,
+                          num_layers=2 if cell.context else 1)
     x = np.random.default_rng(1).standard_normal((6, 3, cell.input_size))
     rnn(tl.Tensor(x, dtype=cell.dtype, requires_grad=True), lengths=[6, 2, 4])
     monkeypatch.setattr(runner, "apply", real)
-    arrays = [t.data if isinstance(t, tl.Tensor) else t for t in seen["inputs"]]
-    return arrays, seen["params"]
+    return seen
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +60,25 @@ def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, 
         cuda = kernels.compile_graph(trace(cell), cell.dtype, backend="cupy")
     except kernels.NotCompilable as err:
         pytest.skip(f"not emitted for CUDA: {err}")
-    arrays, params = _layer_inputs(cell, reverse=name in ("lstm", "gru"), dropout=dropout,
-                                   monkeypatch=monkeypatch)
+    nodes = _layer_inputs(cell, reverse=name in ("lstm", "gru", "depth-gated-lstm"),
+                          dropout=dropout, monkeypatch=monkeypatch)
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
-    mine = dict(params, saved=runner._Saved())
-    theirs = dict(params, saved=runner._Saved(), kernels=cuda)
-    want = runner._stacked_forward(np, *arrays, **mine)
-    got = runner._stacked_forward(NotNumpy(), *arrays, **theirs)
-    for a, b in zip(got, want, strict=True):
-        np.testing.assert_allclose(a, b, **tol)
-    rng = np.random.default_rng(7)
-    gs = tuple(rng.standard_normal(w.shape).astype(dtype) for w in want)
-    want_g = runner._stacked_vjp(np, gs, want, *arrays, **mine)
-    got_g = runner._stacked_vjp(NotNumpy(), gs, got, *arrays, **theirs)
-    assert len(got_g) == len(want_g)
-    for k, (a, b) in enumerate(zip(got_g, want_g, strict=True)):
-        assert (a is None) == (b is None), k
-        if a is not None:
-            np.testing.assert_allclose(a, b, err_msg=f"gradient {k}", **tol)
+    for arrays, params in nodes:
+        mine = dict(params, saved=runner._Saved())
+        theirs = dict(params, saved=runner._Saved(), kernels=cuda)
+        want = runner._stacked_forward(np, *arrays, **mine)
+        got = runner._stacked_forward(NotNumpy(), *arrays, **theirs)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, **tol)
+        rng = np.random.default_rng(7)
+        gs = tuple(rng.standard_normal(w.shape).astype(dtype) for w in want)
+        want_g = runner._stacked_vjp(np, gs, want, *arrays, **mine)
+        got_g = runner._stacked_vjp(NotNumpy(), gs, got, *arrays, **theirs)
+        assert len(got_g) == len(want_g)
+        for k, (a, b) in enumerate(zip(got_g, want_g, strict=True)):
+            assert (a is None) == (b is None), k
+            if a is not None:
+                np.testing.assert_allclose(a, b, err_msg=f"gradient {k}", **tol)
+    # a cell reading the layer below: both nodes, the lower one handing its c upwards
+    assert [p["seqs"] for _, p in nodes] == ([(1,), (1,), (), ()] if cell.context else
+                                            [()] * len(nodes))

@@ -29,13 +29,15 @@ __all__ = ["NotCompilable", "explain", "for_cell", "is_enabled", "run_compiled",
 
 
 def run_compiled(cell: Cell, xs: Tensor, state: tuple[Tensor, ...], valid: np.ndarray | None,
-                 reverse: bool, h_mask: Tensor | None = None) -> tuple[Any, Any] | None:
-    """The runner's hook: ``(outputs, final state)`` of ``cell`` over ``xs`` run compiled, or
-    None when this layer takes the tape path. ``h_mask`` (B, H): recurrent dropout's mask on
-    h_{t-1}."""
+                 reverse: bool, h_mask: Tensor | None = None, context: tuple[Tensor, ...] = (),
+                 seqs: tuple[int, ...] = ()) -> tuple[Any, Any, Any] | None:
+    """The runner's hook: ``(outputs, final state, {k: state k after every step})`` of
+    ``cell`` over ``xs`` run compiled, or None when this layer takes the tape path.
+    ``h_mask`` (B, H): recurrent dropout's mask on h_{t-1}; ``context``: one (T, B, H)
+    sequence per ``cell.context`` input; ``seqs``: the states a layer above reads."""
     backend = xs.backend.name
     if backend not in ("numpy", "cupy") or xs.dtype != cell.dtype or \
-            any(s.dtype != cell.dtype for s in state):
+            any(t.dtype != cell.dtype or t.backend.name != backend for t in (*state, *context)):
         return None
     if not is_enabled():
         return None
@@ -46,4 +48,4 @@ def run_compiled(cell: Cell, xs: Tensor, state: tuple[Tensor, ...], valid: np.nd
 
     if h_mask is not None and (h_mask.backend.name != backend or h_mask.dtype != cell.dtype):
         return None
-    return run_layer(cell, kernels, xs, state, valid, reverse, h_mask)
+    return run_layer(cell, kernels, xs, state, valid, reverse, h_mask, context, seqs)

@@ -30,8 +30,9 @@ class max_grad(sympy.Function):  # noqa: N801 - printed as a kernel helper of th
 
 
 def leaf_symbol(kind: str, name: Any) -> sympy.Symbol:
-    """The symbol of a leaf in generated code: z_<gate>, s_<state>, p_<param>, v<node>."""
-    prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v", "x": "x_"}[kind]
+    """The symbol of a leaf in generated code: z_<gate>, s_<state>, p_<param>, v<node>,
+    x_x (x_t read directly), k_<name> (a context input)."""
+    prefix = {"z": "z_", "s": "s_", "p": "p_", "v": "v", "x": "x_", "k": "k_"}[kind]
     return sympy.Symbol(f"{prefix}{name}", real=True)
 
 
@@ -78,12 +79,14 @@ class Derivation:
 
     def backward_leaves(self, level: int) -> list[tuple[str, str]]:
         """The leaves whose adjoints the backward kernel of ``level`` writes: dZ of that
-        level's gates; level 0 also the state carries, the parameters' and x_t's gradients."""
+        level's gates; level 0 also the state carries and the gradients of the parameters, of x_t
+        and of the context inputs."""
         g = self.graph
         leaves = [("z", x) for x in g.gates if g.levels[x] == level]
         if level == 0:
             leaves += [("s", s) for s in g.states] + [("p", q) for q in g.params]
             leaves += [("x", "x")] if g.reads_x else []
+            leaves += [("k", k) for k in g.context]
         return leaves
 
     def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
@@ -159,7 +162,8 @@ def derive(graph: Graph) -> Derivation:
             if d != 0:
                 adjoint[u] = adjoint.get(u, sympy.Integer(0)) + a * d
     leaves = ([("z", g) for g in graph.gates] + [("s", s) for s in graph.states]
-              + [("p", p) for p in graph.params] + ([("x", "x")] if graph.reads_x else []))
+              + [("p", p) for p in graph.params] + ([("x", "x")] if graph.reads_x else [])
+              + [("k", k) for k in graph.context])
     exprs = [adjoint.get(leaf_symbol(kind, name), sympy.Integer(0)) for kind, name in leaves]
     at_hand = {leaf_symbol(kind, name) for kind, name in leaves if kind != "z"}
     exprs, temps, reduced, read = _recompute_cheap(forward, exprs, at_hand)

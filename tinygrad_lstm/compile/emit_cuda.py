@@ -86,6 +86,7 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
             "    const int b = (int)(n / H), j = (int)(n % H);",
             "    const long long BH = (long long)B * H;"]
     x_in = [f"const {T}* __restrict__ a_x"] if g.reads_x else []
+    x_in += [f"const {T}* __restrict__ a_k"] if g.context else []  # (n_context, B, H)
     fwd_args = [f"const {T}* __restrict__ zx", f"const {T}* __restrict__ bz",
                 *(f"const {T}* __restrict__ pr{i}" for i in range(len(products))),
                 "const bool* __restrict__ valid", *x_in, f"const {T}* __restrict__ S",
@@ -107,6 +108,8 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                 if f"p_{q}" in used]
         if "x_x" in used:
             out.append(f"    const {T} x_x = a_x[n];")
+        out += [f"    const {T} k_{k} = a_k[{i} * BH + n];" for i, k in enumerate(g.context)
+                if f"k_{k}" in used]
         return out
 
     def kernel(kname: str, args: list[str], body: list[str], padded: list[str]) -> list[str]:
@@ -143,7 +146,9 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                 f"const {T}* __restrict__ P", f"const {T}* __restrict__ sv",
                 f"{T}* __restrict__ dz", f"{T}* __restrict__ DP",
                 *([f"const {T}* __restrict__ a_x", f"{T}* __restrict__ a_dx"]
-                  if g.reads_x else []), "const int B", "const int H"]
+                  if g.reads_x else []),
+                *([f"const {T}* __restrict__ a_k", f"{T}* __restrict__ a_dk"]
+                  if g.context else []), "const int B", "const int H"]
     for p in range(g.phases, -1, -1):
         mine = [x for x in g.gates if g.levels[x] == p]
         leaves = d.backward_leaves(p)
@@ -168,6 +173,8 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                 body.append(f"    DSP[{si[leaf]} * BH + n] = {c(e)};")
             elif kind == "x":
                 body.append(f"    a_dx[n] = {c(e)};")
+            elif kind == "k":
+                body.append(f"    a_dk[{g.context.index(leaf)} * BH + n] = {c(e)};")
             else:
                 body.append(f"    atomicAdd(&DP[{g.params.index(leaf)} * H + j], {c(e)});")
         padded = [f"    dz[(long long)b * {G} * H + {g.gates.index(x)} * H + j] = {zero};"
@@ -176,6 +183,7 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
             padded += [f"    DSP[{k} * BH + n] = DSP[{k} * BH + n] + DSG[{k} * BH + n];"
                        for k in si.values()]
             padded += [f"    a_dx[n] = {zero};"] if g.reads_x else []
+            padded += [f"    a_dk[{i} * BH + n] = {zero};" for i in range(len(g.context))]
         lines += kernel("backward" if p == 0 else f"backward_{p}", bwd_args, body, padded)
     return "\n".join(lines)
 

@@ -47,14 +47,16 @@ def source(g: Graph) -> list[str]:
     prods = layout(g)
     pr = [f"pr{i}" for i in range(len(prods))]
     ws = [f"W{i}" for i in range(len(prods))]
-    x_fwd = ["a_x[t]"] if g.reads_x else []
+    x_fwd = (["a_x[t]"] if g.reads_x else []) + (["a_k[t]"] if g.context else [])
+    x_arg = ("a_x, " if g.reads_x else "") + ("a_k, " if g.context else "")
     lines = ["", "", "from tinygrad_lstm.compile.blas import gemm as _gemm  # noqa: E402", "", "",
              *_HELPERS,
              "@numba.njit(**_JIT)",
              f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
-             f"{'a_x, ' if g.reads_x else ''}hist, prm, us, sv, y, hm, Sm, masked, reverse):",
+             f"{x_arg}hist, prm, us, sv, y, hm, Sm, masked, reverse):",
              "    # W_i: the product's stacked weights (n H, H), C-contiguous; masked: recurrent",
-             "    # dropout, every step reads h_{t-1} * hm (B, H), made in Sm",
+             "    # dropout, every step reads h_{t-1} * hm (B, H), made in Sm; a_k: the context",
+             "    # inputs (T, n, B, H), the layer below's states",
              "    T = proj.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
              "    r = 1 if reverse else 0",
              "    for n in range(T):",
@@ -73,16 +75,22 @@ def source(g: Graph) -> list[str]:
             if kind == "u" and level == p:
                 lines.append("        " + _gemm_forward(i, f"us[t, {k}]"))
     lines.append(f"        forward({args}, hist[t + 1 - r], sv[t], y[t])")
-    x_bwd = ", a_x[t], a_dx[t]" if g.reads_x else ""
+    x_bwd = (", a_x[t], a_dx[t]" if g.reads_x else "") + (", a_k[t], a_dk[t]" if g.context
+                                                          else "")
+    x_arg = ("a_x, a_dx, " if g.reads_x else "") + ("a_k, a_dk, " if g.context else "")
     lines += ["", "", "@numba.njit(**_JIT)",
               f"def run_backward(addr, valid, gy, DSP, DSG, GU, hist, prm, sv, dz, DP, DB, "
-              f"{', '.join(ws)}, {'a_x, a_dx, ' if g.reads_x else ''}hm, Sm, masked, reverse):",
-              "    # W_i: the product's stacked weights (n H, H), C-contiguous",
+              f"{', '.join(ws)}, {x_arg}GS, has_gs, hm, Sm, masked, reverse):",
+              "    # W_i: the product's stacked weights (n H, H), C-contiguous; GS (T, n, B, H):",
+              "    # the gradients of the states after each step from outside (the layer above",
+              "    # reads them as its context), added to their adjoints",
               "    T = sv.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",
               "    GH = dz.shape[2]", "    r = 1 if reverse else 0",
               "    row = np.empty(GH, dz.dtype)",
               "    for n in range(T - 1, -1, -1):",
               "        t = T - 1 - n if reverse else n",
+              "        if has_gs:",
+              "            DSP += GS[t]",
               "        S = hist[t + r]",
               "        if masked:",
               "            _mask_state(S, hm, valid[t], Sm)",

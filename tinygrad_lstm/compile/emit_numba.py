@@ -183,6 +183,7 @@ def _loads(g: Graph, used: set[str], gates: list[str]) -> list[str]:
     body += [f"p_{p} = P[{k}, j]" for k, p in enumerate(g.params) if f"p_{p}" in used]
     if "x_x" in used:
         body.append("x_x = a_x[b, j]")
+    body += [f"k_{k} = a_k[{i}, b, j]" for i, k in enumerate(g.context) if f"k_{k}" in used]
     return body
 
 
@@ -260,6 +261,7 @@ def source(d: Derivation, dtype: Any) -> str:
     g = d.graph
     PR = [f"pr{i}" for i in range(len(g.products()))]
     X = ["a_x"] if g.reads_x else []  # x_t, read directly
+    X += ["a_k"] if g.context else []  # the context inputs at t (n_context, B, H)
     U = {name: k for k, (name, _, _) in enumerate(g.computed)}
     lines = _header(dtype)
     lines += ["", f"SAVED = {[v.name for v in d.saved]!r}  # the values sv holds, in order"]
@@ -287,7 +289,7 @@ def source(d: Derivation, dtype: Any) -> str:
     # --- backward, level by level from the top: dZ of that level's gates (level 0: also the
     # state carry and the parameter gradients)
     bargs = ["valid", "gy", "DSP", "DSG", "GU", "S", "P", "sv", "dz", "DP",
-             *(["a_x", "a_dx"] if g.reads_x else [])]
+             *(["a_x", "a_dx"] if g.reads_x else []), *(["a_k", "a_dk"] if g.context else [])]
     for p in range(g.phases, -1, -1):
         mine = [x for x in gates if g.levels[x] == p]
         leaves = d.backward_leaves(p)
@@ -309,6 +311,8 @@ def source(d: Derivation, dtype: Any) -> str:
                 body.append(f"DSP[{g.states.index(name)}, b, j] = {pycode(e)}")
             elif kind == "x":
                 body.append(f"a_dx[b, j] = {pycode(e)}")
+            elif kind == "k":
+                body.append(f"a_dk[{g.context.index(name)}, b, j] = {pycode(e)}")
             else:
                 body.append(f"DP[{g.params.index(name)}, j] += {pycode(e)}")
         rest = [f"dz[b, {gates.index(x)} * H + j] = _F(0.0)" for x in mine]
@@ -316,6 +320,7 @@ def source(d: Derivation, dtype: Any) -> str:
             rest += [f"DSP[{k}, b, j] = DSP[{k}, b, j] + DSG[{k}, b, j]"
                      for k in range(len(g.states))]
             rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
+            rest += [f"a_dk[{i}, b, j] = _F(0.0)" for i in range(len(g.context))]
         lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
     lines += emit_loop.source(g)  # the time loop around them, in one compiled call
     return "\n".join(lines) + "\n"

@@ -25,11 +25,14 @@ def explain(cell: Cell) -> str:
         return f"{name}: tape path: {reason}"
     g = result.graph
     saved = ", ".join(result.saved) or "nothing"
+    context = ", ".join(f"{k} (the {s} of the layer below)" for k, s in cell.context.items())
     lines = [
         f"{name}: compiled ({result.dtype.name} Numba kernels, one tape node per layer)",
         f"  gates {', '.join(g.gates)} (one GEMM for x over all steps, one per step for "
         f"{', '.join(name for _, name, _, _, _ in g.products()) or 'nothing'})",
         f"  state {', '.join(g.states)}; per-column parameters: {', '.join(g.params) or 'none'}",
+        *([f"  context {context}: read by the kernels at each step (zeros in the first layer)"]
+          if g.context else []),
         "  time loop: " + ("one Numba call per layer, its GEMMs by NumPy's own BLAS"
                            if result.run_forward is not None else
                            "Python, per step (NumPy's BLAS has no ILP64 cblas GEMM to call)"),

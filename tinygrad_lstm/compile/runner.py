@@ -11,8 +11,10 @@ Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, 
 input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an
 h-only gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
 (``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H)), and
-the per-column parameters (H,). Gates are stacked by level; a gate that does not read an argument
-has a zero block there."""
+the per-column parameters (H,), then the context inputs (T, B, H) (``Cell.context``: the layer
+below's states at each step). Gates are stacked by level; a gate that does not read an argument
+has a zero block there. Outputs: the sequence (T, B, H), the final states, then the states
+``seqs`` after every step (T, B, H) each, for a layer above that reads them."""
 
 from __future__ import annotations
 
@@ -145,9 +147,17 @@ def _masked_state(xp: Any, S: Any, hm: Any, valid_t: Any) -> Any:
     return out
 
 
+def _context(xp: Any, arrays: tuple[Any, ...], dtype: Any) -> Any:
+    """The context inputs (T, B, H) each as one array (T, n, B, H): what the kernels read."""
+    if len(arrays) == 1:
+        return xp.ascontiguousarray(arrays[0], dtype)[:, None]
+    return xp.ascontiguousarray(xp.stack(arrays, axis=1), dtype)
+
+
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_products: int, reverse: bool, valid: Any, saved: _Saved,
-                   need_dx: bool = True, hmask: Any = None) -> tuple[Any, ...]:
+                   need_dx: bool = True, hmask: Any = None, seqs: tuple[int, ...] = ()
+                   ) -> tuple[Any, ...]:
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
@@ -155,12 +165,15 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     H = init[0].shape[1]
     dtype = kernels.dtype
     g = kernels.graph
-    extra = arrays[n_states + 2 + n_products:]
+    first = n_states + 2 + n_products
+    extra = arrays[first:first + len(g.params)]
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)  # one pointer: (n, H)
     layout = kernels.layout
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
+    if g.context:  # the layer below's states, read by the step (the depth-gated LSTM's)
+        X.append(_context(xp, arrays[first + len(g.params):], dtype))
     xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
     WxT = Wx.T  # BLAS reads the transpose in place
@@ -209,30 +222,43 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
                     sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
     finals = [hist[T * (1 - r), k].copy() for k in range(n_states)]
-    return (y, *finals)
+    # the states after every step, for a layer above that reads them (its context)
+    per_step = [hist[1 - r:T + 1 - r, k].copy() for k in seqs]
+    return (y, *finals, *per_step)
 
 
 def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
                kernels: Compiled, n_states: int, n_products: int, reverse: bool, valid: Any,
-               saved: _Saved, need_dx: bool = True, hmask: Any = None) -> tuple[Any, ...]:
+               saved: _Saved, need_dx: bool = True, hmask: Any = None,
+               seqs: tuple[int, ...] = ()) -> tuple[Any, ...]:
     if saved.sv is None:
         raise RuntimeError("recurrent_layer: its saved values are gone")
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx = arrays[n_states]
     Ws = [xp.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_products]]
-    extra = arrays[n_states + 2 + n_products:]
+    g = kernels.graph
+    first = n_states + 2 + n_products
+    extra = arrays[first:first + len(g.params)]
     H = init[0].shape[1]
     dtype = kernels.dtype
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)
-    g = kernels.graph
     layout, G = kernels.layout, len(g.gates)
     hist, us, sv = saved.hist, saved.us, saved.sv
     gy = xp.zeros((T, B, H), dtype) if gs[0] is None else xp.ascontiguousarray(gs[0], dtype)
     dsp = xp.zeros((n_states, B, H), dtype)  # the pointwise carry of each state's adjoint
-    for k, g_ in enumerate(gs[1:]):
+    for k, g_ in enumerate(gs[1:1 + n_states]):
         if g_ is not None:
             dsp[k] = g_
+    # the gradients of the per-step states a layer above read: added to their adjoints
+    has_gs = any(g_ is not None for g_ in gs[1 + n_states:])
+    GS = xp.zeros((T, n_states, B, H) if has_gs else (0, n_states, 0, 0), dtype)
+    for k, g_ in zip(seqs, gs[1 + n_states:], strict=True):
+        if g_ is not None:
+            GS[:, k] += g_
+    K = _context(xp, arrays[first + len(g.params):], dtype) if g.context else None
+    dK = xp.empty_like(K) if g.context else None
+    ctx = (K, dK) if g.context else ()
     dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
     gu = xp.zeros((len(g.computed), B, H), dtype)
     dz = _scratch(xp, "dz", (T, B, G * H), dtype)
@@ -249,16 +275,18 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         db = xp.zeros(G * H, dtype)
         with _first_call(kernels, "run_backward"):
             kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
-                                 dp, db, *Ws, *((xc, dxd) if dxd is not None else ()), hm, Sm,
-                                 masked, reverse)
+                                 dp, db, *Ws, *((xc, dxd) if dxd is not None else ()), *ctx,
+                                 GS, has_gs, hm, Sm, masked, reverse)
         steps = 0
     with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
         for n in range(steps - 1, -1, -1):
             t = T - 1 - n if reverse else n
+            if has_gs:
+                dsp += GS[t]
             prev = hist[t + r] if not masked else _masked_state(xp, hist[t + r], hm, valid[t])
             for p, kernel in levels:
                 kernel(valid[t], gy[t], dsp, dsg, gu, prev, params, sv[t], dz[t], dp,
-                       *((xc[t], dxd[t]) if dxd is not None else ()))
+                       *((xc[t], dxd[t]) if dxd is not None else ()), *(a[t] for a in ctx))
                 for i, (kind, k, lo, hi, _, first) in enumerate(layout):
                     if kind == "u" and first == p and p > 0:
                         xp.dot(dz[t][:, lo * H:hi * H], Ws[i], out=gu[k])
@@ -304,11 +332,12 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         dx = dx.reshape(T, B, In)
     if dx is not None and dxd is not None:
         dx += dxd
-    grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))))
+    grads = (dx, *dinit, dWx, db, *dWs, *(dp[k] for k in range(len(extra))),
+             *(dK[:, i] for i in range(len(g.context))))
     if _mode.anomaly:
         names = ("input", *(f"state {s}" for s in g.states), "W_x", "b",
                  *(f"W_{name}" for _, name, _, _, _ in g.products()),
-                 *(f"parameter {q}" for q in g.params))
+                 *(f"parameter {q}" for q in g.params), *(f"context {k}" for k in g.context))
         for name, grad in zip(names, grads, strict=True):
             if grad is not None and not bool(xp.all(xp.isfinite(grad))):
                 raise FloatingPointError(f"recurrent_layer: the gradient of its {name} holds "
@@ -370,10 +399,13 @@ def _blocks(blocks: list[Tensor | None], shape: tuple[int, ...]
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
-              valid: np.ndarray | None, reverse: bool, h_mask: Tensor | None = None
-              ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """``cell`` over ``xs`` (T, B, I) from ``state``: (outputs (T, B, H), final state).
-    ``h_mask`` (B, H): recurrent dropout's mask, by which every step's h_{t-1} is multiplied."""
+              valid: np.ndarray | None, reverse: bool, h_mask: Tensor | None = None,
+              context: tuple[Tensor, ...] = (), seqs: tuple[int, ...] = ()
+              ) -> tuple[Tensor, tuple[Tensor, ...], dict[int, Tensor]]:
+    """``cell`` over ``xs`` (T, B, I) from ``state``: (outputs (T, B, H), final state, the
+    states ``seqs`` (indices into ``cell.state``) after every step, (T, B, H) each).
+    ``h_mask`` (B, H): recurrent dropout's mask, by which every step's h_{t-1} is multiplied.
+    ``context``: one (T, B, H) sequence per ``cell.context`` input (the layer below's states)."""
     g = kernels.graph
     T, B, In = xs.shape
     H = cell.hidden_size
@@ -407,8 +439,9 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]
     mask = xs.backend.xp.asarray(mask)
-    outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, kernels=kernels,
+    outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, *context, kernels=kernels,
                  n_states=len(g.states), n_products=len(stacks) - 2, reverse=reverse,
                  valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks),
-                 hmask=None if h_mask is None else h_mask.data)
-    return outs[0], tuple(outs[1:])
+                 hmask=None if h_mask is None else h_mask.data, seqs=tuple(seqs))
+    n = len(g.states)
+    return outs[0], tuple(outs[1:1 + n]), dict(zip(seqs, outs[1 + n:], strict=True))

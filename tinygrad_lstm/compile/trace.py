@@ -35,6 +35,7 @@ class NotCompilable(Exception):  # noqa: N818 - a reason, not a failure
 
 # a reference to a value of the pointwise graph: ("z", gate) | ("s", state) | ("p", param)
 # | ("v", node number) | ("c", constant) | ("x", "x") (the step's input, read directly)
+# | ("k", name) (a context input: the layer below's state at this step, e.g. "c_below")
 Ref = tuple[str, Any]
 
 
@@ -63,12 +64,15 @@ class Graph:
     u_levels: dict[str, int] = field(default_factory=dict)
     #: whether the step reads x_t outside a gate (MUT1's tanh(x); input_size = hidden_size)
     reads_x: bool = False
+    #: the context inputs (``Cell.context``: the layer below's state at the same step, read
+    #: pointwise, such as the depth-gated LSTM's c_below), in the cell's order
+    context: tuple[str, ...] = ()
 
     def key(self, dtype: Any) -> str:
         """A hash of everything the kernels depend on (not of sizes or values)."""
         text = repr((self.gates, sorted(self.sources.items()), self.states, self.params,
                      self.nodes, self.outputs, self.computed, self.reads_x,
-                     np.dtype(dtype).name))
+                     *((self.context,) if self.context else ()), np.dtype(dtype).name))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
@@ -135,10 +139,11 @@ def _check_shape(cell: Cell) -> None:
     name = type(cell).__name__
     if type(cell).output is not Cell.output:
         raise NotCompilable(f"{name} defines its own output(); the compiler emits state[0]")
-    if cell.context:
-        raise NotCompilable(f"{name} reads the layer below at each step (context "
-                            f"{tuple(cell.context)}), which the compiled layer does not supply")
     H = cell.hidden_size
+    for k, s in cell.context.items():
+        if cell.state_size(s) != H:
+            raise NotCompilable(f"{name}: context {k!r} has width {cell.state_size(s)}, not "
+                                f"hidden_size {H}; kernels take inputs of one width")
     if not cell.gates:
         raise NotCompilable(f"{name} has no gates: there is no GEMM to fuse a kernel with")
     for s in cell.state:
@@ -164,11 +169,13 @@ def trace(cell: Cell) -> Graph:
                requires_grad=True)
     states = tuple(Tensor(rng.standard_normal((TRACE_BATCH, H)), dtype=cell.dtype,
                           requires_grad=True) for _ in cell.state)
+    context = tuple(Tensor(rng.standard_normal((TRACE_BATCH, H)), dtype=cell.dtype,
+                           requires_grad=True) for _ in cell.context)
     z: dict[str, Tensor] = {}
     plan = _TracePlan(cell, z)
     try:
         with enable_grad():
-            new = cell.run_step(x, states, (), strategy=plan)
+            new = cell.run_step(x, states, context, strategy=plan)
     except NotCompilable:
         raise
     except Exception as err:  # a step that only runs on real data: the tape path runs it
@@ -180,8 +187,10 @@ def trace(cell: Cell) -> Graph:
         raise NotCompilable(f"gates {missing} did not run in the traced step")
     leaf_ref: dict[int, Ref] = {id(z[g]): ("z", g) for g in ran}
     leaf_ref.update({id(s): ("s", name) for s, name in zip(states, cell.state, strict=True)})
+    leaf_ref.update({id(k): ("k", name) for k, name in zip(context, cell.context, strict=True)})
     params = {id(p): name for name, p in cell._parameters.items()}
-    graph = Graph(ran, {g: cell.gates[g].sources for g in ran}, tuple(cell.state), ())
+    graph = Graph(ran, {g: cell.gates[g].sources for g in ran}, tuple(cell.state), (),
+                  context=tuple(cell.context))
     used_params: list[str] = []
     refs: dict[int, Ref] = {}
     order: list[Tensor] = []

@@ -19,7 +19,7 @@ from tinygrad_lstm.cells.plan import GETITEM, StepPlan
 from tinygrad_lstm.checks import check_int, check_probability
 from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Module
-from tinygrad_lstm.tensor import Tensor, apply, concat, stack, where
+from tinygrad_lstm.tensor import Tensor, apply, concat, stack, where, zeros
 
 State = list[tuple[Tensor, ...]]
 
@@ -165,14 +165,19 @@ class Recurrent(Module):
         layer_in = x
         for layer in range(self.num_layers):
             outs, here = [], []
+            above = self.cells[(layer + 1) * self.directions] \
+                if layer + 1 < self.num_layers else None
+            # the states the layer above reads at each step (its context), by index
+            seqs = tuple(sorted({above._state_index_below(name) for name in above.context})) \
+                if above is not None else ()
             for direction in range(self.directions):
                 index = layer * self.directions + direction
                 cell = self.cells[index]
-                context = [[s[cell._state_index_below(name)] for s in below[direction]]
+                context = [_per_state(below[direction], cell._state_index_below(name))
                            for name in cell.context] if cell.context and below else None
                 out, final, trail = self._run(cell, layer_in, states[index], masks,
                                               reverse=direction == 1, context=context,
-                                              valid=valid)
+                                              valid=valid, seqs=seqs)
                 outs.append(out)
                 here.append(trail)
                 finals.append(final)
@@ -185,8 +190,12 @@ class Recurrent(Module):
         return out, finals
 
     def _run(self, cell: Cell, xs: Tensor, state: tuple[Tensor, ...], masks: list | None,
-             reverse: bool, context: list[list[Tensor]] | None, valid: Any = None
-             ) -> tuple[Tensor, tuple[Tensor, ...], list[tuple[Tensor, ...]]]:
+             reverse: bool, context: list[Tensor | list[Tensor]] | None, valid: Any = None,
+             seqs: tuple[int, ...] = ()) -> tuple[Tensor, tuple[Tensor, ...], Any]:
+        """One layer and direction: (outputs (T, B, H), final state, the trail the layer above
+        reads: per step the state tuple (tape path), or {state index: (T, B, H)} for the
+        states ``seqs`` (compiled). ``context``: per context input of ``cell``, the layer
+        below's state over the steps, as a list of (B, H) or one (T, B, H) tensor."""
         steps, batch = xs.shape[0], xs.shape[1]
         h_mask = None
         if self.training and self.recurrent_dropout:
@@ -195,10 +204,19 @@ class Recurrent(Module):
         if self.compile and self.fused:
             from tinygrad_lstm.compile import run_compiled
 
-            done = run_compiled(cell, xs, state, valid, reverse, h_mask)
+            whole: tuple[Tensor, ...] = ()
+            if cell.context:  # the first layer reads zeros
+                whole = tuple(c if isinstance(c, Tensor) else stack(c) for c in context) \
+                    if context else tuple(zeros((steps, batch, cell.state_size(s)),
+                                                dtype=cell.dtype, backend=xs.backend)
+                                          for s in cell.context.values())
+            done = run_compiled(cell, xs, state, valid, reverse, h_mask, whole, seqs)
             if done is not None:
-                return (*done, [])
+                return done
         zero_context = cell._zero_context(batch, xs.backend) if cell.context else ()
+        if context:  # per step, as the step reads it
+            context = [c if isinstance(c, list) else [c[t] for t in range(steps)]
+                       for c in context]
         plan = StepPlan(cell, xs) if self.fused else None
         outputs: list[Tensor | None] = [None] * steps
         trail: list[tuple[Tensor, ...]] = [()] * steps
@@ -217,3 +235,8 @@ class Recurrent(Module):
             outputs[t] = out if masks is None else where(masks[t], out, 0.0)
             trail[t] = state
         return stack(outputs), state, trail
+
+
+def _per_state(trail: Any, k: int) -> Tensor | list[Tensor]:
+    """State ``k`` of a layer over the steps, from its trail (``Recurrent._run``)."""
+    return trail[k] if isinstance(trail, dict) else [s[k] for s in trail]
