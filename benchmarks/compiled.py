@@ -17,9 +17,10 @@ What is measured
                   (the module, the tape, the loss, launching the node), over the GEMM-only time
                   of each shape: the part of the LSTM's ratio no kernel can remove
 
-    ``ratio`` divides each column by the GEMM-only time of its own cell, measured in the same
-    run: the input GEMM over all T·B rows, one recurrent product per step, one product by W_h
-    per step backward, dW_h and dW_x as single GEMMs (G = 4 gates; 3 for the GRU). Targets
+    ``ratio`` divides each column by the GEMM-only time of its own cell, measured next to it
+    in every repeat (the median of those ratios): the input GEMM over all T·B rows, one
+    recurrent product per step, one product by W_h per step backward, dW_h and dW_x as single
+    GEMMs (G = 4 gates; 3 for the GRU). Targets
     (issue 11): stock LSTM <= 1.25 / 1.12 / 1.06 at small / medium / large; the peephole cell
     and the GRU within 5% of the LSTM's ratio.
 
@@ -185,7 +186,13 @@ def columns(size: tuple[int, int, int, int], notes: list[str], torch: Any
     return steps, gates
 
 
-def _time(steps: dict[str, Step], repeats: int, target_s: float) -> dict[str, float]:
+def _time(steps: dict[str, Step], refs: dict[str, str], repeats: int, target_s: float
+          ) -> tuple[dict[str, float], dict[str, float]]:
+    """(median CPU seconds per iteration, median ratio to its reference) per column.
+
+    Each repeat runs every column next to its reference (``refs[name]``, a GEMM-only step),
+    in alternating order, and records their ratio: the machine's speed drifts (a shared VM),
+    and a ratio of two runs a few milliseconds apart cancels most of the drift."""
     numbers = {}
     for name, step in steps.items():
         step()  # warm-up (and the first compile, if any)
@@ -193,14 +200,28 @@ def _time(steps: dict[str, Step], repeats: int, target_s: float) -> dict[str, fl
         step()
         per = max(time.process_time() - start, 1e-4)
         numbers[name] = max(1, round(target_s / per))
+
+    def run(name: str) -> float:
+        start = time.process_time()
+        for _ in range(numbers[name]):
+            steps[name]()
+        return (time.process_time() - start) / numbers[name]
+
     samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.process_time()
-            for _ in range(numbers[name]):
-                step()
-            samples[name].append((time.process_time() - start) / numbers[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
+    ratios: dict[str, list[float]] = {name: [] for name in refs}
+    for k in range(repeats):
+        for name in steps:
+            if name in refs:
+                pair = (name, refs[name]) if k % 2 else (refs[name], name)
+                times = {n: run(n) for n in pair}
+                ratios[name].append(times[name] / times[refs[name]])
+                samples[name].append(times[name])
+            elif name not in refs.values():
+                samples[name].append(run(name))
+        for ref in dict.fromkeys(refs.values()):
+            samples[ref].append(run(ref))
+    return ({name: statistics.median(s) for name, s in samples.items()},
+            {name: statistics.median(r) for name, r in ratios.items()})
 
 
 def compile_times() -> dict[str, float]:
@@ -250,15 +271,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with threadpool_limits(limits=1):
         for size_name in args.sizes:
             steps, gates = columns(SIZES[size_name], notes, torch)
-            medians = _time(steps, args.repeats, args.target_ms / 1000)
-            table[size_name] = {name: medians[name] / medians[f"gemm{gates[name]}"]
-                                for name in steps if not name.startswith("gemm")}
+            refs = {name: f"gemm{gates[name]}" for name in steps if not name.startswith("gemm")}
+            medians, table[size_name] = _time(steps, refs, args.repeats, args.target_ms / 1000)
             table[size_name]["gemm4 ms"] = medians["gemm4"] * 1e3
             print(f"  {size_name} done: "
                   + ", ".join(f"{k} {v:.3g}" for k, v in table[size_name].items()), flush=True)
     names = [n for n in ("lstm", "peephole", "gru", "tape", "numpy", "torch", "jax", "per call")
              if any(n in row for row in table.values())]
-    print("\nratio to the GEMM-only time (single thread, CPU time, medians of "
+    print("\nratio to the GEMM-only time (single thread, CPU time, medians of the paired ratios of "
           f"{args.repeats} repeats)")
     print(f"{'column':<10}" + "".join(f"{s:>10}" for s in table))
     for name in [*names, "gemm4 ms"]:

@@ -138,19 +138,26 @@ def test_depth_gated_stack_compiles_every_layer() -> None:
     assert seen == [(1, (1,))] * 4 + [(1, ())] * 2
 
 
-def test_finite_differences_through_compiled_depth_gated_stack() -> None:
-    tl.manual_seed(2)
-    rnn = tl.nn.Recurrent(tl.cells.DepthGatedLSTM(2, 3, dtype="float64"), num_layers=2)
-    assert _compiles(rnn.cells[1])
-    x = tl.Tensor(np.random.default_rng(4).standard_normal((4, 2, 2)), dtype="float64",
-                  requires_grad=True)
-    params = [p for _, p in rnn.named_parameters()]
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("make", [tl.cells.LSTM, tl.cells.DepthGatedLSTM])
+def test_per_step_states_output_gradients(make, reverse: bool) -> None:
+    """A compiled layer's per-step states (what a layer above reads) as outputs with their own
+    gradients, against finite differences: in the compiled time loop (a context cell) and in
+    the Python loop (any other), padded rows included."""
+    cell = make(3, 4, dtype="float64")
+    compiled = kernels.for_cell(cell)
+    rng = np.random.default_rng(0)
+    x = tl.Tensor(rng.standard_normal((5, 2, 3)), dtype="float64", requires_grad=True)
+    w_out, w_c = (tl.Tensor(rng.standard_normal((5, 2, 4)), dtype="float64") for _ in "ab")
+    context = tuple(tl.Tensor(rng.standard_normal((5, 2, 4)), dtype="float64",
+                              requires_grad=True) for _ in cell.context)
 
-    def loss(x, *ps):
-        out, state = rnn(x, lengths=[4, 3])
-        return (out * out).sum() + (state[0][1] * 0.5).sum()
+    def loss(x, *context):
+        out, _, per_step = runner.run_layer(cell, compiled, x, cell.init_state(2),
+                                            np.array([5, 3]), reverse, None, context, (1,))
+        return (out * w_out).sum() + (per_step[1] * w_c).sum()
 
-    assert tl.gradcheck(loss, x, *params)
+    assert tl.gradcheck(loss, x, *context)
 
 
 def test_dropout_between_layers_matches_tape() -> None:
@@ -186,18 +193,21 @@ def test_one_tape_node_per_layer() -> None:
     assert out._node.prim.name == "recurrent_layer"
 
 
-def test_finite_differences_through_compiled_layer() -> None:
+@pytest.mark.parametrize("case", ["peephole, bidirectional", "depth-gated, two layers"])
+def test_finite_differences_through_compiled_layer(case: str) -> None:
     tl.manual_seed(1)
-    cell = tl.cells.PeepholeLSTM(2, 3, dtype="float64")
-    rnn = tl.nn.Recurrent(cell, bidirectional=True)
-    assert _compiles(cell)
+    if case.startswith("peephole"):
+        rnn = tl.nn.Recurrent(tl.cells.PeepholeLSTM(2, 3, dtype="float64"), bidirectional=True)
+    else:  # each layer reads the cell state of the one below at each step
+        rnn = tl.nn.Recurrent(tl.cells.DepthGatedLSTM(2, 3, dtype="float64"), num_layers=2)
+    assert all(_compiles(cell) for cell in rnn.cells)
     x = tl.Tensor(np.random.default_rng(0).standard_normal((4, 2, 2)), dtype="float64",
                   requires_grad=True)
     params = [p for _, p in rnn.named_parameters()]
 
     def loss(x, *ps):
         out, state = rnn(x, lengths=[4, 2])
-        return (out * out).sum() + (state[1][1] * 0.5).sum()
+        return (out * out).sum() + (state[-1][1] * 0.5).sum()
 
     assert tl.gradcheck(loss, x, *params)
 

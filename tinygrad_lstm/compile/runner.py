@@ -271,12 +271,15 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     steps = T
     hm, Sm, masked = _mask_arrays(xp, hmask, n_states, B, H, dtype)
     db = None  # the bias gradient: summed step by step in the compiled loop, else afterwards
-    if xp is np and kernels.run_backward is not None and B > 0:  # the loop in one Numba call
+    # the compiled loop takes outside gradients of the per-step states where the layer above
+    # can read them (a stack of context cells); any other case loops in Python
+    gs_args = (GS, has_gs) if g.context else ()
+    if xp is np and kernels.run_backward is not None and B > 0 and (gs_args or not has_gs):
         db = xp.zeros(G * H, dtype)
         with _first_call(kernels, "run_backward"):
             kernels.run_backward(kernels.gemm, valid, gy, dsp, dsg, gu, hist, params, sv, dz,
                                  dp, db, *Ws, *((xc, dxd) if dxd is not None else ()), *ctx,
-                                 GS, has_gs, hm, Sm, masked, reverse)
+                                 *gs_args, hm, Sm, masked, reverse)
         steps = 0
     with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
         for n in range(steps - 1, -1, -1):
