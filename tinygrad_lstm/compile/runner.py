@@ -165,15 +165,15 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     H = init[0].shape[1]
     dtype = kernels.dtype
     g = kernels.graph
-    first = n_states + 2 + n_products
-    extra = arrays[first:first + len(g.params)]
+    at = n_states + 2 + n_products  # where the per-column parameters start, then the context
+    extra = arrays[at:at + len(g.params)]
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)  # one pointer: (n, H)
     layout = kernels.layout
     xc = xp.ascontiguousarray(xs)
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
     if g.context:  # the layer below's states, read by the step (the depth-gated LSTM's)
-        X.append(_context(xp, arrays[first + len(g.params):], dtype))
+        X.append(_context(xp, arrays[at + len(g.params):], dtype))
     xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
     WxT = Wx.T  # BLAS reads the transpose in place
@@ -238,8 +238,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     Wx = arrays[n_states]
     Ws = [xp.ascontiguousarray(W) for W in arrays[n_states + 2: n_states + 2 + n_products]]
     g = kernels.graph
-    first = n_states + 2 + n_products
-    extra = arrays[first:first + len(g.params)]
+    at = n_states + 2 + n_products  # where the per-column parameters start, then the context
+    extra = arrays[at:at + len(g.params)]
     H = init[0].shape[1]
     dtype = kernels.dtype
     params = xp.stack(extra) if extra else xp.zeros((0, H), dtype)
@@ -256,7 +256,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     for k, g_ in zip(seqs, gs[1 + n_states:], strict=True):
         if g_ is not None:
             GS[:, k] += g_
-    K = _context(xp, arrays[first + len(g.params):], dtype) if g.context else None
+    K = _context(xp, arrays[at + len(g.params):], dtype) if g.context else None
     dK = xp.empty_like(K) if g.context else None
     ctx = (K, dK) if g.context else ()
     dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
