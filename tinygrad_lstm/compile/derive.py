@@ -89,6 +89,23 @@ class Derivation:
             leaves += [("k", k) for k in g.context]
         return leaves
 
+    def leaf_target(self, kind: str, name: str) -> tuple[str, int, str]:
+        """Where a backward kernel writes the adjoint of leaf (``kind``, ``name``): the array,
+        the index of the leaf's block there, and the array's layout, which each emitter turns
+        into its own addressing: "block" (B, n·H) (dZ), "plane" (n, B, H) (the state carries,
+        the context's gradient), "row" (B, H) (x_t's gradient), "column" (n, H) (the
+        parameters' gradients, summed over b)."""
+        g = self.graph
+        if kind == "z":
+            return "dz", g.gates.index(name), "block"
+        if kind == "s":
+            return "DSP", g.states.index(name), "plane"
+        if kind == "x":
+            return "a_dx", 0, "row"
+        if kind == "k":
+            return "a_dk", g.context.index(name), "plane"
+        return "DP", g.params.index(name), "column"
+
     def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
         """The forward assignments the expressions ``refs`` need, in order."""
         need: set[sympy.Symbol] = set()

@@ -149,8 +149,10 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                   if g.reads_x else []),
                 *([f"const {T}* __restrict__ a_k", f"{T}* __restrict__ a_dk"]
                   if g.context else []), "const int B", "const int H"]
+    # an entry (b, j) of a kernel argument, by its layout (``Derivation.leaf_target``)
+    at_layout = {"block": f"{{a}}[(long long)b * {G} * H + {{k}} * H + j]",
+                 "plane": "{a}[{k} * BH + n]", "row": "{a}[n]", "column": "{a}[{k} * H + j]"}
     for p in range(g.phases, -1, -1):
-        mine = [x for x in g.gates if g.levels[x] == p]
         leaves = d.backward_leaves(p)
         temps, exprs = d.backward_kernel(leaves)
         used = free_names([e for _, e in temps] + list(exprs))
@@ -165,25 +167,16 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
         body += [f"    const {T} {v.name} = sv[{k} * BH + n];"
                  for k, v in enumerate(d.saved) if v.name in used]
         body += [f"    const {T} {t.name} = {c(e)};" for t, e in temps]
-        for (kind, leaf), e in zip(leaves, exprs, strict=True):
-            if kind == "z":
-                body.append(f"    dz[(long long)b * {G} * H + {g.gates.index(leaf)} * H + j] "
-                            f"= {c(e)};")
-            elif kind == "s":
-                body.append(f"    DSP[{si[leaf]} * BH + n] = {c(e)};")
-            elif kind == "x":
-                body.append(f"    a_dx[n] = {c(e)};")
-            elif kind == "k":
-                body.append(f"    a_dk[{g.context.index(leaf)} * BH + n] = {c(e)};")
-            else:
-                body.append(f"    atomicAdd(&DP[{g.params.index(leaf)} * H + j], {c(e)});")
-        padded = [f"    dz[(long long)b * {G} * H + {g.gates.index(x)} * H + j] = {zero};"
-                  for x in mine]
-        if p == 0:
-            padded += [f"    DSP[{k} * BH + n] = DSP[{k} * BH + n] + DSG[{k} * BH + n];"
-                       for k in si.values()]
-            padded += [f"    a_dx[n] = {zero};"] if g.reads_x else []
-            padded += [f"    a_dk[{i} * BH + n] = {zero};" for i in range(len(g.context))]
+        padded = []  # a padded row: dZ and the inputs' gradients 0, the state carry on
+        for leaf_, e in zip(leaves, exprs, strict=True):
+            array, k, layout = d.leaf_target(*leaf_)
+            at = at_layout[layout].format(a=array, k=k)
+            if layout == "column":  # summed over b
+                body.append(f"    atomicAdd(&{at}, {c(e)});")
+                continue
+            body.append(f"    {at} = {c(e)};")
+            padded.append(f"    {at} = {at} + DSG[{k} * BH + n];" if array == "DSP" else
+                          f"    {at} = {zero};")
         lines += kernel("backward" if p == 0 else f"backward_{p}", bwd_args, body, padded)
     return "\n".join(lines)
 

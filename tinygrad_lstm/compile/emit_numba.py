@@ -229,6 +229,11 @@ def _rows(lines: list[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
     return out, per_b, once
 
 
+#: an entry (b, j) of a kernel argument, by its layout (``Derivation.leaf_target``)
+_AT = {"block": "{a}[b, {k} * H + j]", "plane": "{a}[{k}, b, j]", "row": "{a}[b, j]",
+       "column": "{a}[{k}, j]"}
+
+
 def _kernel(name: str, args: list[str], body: list[str], rest: list[str]) -> list[str]:
     body, per_b, once = _rows(body)
     rest, per_b2, once2 = _rows(rest)
@@ -291,7 +296,6 @@ def source(d: Derivation, dtype: Any) -> str:
     bargs = ["valid", "gy", "DSP", "DSG", "GU", "S", "P", "sv", "dz", "DP",
              *(["a_x", "a_dx"] if g.reads_x else []), *(["a_k", "a_dk"] if g.context else [])]
     for p in range(g.phases, -1, -1):
-        mine = [x for x in gates if g.levels[x] == p]
         leaves = d.backward_leaves(p)
         temps, exprs = d.backward_kernel(leaves)
         used = free_names([e for _, e in temps] + list(exprs))
@@ -304,23 +308,15 @@ def source(d: Derivation, dtype: Any) -> str:
         body += _loads(g, used, [])
         body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved) if v.name in used]
         body += [f"{t.name} = {pycode(e)}" for t, e in temps]
-        for (kind, name), e in zip(leaves, exprs, strict=True):
-            if kind == "z":
-                body.append(f"dz[b, {gates.index(name)} * H + j] = {pycode(e)}")
-            elif kind == "s":
-                body.append(f"DSP[{g.states.index(name)}, b, j] = {pycode(e)}")
-            elif kind == "x":
-                body.append(f"a_dx[b, j] = {pycode(e)}")
-            elif kind == "k":
-                body.append(f"a_dk[{g.context.index(name)}, b, j] = {pycode(e)}")
-            else:
-                body.append(f"DP[{g.params.index(name)}, j] += {pycode(e)}")
-        rest = [f"dz[b, {gates.index(x)} * H + j] = _F(0.0)" for x in mine]
-        if p == 0:
-            rest += [f"DSP[{k}, b, j] = DSP[{k}, b, j] + DSG[{k}, b, j]"
-                     for k in range(len(g.states))]
-            rest += ["a_dx[b, j] = _F(0.0)"] if g.reads_x else []
-            rest += [f"a_dk[{i}, b, j] = _F(0.0)" for i in range(len(g.context))]
+        rest = []  # a padded row: dZ and the inputs' gradients 0, the state carry on
+        for leaf, e in zip(leaves, exprs, strict=True):
+            array, k, layout = d.leaf_target(*leaf)
+            at = _AT[layout].format(a=array, k=k)
+            if layout == "column":  # summed over b
+                body.append(f"{at} += {pycode(e)}")
+                continue
+            body.append(f"{at} = {pycode(e)}")
+            rest.append(f"{at} = {at} + DSG[{k}, b, j]" if array == "DSP" else f"{at} = _F(0.0)")
         lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
     lines += emit_loop.source(g)  # the time loop around them, in one compiled call
     return "\n".join(lines) + "\n"
