@@ -39,7 +39,7 @@ class _Saved:
     (``hist[k][t + r]`` is state k before step t, r = 1 in reverse), the computed values gates
     read (``us``), the saved values (``sv``) and the input rows."""
 
-    __slots__ = ("hist", "us", "sv", "x2", "stacked")
+    __slots__ = ("hist", "us", "sv", "x2", "stacked", "k")
 
     def __init__(self) -> None:
         self.stacked: list[Any] = []  # W_x, b and each W_s as the node's forward stacked them
@@ -47,6 +47,7 @@ class _Saved:
         self.us: Any = None
         self.sv: Any = None
         self.x2: Any = None
+        self.k: Any = None  # the context inputs as the kernels read them (T, n, B, H)
 
     def __del__(self) -> None:
         # the node is gone: its buffers serve the next call (only this object held them)
@@ -173,7 +174,8 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     x2 = xc.reshape(T * B, In)
     X = [xc] if g.reads_x else []  # x_t read directly by the step (MUT1's tanh(x))
     if g.context:  # the layer below's states, read by the step (the depth-gated LSTM's)
-        X.append(_context(xp, arrays[at + len(g.params):], dtype))
+        saved.k = _context(xp, arrays[at + len(g.params):], dtype)
+        X.append(saved.k)
     xi, ni = kernels.x_columns
     b2 = b.reshape(len(g.gates), H)
     WxT = Wx.T  # BLAS reads the transpose in place
@@ -256,9 +258,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     for k, g_ in zip(seqs, gs[1 + n_states:], strict=True):
         if g_ is not None:
             GS[:, k] += g_
-    K = _context(xp, arrays[at + len(g.params):], dtype) if g.context else None
-    dK = xp.empty_like(K) if g.context else None
-    ctx = (K, dK) if g.context else ()
+    dK = xp.empty_like(saved.k) if g.context else None
+    ctx = (saved.k, dK) if g.context else ()
     dsg = xp.zeros((n_states, B, H), dtype)  # the recurrent GEMM's part
     gu = xp.zeros((len(g.computed), B, H), dtype)
     dz = _scratch(xp, "dz", (T, B, G * H), dtype)
