@@ -106,6 +106,24 @@ class Derivation:
             return "a_dk", g.context.index(name), "plane"
         return "DP", g.params.index(name), "column"
 
+    def backward_writes(self, leaves: list[tuple[str, str]], exprs: list[str],
+                        syntax: dict[str, str]) -> tuple[list[str], list[str]]:
+        """A backward kernel's writes of the adjoints of ``leaves`` (``exprs``, printed), and a
+        padded row's (dZ and the inputs' gradients 0, the state carry on, parameters
+        untouched), in one target's ``syntax``: format strings per layout of
+        ``leaf_target`` (the address, from ``{a}`` and ``{k}``) and for "store", "add" (the
+        parameters' sum over b), "carry" and "zero" (from ``{at}``, ``{e}``, ``{k}``)."""
+        body, padded = [], []
+        for leaf, e in zip(leaves, exprs, strict=True):
+            array, k, layout = self.leaf_target(*leaf)
+            at = syntax[layout].format(a=array, k=k)
+            if layout == "column":
+                body.append(syntax["add"].format(at=at, e=e))
+                continue
+            body.append(syntax["store"].format(at=at, e=e))
+            padded.append(syntax["carry" if array == "DSP" else "zero"].format(at=at, k=k))
+        return body, padded
+
     def forward_cone(self, refs: list[Any]) -> list[tuple[sympy.Symbol, sympy.Expr]]:
         """The forward assignments the expressions ``refs`` need, in order."""
         need: set[sympy.Symbol] = set()

@@ -149,9 +149,12 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
                   if g.reads_x else []),
                 *([f"const {T}* __restrict__ a_k", f"{T}* __restrict__ a_dk"]
                   if g.context else []), "const int B", "const int H"]
-    # an entry (b, j) of a kernel argument, by its layout (``Derivation.leaf_target``)
-    at_layout = {"block": f"{{a}}[(long long)b * {G} * H + {{k}} * H + j]",
-                 "plane": "{a}[{k} * BH + n]", "row": "{a}[n]", "column": "{a}[{k} * H + j]"}
+    # the backward's writes (``Derivation.backward_writes``): an entry (b, j) by layout, and
+    # the statements (the parameters' sum over b by atomics)
+    syntax = {"block": f"{{a}}[(long long)b * {G} * H + {{k}} * H + j]",
+              "plane": "{a}[{k} * BH + n]", "row": "{a}[n]", "column": "{a}[{k} * H + j]",
+              "store": "    {at} = {e};", "add": "    atomicAdd(&{at}, {e});",
+              "carry": "    {at} = {at} + DSG[{k} * BH + n];", "zero": f"    {{at}} = {zero};"}
     for p in range(g.phases, -1, -1):
         leaves = d.backward_leaves(p)
         temps, exprs = d.backward_kernel(leaves)
@@ -167,16 +170,8 @@ def source(d: Derivation, dtype: Any, name: str = "tl_cell") -> str:
         body += [f"    const {T} {v.name} = sv[{k} * BH + n];"
                  for k, v in enumerate(d.saved) if v.name in used]
         body += [f"    const {T} {t.name} = {c(e)};" for t, e in temps]
-        padded = []  # a padded row: dZ and the inputs' gradients 0, the state carry on
-        for leaf_, e in zip(leaves, exprs, strict=True):
-            array, k, layout = d.leaf_target(*leaf_)
-            at = at_layout[layout].format(a=array, k=k)
-            if layout == "column":  # summed over b
-                body.append(f"    atomicAdd(&{at}, {c(e)});")
-                continue
-            body.append(f"    {at} = {c(e)};")
-            padded.append(f"    {at} = {at} + DSG[{k} * BH + n];" if array == "DSP" else
-                          f"    {at} = {zero};")
+        writes, padded = d.backward_writes(leaves, [c(e) for e in exprs], syntax)
+        body += writes
         lines += kernel("backward" if p == 0 else f"backward_{p}", bwd_args, body, padded)
     return "\n".join(lines)
 

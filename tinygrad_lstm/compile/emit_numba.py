@@ -229,9 +229,11 @@ def _rows(lines: list[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
     return out, per_b, once
 
 
-#: an entry (b, j) of a kernel argument, by its layout (``Derivation.leaf_target``)
-_AT = {"block": "{a}[b, {k} * H + j]", "plane": "{a}[{k}, b, j]", "row": "{a}[b, j]",
-       "column": "{a}[{k}, j]"}
+#: the backward's writes (``Derivation.backward_writes``): an entry (b, j) by layout, and the
+#: statements
+_SYNTAX = {"block": "{a}[b, {k} * H + j]", "plane": "{a}[{k}, b, j]", "row": "{a}[b, j]",
+           "column": "{a}[{k}, j]", "store": "{at} = {e}", "add": "{at} += {e}",
+           "carry": "{at} = {at} + DSG[{k}, b, j]", "zero": "{at} = _F(0.0)"}
 
 
 def _kernel(name: str, args: list[str], body: list[str], rest: list[str]) -> list[str]:
@@ -308,16 +310,9 @@ def source(d: Derivation, dtype: Any) -> str:
         body += _loads(g, used, [])
         body += [f"{v.name} = sv[{k}, b, j]" for k, v in enumerate(d.saved) if v.name in used]
         body += [f"{t.name} = {pycode(e)}" for t, e in temps]
-        rest = []  # a padded row: dZ and the inputs' gradients 0, the state carry on
-        for leaf, e in zip(leaves, exprs, strict=True):
-            array, k, layout = d.leaf_target(*leaf)
-            at = _AT[layout].format(a=array, k=k)
-            if layout == "column":  # summed over b
-                body.append(f"{at} += {pycode(e)}")
-                continue
-            body.append(f"{at} = {pycode(e)}")
-            rest.append(f"{at} = {at} + DSG[{k}, b, j]" if array == "DSP" else f"{at} = _F(0.0)")
-        lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body, rest)
+        writes, rest = d.backward_writes(leaves, [pycode(e) for e in exprs], _SYNTAX)
+        lines += _kernel("backward" if p == 0 else f"backward_{p}", bargs, body + writes,
+                         rest)
     lines += emit_loop.source(g)  # the time loop around them, in one compiled call
     return "\n".join(lines) + "\n"
 
