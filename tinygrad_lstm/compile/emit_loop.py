@@ -30,9 +30,9 @@ def layout(g: Graph) -> list[tuple[str, int, int, int, int, int]]:
 
 
 def _gemm_forward(i: int, a: str) -> str:
-    # pr_i (B, n H) = a (B, H) @ W_i^T (H, n H)
-    return (f"_gemm(addr, True, B, W{i}.shape[0], H, {a}, H, W{i}, H, pr{i}, W{i}.shape[0], "
-            "_F(0.0))")
+    # pr_i (B, n H) = a (B, H) @ WT_i (H, n H)
+    return (f"_gemm(addr, False, B, WT{i}.shape[1], H, {a}, H, WT{i}, WT{i}.shape[1], pr{i}, "
+            f"WT{i}.shape[1], _F(0.0))")
 
 
 def _gemm_backward(i: int, lo: int, hi: int, out: str) -> str:
@@ -47,14 +47,16 @@ def source(g: Graph) -> list[str]:
     prods = layout(g)
     pr = [f"pr{i}" for i in range(len(prods))]
     ws = [f"W{i}" for i in range(len(prods))]
+    wts = [f"WT{i}" for i in range(len(prods))]
     x_fwd = (["a_x[t]"] if g.reads_x else []) + (["a_k[t]"] if g.context else [])
     x_arg = ("a_x, " if g.reads_x else "") + ("a_k, " if g.context else "")
     lines = ["", "", "from tinygrad_lstm.compile.blas import gemm as _gemm  # noqa: E402", "", "",
              *_HELPERS,
              "@numba.njit(**_JIT)",
-             f"def run_forward(addr, proj, bz, {', '.join(pr + ws)}, valid, "
+             f"def run_forward(addr, proj, bz, {', '.join(pr + wts)}, valid, "
              f"{x_arg}hist, prm, us, sv, y, hm, Sm, masked, reverse):",
-             "    # W_i: the product's stacked weights (n H, H), C-contiguous; masked: recurrent",
+             "    # WT_i: the transpose of the product's stacked weights (H, n H), C-contiguous",
+             "    # (BLAS runs A B faster than A B^T for a few rows of A); masked: recurrent",
              "    # dropout, every step reads h_{t-1} * hm (B, H), made in Sm; a_k: the context",
              "    # inputs (T, n, B, H), the layer below's states",
              "    T = proj.shape[0]", "    B = hist.shape[2]", "    H = hist.shape[3]",

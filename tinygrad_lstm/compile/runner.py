@@ -7,14 +7,15 @@ fused kernel and one ``dot(dZ_t, W_s)`` per such state, then dW_s, dW_x and dX a
 over all T·B rows, and db as a column sum (in the compiled time loop: step by step, while dZ_t
 is in cache).
 
-Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the stacked
-input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an
-h-only gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
-(``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H)), and
-the per-column parameters (H,), then the context inputs (T, B, H) (``Cell.context``: the layer
-below's states at each step). Gates are stacked by level; a gate that does not read an argument
-has a zero block there. Outputs: the sequence (T, B, H), the final states, then the states
-``seqs`` after every step (T, B, H) each, for a layer above that reads them."""
+Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, H) each, the
+stacked input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an h-only
+gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
+(``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H);
+``_layer_forward`` takes its transpose, ``_layer_vjp`` the stack itself), and the per-column
+parameters (H,), then the context inputs (T, B, H) (``Cell.context``: the layer below's states
+at each step). Gates are stacked by level; a gate that does not read an argument has a zero
+block there. Outputs: the sequence (T, B, H), the final states, then the states ``seqs`` after
+every step (T, B, H) each, for a layer above that reads them."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
-    Ws = arrays[n_states + 2: n_states + 2 + n_products]
+    Ws = arrays[n_states + 2: n_states + 2 + n_products]  # transposed: W_s^T (H, n H)
     H = init[0].shape[1]
     dtype = kernels.dtype
     g = kernels.graph
@@ -189,7 +190,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         bz = xp.ascontiguousarray(b2[ni])
         P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
-    Ws = [xp.ascontiguousarray(W, dtype) for W in Ws]
+    WTs = [xp.ascontiguousarray(W, dtype) for W in Ws]  # each W_s^T (H, n H)
     hist = _take(xp, (T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
     us = _take(xp, (T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
@@ -203,7 +204,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     if xp is np and kernels.run_forward is not None and B > 0 and P.dtype == dtype:
         # the whole loop in one Numba call
         with _first_call(kernels, "run_forward"):
-            kernels.run_forward(kernels.gemm, P, bz, *prods, *Ws, valid, *X, hist, params, us,
+            kernels.run_forward(kernels.gemm, P, bz, *prods, *WTs, valid, *X, hist, params, us,
                                 sv, y, hm, Sm, masked, reverse)
         steps = 0
     phases = kernels.phases
@@ -214,12 +215,12 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
             prev = hist[t + r] if not masked else _masked_state(xp, hist[t + r], hm, valid[t])
             for i, (kind, k, _, _, _, _) in enumerate(layout):
                 if kind == "s":
-                    xp.dot(prev[k], Ws[i].T, out=prods[i])
+                    xp.dot(prev[k], WTs[i], out=prods[i])
             for p, phase in enumerate(phases):
                 phase(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, us[t])
                 for i, (kind, k, _, _, level, _) in enumerate(layout):
                     if kind == "u" and level == p:
-                        xp.dot(us[t, k], Ws[i].T, out=prods[i])
+                        xp.dot(us[t, k], WTs[i], out=prods[i])
             forward(P[t], bz, *prods, valid[t], *[a[t] for a in X], prev, params, hist[t + 1 - r],
                     sv[t], y[t])
     saved.hist, saved.us, saved.sv, saved.x2 = hist, us, sv, x2
@@ -354,23 +355,47 @@ def _layer_symbolic(*args: Any, **params: Any) -> Any:
                               "tl.symbolic.equations(cell)")
 
 
+def _stack(xp: Any, parts: list[Any], shape: tuple[int, ...], dtype: Any,
+           transpose: bool = False) -> Any:
+    """One stacked array from its blocks (None: a zero block of ``shape``), rows after rows;
+    with ``transpose``, the transpose of that stack, C-contiguous (a product's W_s^T, (H, n H),
+    for the forward's GEMM ``s W_s^T``: BLAS runs A B faster than A B^T when A has few rows,
+    by a tenth at B128 H1024 and a fifth at B16 H64; concatenating the blocks' transposes costs
+    what concatenating the blocks does, where transposing the stack costs ten times that)."""
+    parts = [xp.zeros(shape, dtype) if p is None else p for p in parts]
+    if transpose:
+        return xp.concatenate([p.T for p in parts], axis=1) if parts else \
+            xp.zeros((shape[1], 0), dtype)
+    return parts[0] if len(parts) == 1 else \
+        xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype)
+
+
+def _block_lists(arrays: tuple[Any, ...], pos: int, stacks: tuple[Any, ...]
+                 ) -> tuple[list[list[Any]], int]:
+    """Per stack, its blocks from ``arrays[pos:]`` (None for a zero block), and the position
+    after them."""
+    out = []
+    for _, present in stacks:
+        parts = []
+        for here in present:
+            parts.append(arrays[pos] if here else None)
+            pos += bool(here)
+        out.append(parts)
+    return out, pos
+
+
 def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_states: int,
                      saved: _Saved, **params: Any) -> tuple[Any, ...]:
     """The node's inputs are the gates' own weight blocks and biases: they are stacked here,
     in NumPy, rather than by concat nodes on the tape (at the small size those nodes and their
     VJPs cost more than a tenth of the layer's time). ``stacks``: per stacked array (W_x, b,
-    each W_s), the block shape and per block whether it is an input (else zeros)."""
+    each W_s), the block shape and per block whether it is an input (else zeros). The
+    products' weights are stacked transposed (``_stack``)."""
     dtype = params["kernels"].dtype
-    pos = n_states
-    stacked = []
-    for shape, present in stacks:
-        parts = []
-        for here in present:
-            parts.append(arrays[pos] if here else xp.zeros(shape, dtype))
-            pos += bool(here)
-        stacked.append(parts[0] if len(parts) == 1 else
-                       xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype))
-    saved.stacked = stacked
+    blocks, pos = _block_lists(arrays, n_states, stacks)
+    stacked = [_stack(xp, parts, shape, dtype, transpose=k >= 2)
+               for k, ((shape, _), parts) in enumerate(zip(stacks, blocks, strict=True))]
+    saved.stacked = stacked[:2]
     return _layer_forward(xp, xs, *arrays[:n_states], *stacked, *arrays[pos:],
                           n_states=n_states, saved=saved, **params)
 
@@ -379,9 +404,12 @@ def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *
                  stacks: tuple[Any, ...], n_states: int, saved: _Saved, **params: Any
                  ) -> tuple[Any, ...]:
     """``_layer_vjp`` on the stacked arrays, its gradients split back into blocks (views)."""
-    extra = arrays[n_states + sum(sum(map(bool, p)) for _, p in stacks):]
-    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *extra,
-                       n_states=n_states, saved=saved, **params)
+    dtype = params["kernels"].dtype
+    blocks, pos = _block_lists(arrays, n_states, stacks)
+    Ws = [_stack(xp, parts, shape, dtype) for (shape, _), parts in zip(stacks[2:], blocks[2:],
+                                                                       strict=True)]
+    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *Ws,
+                       *arrays[pos:], n_states=n_states, saved=saved, **params)
     out = list(grads[:1 + n_states])
     for (shape, present), grad in zip(stacks, grads[1 + n_states:], strict=False):
         rows = shape[0]
