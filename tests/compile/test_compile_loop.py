@@ -74,6 +74,19 @@ def test_matmul_reads_blocks_in_place_and_matches_numpy(dtype: str, case: str) -
         np.testing.assert_allclose(out, want, **tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shape", [(256, 64), (64, 256), (37, 5), (1, 7), (7, 1), (0, 3), (3, 0)])
+def test_transposed_is_an_exact_c_ordered_copy(dtype: str, shape: tuple[int, int]) -> None:
+    """``blas.transposed``: a.T, C-contiguous, a new array, every entry as it was (OpenBLAS's
+    omatcopy for floats where NumPy's BLAS has it, NumPy's copy otherwise)."""
+    a = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    for src in (a, a[:, ::-1]):  # a strided input takes NumPy's copy
+        out = blas.transposed(src)
+        assert out.flags.c_contiguous and out.dtype == src.dtype
+        assert not np.shares_memory(out, src)
+        np.testing.assert_array_equal(out, src.T)
+
+
 @numba.njit
 def _pow2(n):
     out = np.empty_like(n)

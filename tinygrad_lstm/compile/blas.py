@@ -12,6 +12,9 @@ bundle one, ``scipy_openblas64_``), through the function's address passed in at 
 - the address is an argument, not a constant in the machine code, so Numba's on-disk cache
   stays valid across processes.
 
+The forward's GEMMs read each recurrent weight transposed, C-ordered (``transposed``: OpenBLAS's
+``omatcopy``, a tiled transposing copy, where NumPy copies a transpose element by element).
+
 Where NumPy's BLAS is not an ILP64 OpenBLAS exposing these symbols (a NumPy built against MKL or
 Accelerate), ``gemm_address`` returns None and the runner keeps its Python time loop, with the
 same results.
@@ -36,6 +39,9 @@ CBLAS_TRANS = 112
 #: symbol names of an ILP64 CBLAS GEMM (64-bit integers), NumPy's wheels first
 _SYMBOLS = {"float32": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
             "float64": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
+#: OpenBLAS's out-of-place transposing copy (an extension of CBLAS), ILP64
+_OMATCOPY = {"float32": ("scipy_cblas_somatcopy64_", "cblas_somatcopy64_"),
+             "float64": ("scipy_cblas_domatcopy64_", "cblas_domatcopy64_")}
 
 
 def _numpy_blas_files() -> list[str]:
@@ -52,11 +58,8 @@ def _numpy_blas_files() -> list[str]:
     return out
 
 
-@cache
-def gemm_address(dtype: Any) -> int | None:
-    """The address of NumPy's BLAS ``cblas_?gemm`` (ILP64) for ``dtype`` (float32 or float64),
-    or None where NumPy's BLAS does not expose one (then the runner loops in Python)."""
-    names = _SYMBOLS.get(np.dtype(dtype).name, ())
+def _address(names: tuple[str, ...]) -> int | None:
+    """The address of the first of ``names`` that NumPy's OpenBLAS exports, or None."""
     for path in _numpy_blas_files():
         lib = ctypes.CDLL(path)  # the library NumPy loaded: dlopen returns the same handle
         for name in names:
@@ -67,15 +70,53 @@ def gemm_address(dtype: Any) -> int | None:
 
 
 @cache
+def gemm_address(dtype: Any) -> int | None:
+    """The address of NumPy's BLAS ``cblas_?gemm`` (ILP64) for ``dtype`` (float32 or float64),
+    or None where NumPy's BLAS does not expose one (then the runner loops in Python)."""
+    return _address(_SYMBOLS.get(np.dtype(dtype).name, ()))
+
+
+def _real(dtype: Any) -> Any:
+    return ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+
+
+@cache
 def _cblas_gemm(dtype: Any) -> Any:
     """NumPy's ``cblas_?gemm`` for ``dtype`` as a ctypes function, or None."""
     address = gemm_address(dtype)
     if address is None:
         return None
-    real = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+    real = _real(dtype)
     i32, i64, ptr = ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p
     return ctypes.CFUNCTYPE(None, i32, i32, i32, i64, i64, i64, real, ptr, i64, ptr, i64, real,
                             ptr, i64)(address)
+
+
+@cache
+def _cblas_omatcopy(dtype: Any) -> Any:
+    """NumPy's OpenBLAS ``cblas_?omatcopy`` for ``dtype`` as a ctypes function, or None."""
+    address = _address(_OMATCOPY.get(np.dtype(dtype).name, ()))
+    if address is None:
+        return None
+    i32, i64, ptr = ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p
+    return ctypes.CFUNCTYPE(None, i32, i32, i64, i64, _real(dtype), ptr, i64, ptr, i64)(address)
+
+
+def transposed(a: np.ndarray) -> np.ndarray:
+    """``a.T`` as a new C-contiguous array, for a C-contiguous 2-D NumPy array ``a``.
+
+    NumPy copies a transpose element by element down the source's columns: 35 ms for a
+    (4096, 1024) float32 matrix here, nine times a plain copy. OpenBLAS's ``omatcopy`` copies
+    it in cache-sized tiles (about 6 ms); this uses it where NumPy's OpenBLAS has it (float32
+    and float64), else NumPy's copy.
+    """
+    fn = _cblas_omatcopy(a.dtype) if a.dtype in (np.float32, np.float64) else None
+    rows, cols = a.shape
+    if fn is None or not a.flags.c_contiguous or rows <= 1 or cols <= 1:
+        return a.T.copy(order="C")
+    out = np.empty((cols, rows), a.dtype)
+    fn(CBLAS_ROW_MAJOR, CBLAS_TRANS, rows, cols, 1.0, a.ctypes.data, cols, out.ctypes.data, rows)
+    return out
 
 
 def _row_stride(a: np.ndarray) -> int | None:

@@ -11,7 +11,7 @@ Inputs of the node, in order: the sequence xs (T, B, I), the initial states (B, 
 stacked input weights W_x (G_x·H, I) of the G_x gates reading x_t (no zero block for an h-only
 gate such as the GRU's hn), the stacked biases b (G·H,), one stacked weight per product
 (``Graph.products``: a state or a computed value the gates read; its gates' blocks, (n·H, H);
-``_layer_forward`` takes its transpose, ``_layer_vjp`` the stack itself), and the per-column
+the forward's GEMMs read its transpose, made once per call), and the per-column
 parameters (H,), then the context inputs (T, B, H) (``Cell.context``: the layer below's states
 at each step). Gates are stacked by level; a gate that does not read an argument has a zero
 block there. Outputs: the sequence (T, B, H), the final states, then the states ``seqs`` after
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_lstm.compile.blas import matmul
+from tinygrad_lstm.compile.blas import matmul, transposed
 from tinygrad_lstm.primitives import Primitive
 from tinygrad_lstm.tape import _mode
 from tinygrad_lstm.tensor import Tensor, apply
@@ -163,7 +163,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
-    Ws = arrays[n_states + 2: n_states + 2 + n_products]  # transposed: W_s^T (H, n H)
+    Ws = arrays[n_states + 2: n_states + 2 + n_products]
     H = init[0].shape[1]
     dtype = kernels.dtype
     g = kernels.graph
@@ -190,7 +190,9 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         bz = xp.ascontiguousarray(b2[ni])
         P += b2[xi].reshape(-1)
     P = P.reshape(T, B, Wx.shape[0])  # -1 cannot be inferred when B = 0
-    WTs = [xp.ascontiguousarray(W, dtype) for W in Ws]  # each W_s^T (H, n H)
+    # each W_s^T (H, n H), C-contiguous: BLAS runs A B faster than A B^T for a few rows of A
+    WTs = [transposed(xp.ascontiguousarray(W, dtype)) if xp is np else
+           xp.ascontiguousarray(W.T, dtype) for W in Ws]
     hist = _take(xp, (T + 1, n_states, B, H), dtype)  # hist[t + r]: the state before step t
     us = _take(xp, (T, len(g.computed), B, H), dtype)
     r = 1 if reverse else 0
@@ -355,47 +357,23 @@ def _layer_symbolic(*args: Any, **params: Any) -> Any:
                               "tl.symbolic.equations(cell)")
 
 
-def _stack(xp: Any, parts: list[Any], shape: tuple[int, ...], dtype: Any,
-           transpose: bool = False) -> Any:
-    """One stacked array from its blocks (None: a zero block of ``shape``), rows after rows;
-    with ``transpose``, the transpose of that stack, C-contiguous (a product's W_s^T, (H, n H),
-    for the forward's GEMM ``s W_s^T``: BLAS runs A B faster than A B^T when A has few rows,
-    by a tenth at B128 H1024 and a fifth at B16 H64; concatenating the blocks' transposes costs
-    what concatenating the blocks does, where transposing the stack costs ten times that)."""
-    parts = [xp.zeros(shape, dtype) if p is None else p for p in parts]
-    if transpose:
-        return xp.concatenate([p.T for p in parts], axis=1) if parts else \
-            xp.zeros((shape[1], 0), dtype)
-    return parts[0] if len(parts) == 1 else \
-        xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype)
-
-
-def _block_lists(arrays: tuple[Any, ...], pos: int, stacks: tuple[Any, ...]
-                 ) -> tuple[list[list[Any]], int]:
-    """Per stack, its blocks from ``arrays[pos:]`` (None for a zero block), and the position
-    after them."""
-    out = []
-    for _, present in stacks:
-        parts = []
-        for here in present:
-            parts.append(arrays[pos] if here else None)
-            pos += bool(here)
-        out.append(parts)
-    return out, pos
-
-
 def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_states: int,
                      saved: _Saved, **params: Any) -> tuple[Any, ...]:
     """The node's inputs are the gates' own weight blocks and biases: they are stacked here,
     in NumPy, rather than by concat nodes on the tape (at the small size those nodes and their
     VJPs cost more than a tenth of the layer's time). ``stacks``: per stacked array (W_x, b,
-    each W_s), the block shape and per block whether it is an input (else zeros). The
-    products' weights are stacked transposed (``_stack``)."""
+    each W_s), the block shape and per block whether it is an input (else zeros)."""
     dtype = params["kernels"].dtype
-    blocks, pos = _block_lists(arrays, n_states, stacks)
-    stacked = [_stack(xp, parts, shape, dtype, transpose=k >= 2)
-               for k, ((shape, _), parts) in enumerate(zip(stacks, blocks, strict=True))]
-    saved.stacked = stacked[:2]
+    pos = n_states
+    stacked = []
+    for shape, present in stacks:
+        parts = []
+        for here in present:
+            parts.append(arrays[pos] if here else xp.zeros(shape, dtype))
+            pos += bool(here)
+        stacked.append(parts[0] if len(parts) == 1 else
+                       xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype))
+    saved.stacked = stacked
     return _layer_forward(xp, xs, *arrays[:n_states], *stacked, *arrays[pos:],
                           n_states=n_states, saved=saved, **params)
 
@@ -404,12 +382,9 @@ def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *
                  stacks: tuple[Any, ...], n_states: int, saved: _Saved, **params: Any
                  ) -> tuple[Any, ...]:
     """``_layer_vjp`` on the stacked arrays, its gradients split back into blocks (views)."""
-    dtype = params["kernels"].dtype
-    blocks, pos = _block_lists(arrays, n_states, stacks)
-    Ws = [_stack(xp, parts, shape, dtype) for (shape, _), parts in zip(stacks[2:], blocks[2:],
-                                                                       strict=True)]
-    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *Ws,
-                       *arrays[pos:], n_states=n_states, saved=saved, **params)
+    extra = arrays[n_states + sum(sum(map(bool, p)) for _, p in stacks):]
+    grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *extra,
+                       n_states=n_states, saved=saved, **params)
     out = list(grads[:1 + n_states])
     for (shape, present), grad in zip(stacks, grads[1 + n_states:], strict=False):
         rows = shape[0]
