@@ -3,6 +3,9 @@ the loop in one Numba call against the same kernels driven step by step from Pyt
 
 from __future__ import annotations
 
+import platform
+import re
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,7 @@ from tinygrad_lstm.compile import kernels
 
 numba = pytest.importorskip("numba")
 
-from tinygrad_lstm.compile import blas, llvm_ops  # noqa: E402  (they import numba)
+from tinygrad_lstm.compile import blas, emit_numba, llvm_ops  # noqa: E402  (they import numba)
 
 
 def _address(dtype: str) -> int:
@@ -144,3 +147,49 @@ def test_saved_buffers_kept_for_a_few_shapes_only() -> None:
     pool = runner._workspace.__dict__.get("spare", {})
     assert 0 < len(pool) <= runner.SPARE_SHAPES
     assert all(len(bufs) <= 2 for bufs in pool.values())
+
+
+#: single-precision arithmetic, packed (…ps, on xmm or ymm) and scalar (…ss). A vectorised loop
+#: over j keeps a scalar copy for its last entries: measured, a vectorised kernel's packed count
+#: is 1/4 to 1 times its scalar count (the RNN's backward 7/29), a scalar kernel's 0-2 of 40-80
+_ARITH = r"\bv?(?:add|sub|mul|div|fmadd\w*|fnmadd\w*|fmsub\w*|fnmsub\w*)"
+_PACKED, _SCALAR = re.compile(_ARITH + r"ps\b"), re.compile(_ARITH + r"ss\b")
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="reads x86-64 assembly")
+@pytest.mark.parametrize("name", ["lstm", "peephole", "torch-gru", "gru", "rnn"])
+def test_float32_kernels_vectorise(name: str, monkeypatch) -> None:
+    """LLVM drops a loop to scalar code without a word (too many run-time alias checks, a
+    dependence it cannot resolve): the kernels then run several times slower, with the same
+    results. Each kernel here is compiled afresh (code loaded from Numba's cache has no
+    assembly to read), the way the runner compiles it, and its assembly must hold packed
+    arithmetic. The Peephole LSTM's kernels, and the LSTM's forward, need the raised alias-check
+    budget (``emit_numba.vectorising``)."""
+    cell = tl.cells.create(name, 3, 8)
+    compiled = kernels.for_cell(cell)
+    assert not isinstance(compiled, str), compiled
+    text = emit_numba.source(compiled.derivation, compiled.dtype)
+    module: dict = {}
+    exec(compile(text.replace("cache=True", "cache=False"), f"<{name} kernels>", "exec"), module)
+    names = ["forward", "backward", *(f"forward_{p}" for p in range(compiled.graph.phases)),
+             *(f"backward_{p}" for p in range(1, compiled.graph.phases + 1))]
+    monkeypatch.setattr(compiled, "forward", module["forward"])
+    monkeypatch.setattr(compiled, "backward", module["backward"])
+    monkeypatch.setattr(compiled, "phases", tuple(module[f"forward_{p}"]
+                                                  for p in range(compiled.graph.phases)))
+    monkeypatch.setattr(compiled, "phase_backward", {
+        p: module[f"backward_{p}"] for p in range(1, compiled.graph.phases + 1)})
+    monkeypatch.setattr(compiled, "run_forward", None)  # the kernels alone: quicker to build
+    monkeypatch.setattr(compiled, "run_backward", None)
+    monkeypatch.setattr(compiled, "called", set())
+    out, _ = tl.nn.Recurrent(cell)(tl.Tensor(np.ones((2, 4, 3)), dtype="float32",
+                                             requires_grad=True))
+    out.sum().backward()
+    for kernel in names:
+        dispatcher = module[kernel]
+        assert len(dispatcher.signatures) == 1, f"{name}: {kernel} was not called once"
+        asm = dispatcher.inspect_asm(dispatcher.signatures[0])
+        packed, scalar = len(_PACKED.findall(asm)), len(_SCALAR.findall(asm))
+        assert packed >= 4 and 8 * packed >= scalar, \
+            f"{name}: {kernel} did not vectorise ({packed} packed, {scalar} scalar operations)"
