@@ -209,3 +209,29 @@ def test_tensors_hash_by_identity_as_the_tape_keys_them() -> None:
     a, b = tl.Tensor([1.0]), tl.Tensor([1.0])
     table = {a: "a", b: "b"}
     assert table[a] == "a" and table[b] == "b" and len(table) == 2
+
+
+def _blocks_primitive() -> tl.primitives.Primitive:
+    """(a, b) -> (a + b): a VJP that returns its two gradients as views of one array it made,
+    as the compiled layer returns its weight blocks (``fresh_grads``)."""
+    def vjp(xp, g, out, a, b):
+        both = xp.stack([g, 2 * g])  # made here, held by nobody else
+        return both[0], both[1]
+
+    return tl.primitives.Primitive("blocks", 2, lambda xp, a, b: a + b, vjp,
+                                   lambda a, b: a + b, "test", fresh_grads=True)
+
+
+def test_fresh_gradients_are_added_into_in_place_without_leaking() -> None:
+    """A fresh gradient is the tape's to add into: a leaf that a second gradient reaches sums
+    in place into its view, and the neighbouring view (another leaf's gradient) is untouched."""
+    a = tl.Tensor([1.0, 2.0], requires_grad=True)
+    b = tl.Tensor([3.0, 4.0], requires_grad=True)
+    seven_a = a * 7.0  # made first, so its gradient reaches a after the fresh one
+    out = tl.tensor.apply(_blocks_primitive(), a, b)
+    (out * 5.0 + seven_a).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [12.0, 12.0])  # 5 + 7, summed in place
+    np.testing.assert_array_equal(b.grad.numpy(), [10.0, 10.0])  # 2 * 5: not 2 * 5 + 7
+    assert a.grad.data.base is b.grad.data.base  # no copies: the blocks of the VJP's array
+    a.grad.data[:] = 0.0  # a leaf's gradient is its own: writing it leaves b's alone
+    np.testing.assert_array_equal(b.grad.numpy(), [10.0, 10.0])

@@ -101,11 +101,14 @@ def check_dtype(owner: str, name: str, tensor: Any, expected: Any) -> None:
     tinygrad_lstm.errors.DTypeError: LSTM: input has dtype float64, but the module's \
 parameters are float32; cast the input (.to('float32')) or the module (.to('float64'))
     """
+    got = tensor.dtype
+    if got == expected:  # the common case, checked on every call of a module
+        return
     import numpy as np
 
     from tinygrad_lstm.errors import DTypeError
 
-    got, want = np.dtype(tensor.dtype), np.dtype(expected)
+    got, want = np.dtype(got), np.dtype(expected)
     if got != want:
         raise DTypeError(f"{owner}: {name} has dtype {got}, but the module's parameters are "
                          f"{want}; cast the {name} (.to('{want}')) or the module "

@@ -62,16 +62,20 @@ class Cotangents:
         """Start ``tensor``'s slot with ``g`` (the caller's array: never written into)."""
         self.slots[tensor] = g
 
-    def add(self, tensor: Any, g: Any) -> bool:
-        """Add one VJP result into ``tensor``'s slot; True when it is the first to reach it."""
+    def add(self, tensor: Any, g: Any, fresh: bool = False) -> bool:
+        """Add one VJP result into ``tensor``'s slot; True when it is the first to reach it.
+        ``fresh``: ``g`` was made for this backward and nobody else holds it
+        (``Primitive.fresh_grads``)."""
         slots = self.slots
         slot = slots.get(tensor)
         if g.__class__ in LAZY:
             slots[tensor] = g.add_into(self, slot, tensor)
         elif slot is None and g.shape == tensor.data.shape and g.dtype == tensor.data.dtype:
             slots[tensor] = g  # the most common edge, kept short: the first, as it is
+            if fresh:
+                self.owned.add(id(g))
         else:
-            slots[tensor] = self.add_dense(slot, g, tensor.data, False)
+            slots[tensor] = self.add_dense(slot, g, tensor.data, fresh)
         return slot is None
 
     def add_dense(self, slot: Any, g: Any, like: Any, fresh: bool) -> Any:

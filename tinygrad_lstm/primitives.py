@@ -113,6 +113,10 @@ class Primitive:
     # ``vjp(xp, gs, outs, *inputs)`` takes a tuple of gradients (None for an output no gradient
     # reached) and the tuple of outputs, and ``symbolic`` returns a tuple
     multiple: bool = False
+    # True when every gradient the VJP returns is an array it made for this call (or a view of
+    # one, no two overlapping) and keeps no reference to: the tape adds into it in place and
+    # hands it to a leaf without a copy (the compiled layer's weight blocks)
+    fresh_grads: bool = False
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -307,10 +307,11 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
                                f"for {len(parents)} inputs")
         if anomaly:
             in_grads = _anomalous(node, in_grads, xp)
+        fresh = node.prim.fresh_grads
         for parent, pg in zip(parents, in_grads, strict=False):  # lengths checked above
             if pg is None or not getattr(parent, "requires_grad", False):
                 continue  # no gradient, or nobody needs it (a lazy product is never made)
-            if cot.add(parent, pg):  # the first gradient to reach this tensor: visit it
+            if cot.add(parent, pg, fresh):  # the first gradient to reach this tensor: visit it
                 made_by = parent._node
                 if made_by is None:
                     leaves.append(parent)

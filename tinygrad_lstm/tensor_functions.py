@@ -135,7 +135,8 @@ def maximum(a: Any, b: Any) -> Tensor:
 def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
             requires_grad: bool) -> Tensor:
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+    if not all(n.__class__ is int and n >= 0 for n in shape) and \
+            not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
         raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
     dt = DEFAULT_DTYPE if dtype is None else _as_dtype(dtype, op)
     if backend is None:
@@ -147,7 +148,9 @@ def _filled(op: str, shape: Any, value: float, dtype: Any, backend: Any,
 
         target = backends.get(device_backend(backend))
     # made on the backend directly: a recurrent layer asks for its zero state on every call
-    out = Tensor._wrap(target.xp.full(shape, value, dtype=dt), target)
+    xp = target.xp
+    out = Tensor._wrap(xp.zeros(shape, dt) if value == 0 else xp.full(shape, value, dtype=dt),
+                       target)
     out.requires_grad = bool(requires_grad)
     return out
 

@@ -40,7 +40,7 @@ class _Saved:
     (``hist[k][t + r]`` is state k before step t, r = 1 in reverse), the computed values gates
     read (``us``), the saved values (``sv``) and the input rows."""
 
-    __slots__ = ("hist", "us", "sv", "x2", "stacked", "k")
+    __slots__ = ("hist", "us", "sv", "x2", "stacked", "k", "end")
 
     def __init__(self) -> None:
         self.stacked: list[Any] = []  # W_x, b and each W_s as the node's forward stacked them
@@ -49,6 +49,7 @@ class _Saved:
         self.sv: Any = None
         self.x2: Any = None
         self.k: Any = None  # the context inputs as the kernels read them (T, n, B, H)
+        self.end = 0  # where the node's inputs after the gate blocks start
 
     def __del__(self) -> None:
         # the node is gone: its buffers serve the next call (only this object held them)
@@ -109,11 +110,14 @@ def _give(buf: Any) -> None:
         del pool[next(iter(pool))]
 
 
+_NO_CONTEXT = nullcontext()
+
+
 def _first_call(kernels: Compiled, name: str) -> Any:
     """A context for calling kernels: on the first call of ``name`` (when Numba compiles)
     LLVM's vectoriser gets the budget our kernels need (``emit_numba.vectorising``)."""
     if name in kernels.called:
-        return nullcontext()
+        return _NO_CONTEXT
     from tinygrad_lstm.compile.emit_numba import vectorising
 
     kernels.called.add(name)
@@ -158,8 +162,8 @@ def _context(xp: Any, arrays: tuple[Any, ...], dtype: Any) -> Any:
 
 def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: int,
                    n_products: int, reverse: bool, valid: Any, saved: _Saved,
-                   need_dx: bool = True, hmask: Any = None, seqs: tuple[int, ...] = ()
-                   ) -> tuple[Any, ...]:
+                   need_dx: bool = True, hmask: Any = None, seqs: tuple[int, ...] = (),
+                   padded: bool = True) -> tuple[Any, ...]:
     T, B, In = xs.shape
     init = arrays[:n_states]
     Wx, b = arrays[n_states], arrays[n_states + 1]
@@ -211,7 +215,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
         steps = 0
     phases = kernels.phases
     forward = kernels.forward
-    with _first_call(kernels, "forward") if xp is np and steps else nullcontext():
+    with _first_call(kernels, "forward") if xp is np and steps else _NO_CONTEXT:
         for n in range(steps):
             t = T - 1 - n if reverse else n
             prev = hist[t + r] if not masked else _masked_state(xp, hist[t + r], hm, valid[t])
@@ -235,7 +239,7 @@ def _layer_forward(xp: Any, xs: Any, *arrays: Any, kernels: Compiled, n_states: 
 def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *arrays: Any,
                kernels: Compiled, n_states: int, n_products: int, reverse: bool, valid: Any,
                saved: _Saved, need_dx: bool = True, hmask: Any = None,
-               seqs: tuple[int, ...] = ()) -> tuple[Any, ...]:
+               seqs: tuple[int, ...] = (), padded: bool = True) -> tuple[Any, ...]:
     if saved.sv is None:
         raise RuntimeError("recurrent_layer: its saved values are gone")
     T, B, In = xs.shape
@@ -285,7 +289,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
                                  dp, db, *Ws, *((xc, dxd) if dxd is not None else ()), *ctx,
                                  *gs_args, hm, Sm, masked, reverse)
         steps = 0
-    with _first_call(kernels, "backward") if xp is np and steps else nullcontext():
+    with _first_call(kernels, "backward") if xp is np and steps else _NO_CONTEXT:
         for n in range(steps - 1, -1, -1):
             t = T - 1 - n if reverse else n
             if has_gs:
@@ -307,7 +311,7 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
     dinit = [dsp[k] + dsg[k] for k in range(n_states)]
     dz2 = dz.reshape(T * B, G * H)
     x2 = saved.x2
-    if not bool(valid.all()):  # padding may hold NaN: 0 * NaN is NaN
+    if padded:  # padding may hold NaN: 0 * NaN is NaN
         x2 = xp.where(valid.reshape(T * B, 1), x2, 0)
     xi, _ = kernels.x_columns
     runs: list[list[int]] = []  # the x-reading gates as runs of adjacent columns of dz
@@ -317,8 +321,8 @@ def _layer_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *ar
         else:
             runs.append([k])
     cols = [dz2[:, run[0] * H:(run[-1] + 1) * H] for run in runs]
-    dWx = xp.concatenate([_dot_t(xp, c, x2) for c in cols]) if cols else \
-        xp.zeros(Wx.shape, dtype)
+    dWx = _dot_t(xp, cols[0], x2) if len(cols) == 1 else \
+        xp.concatenate([_dot_t(xp, c, x2) for c in cols]) if cols else xp.zeros(Wx.shape, dtype)
     if db is None:
         db = dz2.sum(axis=0)
     dWs = []
@@ -373,7 +377,7 @@ def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_
             pos += bool(here)
         stacked.append(parts[0] if len(parts) == 1 else
                        xp.concatenate(parts) if parts else xp.zeros((0, *shape[1:]), dtype))
-    saved.stacked = stacked
+    saved.stacked, saved.end = stacked, pos
     return _layer_forward(xp, xs, *arrays[:n_states], *stacked, *arrays[pos:],
                           n_states=n_states, saved=saved, **params)
 
@@ -382,7 +386,7 @@ def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *
                  stacks: tuple[Any, ...], n_states: int, saved: _Saved, **params: Any
                  ) -> tuple[Any, ...]:
     """``_layer_vjp`` on the stacked arrays, its gradients split back into blocks (views)."""
-    extra = arrays[n_states + sum(sum(map(bool, p)) for _, p in stacks):]
+    extra = arrays[saved.end:]
     grads = _layer_vjp(xp, gs, outs, xs, *arrays[:n_states], *saved.stacked, *extra,
                        n_states=n_states, saved=saved, **params)
     out = list(grads[:1 + n_states])
@@ -396,13 +400,43 @@ def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *
 RECURRENT_LAYER = Primitive(
     "recurrent_layer", None, _stacked_forward, _stacked_vjp, _layer_symbolic,
     "a compiled cell over a sequence: the input GEMM, then per step a GEMM and a fused kernel",
-    multiple=True)
+    multiple=True, fresh_grads=True)
 
 
-def _blocks(blocks: list[Tensor | None], shape: tuple[int, ...]
-            ) -> tuple[list[Tensor], tuple[tuple[int, ...], tuple[bool, ...]]]:
-    """The blocks that are inputs, and the stack's description for ``_stacked_forward``."""
-    return [b for b in blocks if b is not None], (shape, tuple(b is not None for b in blocks))
+def _layer_plan(cell: Cell, kernels: Compiled
+                ) -> tuple[list[str | None], tuple[tuple[Any, tuple[bool, ...]], ...]]:
+    """Per gate block of the stacked arrays (W_x, b, each W_s, in ``_stacked_forward``'s order)
+    the name of the cell's parameter behind it (None: a zero block, for a gate that does not
+    read that argument), and the stacks' description for ``_stacked_forward``. Made once per
+    cell and kernels (a cell's gates are fixed once it is built): the walk over the gates costs
+    more than a tenth of a call at T1 B1 H1."""
+    memo = cell.__dict__.get("_layer_plan")
+    if memo is not None and memo[0] is kernels:
+        return memo[1], memo[2]
+    g = kernels.graph
+    H, In = cell.hidden_size, cell.input_size
+    specs = [cell.gates[name] for name in g.gates]
+    x_arg = cell._args[0]
+    x_specs = [specs[k] for k in kernels.x_columns[0]]
+    groups: list[tuple[list[str | None], tuple[int, ...]]] = [
+        ([s.weights[s.sources.index(x_arg)] for s in x_specs], (H, In)),
+        ([s.bias or None for s in specs], (H,))]
+    for kind, name, lo, hi, _ in g.products():
+        names: list[str | None] = []
+        for spec in specs[lo:hi]:
+            if kind == "s":
+                arg = cell._args[1 + g.states.index(name)]
+                names.append(spec.weights[spec.sources.index(arg)] if arg in spec.sources
+                             else None)
+            else:
+                pairs = next(p for n, _, p in g.computed if n == name)
+                hit = [pos for gate, pos in pairs if gate == spec.name]
+                names.append(spec.weights[hit[0]] if hit else None)
+        groups.append((names, (H, H)))
+    flat = [n for names, _ in groups for n in names]
+    stacks = tuple((shape, tuple(n is not None for n in names)) for names, shape in groups)
+    object.__setattr__(cell, "_layer_plan", (kernels, flat, stacks))
+    return flat, stacks
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
@@ -415,40 +449,18 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     ``context``: one (T, B, H) sequence per ``cell.context`` input (the layer below's states)."""
     g = kernels.graph
     T, B, In = xs.shape
-    H = cell.hidden_size
     params = cell._parameters
-    specs = [cell.gates[name] for name in g.gates]
-    x_arg = cell._args[0]
+    names, stacks = _layer_plan(cell, kernels)
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    x_specs = [specs[k] for k in kernels.x_columns[0]]
-    inputs, stacks = [], []
-    for blocks, shape in (
-            ([block((s.weights[s.sources.index(x_arg)],)) for s in x_specs], (H, In)),
-            ([block((s.bias,)) if s.bias else None for s in specs], (H,))):
-        mine, stack = _blocks(blocks, shape)
-        inputs += mine
-        stacks.append(stack)
-    for kind, name, lo, hi, _ in g.products():
-        blocks: list[Tensor | None] = []
-        for spec in specs[lo:hi]:
-            if kind == "s":
-                arg = cell._args[1 + g.states.index(name)]
-                blocks.append(block((spec.weights[spec.sources.index(arg)],))
-                              if arg in spec.sources else None)
-            else:
-                pairs = next(p for n, _, p in g.computed if n == name)
-                hit = [pos for gate, pos in pairs if gate == spec.name]
-                blocks.append(block((spec.weights[hit[0]],)) if hit else None)
-        mine, stack = _blocks(blocks, (H, H))
-        inputs += mine
-        stacks.append(stack)
+    inputs = [block((n,)) for n in names if n is not None]
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]
     mask = xs.backend.xp.asarray(mask)
     outs = apply(RECURRENT_LAYER, xs, *state, *inputs, *extra, *context, kernels=kernels,
                  n_states=len(g.states), n_products=len(stacks) - 2, reverse=reverse,
-                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=tuple(stacks),
-                 hmask=None if h_mask is None else h_mask.data, seqs=tuple(seqs))
+                 valid=mask, saved=_Saved(), need_dx=xs.requires_grad, stacks=stacks,
+                 hmask=None if h_mask is None else h_mask.data, seqs=tuple(seqs),
+                 padded=valid is not None)
     n = len(g.states)
     return outs[0], tuple(outs[1:1 + n]), dict(zip(seqs, outs[1 + n:], strict=True))
