@@ -12,6 +12,12 @@ class BackendUnavailable(RuntimeError):  # noqa: N818 - reads as a state, like T
     """A backend is registered but cannot run here; the message says why."""
 
 
+def _registered(name: str) -> Backend:
+    import backends
+
+    return backends.get(name)
+
+
 class Backend:
     """An array namespace and the few things that differ per device.
 
@@ -24,6 +30,12 @@ class Backend:
     name: str = "abstract"
     xp: ModuleType
     kernels: dict[str, Any] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """A copy or an unpickled backend is this process's instance of that name: tensors
+        and primitives compare backends by identity, so ``copy.deepcopy(model)`` must not
+        give the copy's tensors a second NumPy backend."""
+        return _registered, (self.name,)
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         """Host data (NumPy array, list, scalar) or an array of this backend -> this backend."""

@@ -225,6 +225,33 @@ def test_anomaly_mode_checks_outputs_and_gradients() -> None:
         out.backward(gradient=seed)
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_compiled_model_runs_and_trains_like_the_original(how: str) -> None:
+    """copy.deepcopy(model) (a best-model snapshot) after compiled calls: the copy's tensors
+    share the process's backend (tensors compare backends by identity), it shares the
+    kernels, and it gives the original's numbers."""
+    import copy
+    import pickle
+
+    tl.manual_seed(0)
+    model = tl.nn.Recurrent(tl.cells.LSTM(3, 4), num_layers=2)
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)), requires_grad=True)
+    model(x)[0].sum().backward()
+    twin = copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+    assert all(p.backend is x.backend for p in twin.parameters())
+    if how == "deepcopy":
+        assert twin.cells[0]._compiled[1] is model.cells[0]._compiled[1]
+    results = []
+    for m in (model, twin):
+        m.zero_grad()
+        out, _ = m(x)
+        (out * out).sum().backward()
+        tl.optim.SGD(m.parameters(), lr=0.1).step()
+        results.append([out.numpy(), *(p.numpy() for p in m.parameters())])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_second_backward_needs_retain_graph() -> None:
     rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4, dtype="float64"))
     x = tl.Tensor(np.ones((4, 2, 3)), dtype="float64", requires_grad=True)

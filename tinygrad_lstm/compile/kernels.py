@@ -85,6 +85,11 @@ class Compiled:
     #: the runner's entry points called once already (compiled, under ``vectorising``)
     called: set[str] = field(default_factory=set)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Compiled:
+        # compiled code is shared, as the process shares it between cells of one kind
+        # (``_by_key``): a copied model keeps its kernels instead of rebuilding Numba's
+        return self
+
     @property
     def derivation(self) -> Derivation:
         """The SymPy derivation (made now if the kernels were loaded from the cache)."""
