@@ -332,9 +332,10 @@ def _path(key: str) -> Path:
 
 
 #: LLVM's loop vectoriser gives up on a loop needing more run-time alias checks than this
-#: (default 128, counted before merging): a kernel with many row pointers (the LSTM's and the
-#: peephole cell's forward, the peephole's backward) needs more, and the checks run once per
-#: row, not per entry. Without it those kernels run scalar (checked in their assembly).
+#: (default 128, counted before merging): a kernel reading and writing many arrays (the LSTM's
+#: and the peephole cell's forward, the peephole's backward) needs more, and the checks run once
+#: per row, not per entry. Without it those kernels run scalar
+#: (``test_float32_kernels_vectorise`` reads their assembly).
 VECTORIZE_MEMORY_CHECK_THRESHOLD = 256
 LLVM_DEFAULT_MEMORY_CHECK_THRESHOLD = 128
 
