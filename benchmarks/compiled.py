@@ -7,6 +7,7 @@ What is measured
     (``time.process_time``), medians over the repeats:
 
     ``lstm``      ``tl.nn.Recurrent(tl.cells.LSTM)``, compiled (the default)
+    ``nn.LSTM``   ``tl.nn.LSTM``: PyTorch's module, parameters and names, compiled
     ``peephole``  ``UserPeephole`` below: a peephole LSTM written as a user would, compiled
     ``gru``       ``tl.nn.Recurrent(tl.cells.TorchGRU)`` (the cell of ``tl.nn.GRU``), compiled
     ``tape``      the stock LSTM with ``compile=False``: the tape path
@@ -75,7 +76,7 @@ class UserPeephole(tl.Cell):
         return o * c.tanh(), c
 
 
-def _module_step(rnn: tl.nn.Recurrent, p: Any) -> Step:
+def _module_step(rnn: tl.nn.Recurrent | tl.nn.LSTM, p: Any) -> Step:
     x = tl.Tensor(p.x, dtype=p.dtype)
     w = tl.Tensor(p.w, dtype=p.dtype)
 
@@ -160,14 +161,19 @@ def columns(size: tuple[int, int, int, int], notes: list[str], torch: Any
     stock.load_state_dict(lstm_bench._native_state(p))
     tape = tl.nn.Recurrent(tl.cells.LSTM(In, H), compile=False)
     tape.load_state_dict(lstm_bench._native_state(p))
+    torch_shaped = tl.nn.LSTM(In, H)
+    torch_shaped.load_state_dict({"weight_ih_l0": p.weight_ih, "weight_hh_l0": p.weight_hh,
+                                  "bias_ih_l0": p.bias, "bias_hh_l0": np.zeros_like(p.bias)})
     steps: dict[str, Step] = {
         "lstm": _module_step(stock, p),
+        "nn.LSTM": _module_step(torch_shaped, p),
         "peephole": _module_step(tl.nn.Recurrent(UserPeephole(In, H)), p),
         "gru": _module_step(tl.nn.Recurrent(tl.cells.TorchGRU(In, H)), p),
         "tape": _module_step(tape, p),
         "numpy": lstm_bench._handwritten(p, tl.get_backend()).step,
     }
-    gates = {"lstm": 4, "peephole": 4, "gru": 3, "tape": 4, "numpy": 4, "torch": 4, "jax": 4}
+    gates = {"lstm": 4, "nn.LSTM": 4, "peephole": 4, "gru": 3, "tape": 4, "numpy": 4,
+             "torch": 4, "jax": 4}
     if torch is not None:
         steps["torch"] = lstm_bench._torch_lstm(p, torch).step
     jax_step = _jax_step(p, notes)
@@ -276,8 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             table[size_name]["gemm4 ms"] = medians["gemm4"] * 1e3
             print(f"  {size_name} done: "
                   + ", ".join(f"{k} {v:.3g}" for k, v in table[size_name].items()), flush=True)
-    names = [n for n in ("lstm", "peephole", "gru", "tape", "numpy", "torch", "jax", "per call")
-             if any(n in row for row in table.values())]
+    names = [n for n in ("lstm", "nn.LSTM", "peephole", "gru", "tape", "numpy", "torch", "jax",
+                         "per call") if any(n in row for row in table.values())]
     print("\nratio to the GEMM-only time (single thread, CPU time, medians of the paired ratios of "
           f"{args.repeats} repeats)")
     print(f"{'column':<10}" + "".join(f"{s:>10}" for s in table))

@@ -193,6 +193,38 @@ def test_one_tape_node_per_layer() -> None:
     assert out._node.prim.name == "recurrent_layer"
 
 
+@pytest.mark.parametrize("module", ["LSTM", "GRU", "RNN"])
+def test_torch_shaped_modules_compile_and_match_tape(module: str) -> None:
+    """tl.nn.LSTM / GRU / RNN: PyTorch's stacked tensors feed the compiled layer whole, with no
+    slice of them on the tape (all but the GRU's weight_hh, whose gate order differs from its
+    kernels': its blocks), and give the tape path's values and gradients."""
+    def run(compile: bool):
+        tl.manual_seed(4)
+        rnn = getattr(tl.nn, module)(3, 4, num_layers=2, bidirectional=True, compile=compile,
+                                     dtype="float64")
+        x = tl.Tensor(np.random.default_rng(2).standard_normal((5, 2, 3)), dtype="float64",
+                      requires_grad=True)
+        out, _ = rnn(x, lengths=[5, 3])
+        node = out._node  # the last layer's: its outputs are concatenated
+        while node.prim.name != "recurrent_layer" and compile:
+            node = node.parents[0]._node
+        parents = set(map(id, node.parents))  # before backward frees them
+        (out * tl.Tensor(np.random.default_rng(3).standard_normal(out.shape))).sum().backward()
+        grads = {n: p.grad.numpy() for n, p in rnn.named_parameters()}
+        return out.numpy(), grads, x.grad.numpy(), parents, node.params, rnn
+    out, grads, dx, parents, params, rnn = run(True)
+    out_t, grads_t, dx_t, *_ = run(False)
+    np.testing.assert_allclose(out, out_t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_t, rtol=1e-10, atol=1e-12)
+    assert grads.keys() == grads_t.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads_t[name], rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+    stored = dict(rnn.named_parameters())
+    tail = "_l1" + "_reverse" * params["reverse"]
+    assert id(stored["weight_ih" + tail]) in parents
+    assert (id(stored["weight_hh" + tail]) in parents) == (module != "GRU")
+
 @pytest.mark.parametrize("case", ["peephole, bidirectional", "depth-gated, two layers"])
 def test_finite_differences_through_compiled_layer(case: str) -> None:
     tl.manual_seed(1)
@@ -334,6 +366,14 @@ def test_float32_tanh_and_sigmoid_bounds() -> None:
     apply(module._sigmoid, x, out)
     exact = 1 / (1 + np.exp(-x.astype(np.float64)))
     assert np.all(np.abs(out / exact - 1) < 2e-6)  # relative: also at x = -86 (4e-38)
+    # the clamps pass NaN on (a select, not a NumPy minimum) and saturate the infinities
+    edges = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30], dtype=np.float32)
+    out = np.empty_like(edges)
+    apply(module._tanh, edges, out)
+    assert np.isnan(out[0]) and list(out[1:]) == [1, -1, 1, -1]
+    apply(module._sigmoid, edges, out)
+    assert np.isnan(out[0]) and out[1] == 1 and out[3] == 1
+    assert 0 <= out[2] < 1e-37 and 0 <= out[4] < 1e-37
 
 
 # --- random custom cells: compositions of elementwise primitives ----------------------------

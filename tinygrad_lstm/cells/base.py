@@ -236,6 +236,12 @@ class Cell(Module):
         blocks = [self._parameters[n] for n in names]
         return blocks[0] if len(blocks) == 1 else concat(blocks, axis=0)
 
+    def stores_stacked(self, names: Sequence[str]) -> bool:
+        """Whether ``stacked_parameters(names)`` is a tensor the cell stores (at most a sum of
+        such tensors), not made from blocks: the compiled layer then takes it as it is, and its
+        gradient whole. The zoo's cells store each block apart: False."""
+        return False
+
     def _new_gate(self, name: str, inputs: Sequence[Tensor], sources: tuple[str | None, ...],
                   size: int | None, bias: bool, names: Sequence[str] | None) -> GateSpec:
         owner = f"{type(self).__name__}.gate({name!r})"

@@ -366,11 +366,16 @@ def _stacked_forward(xp: Any, xs: Any, *arrays: Any, stacks: tuple[Any, ...], n_
     """The node's inputs are the gates' own weight blocks and biases: they are stacked here,
     in NumPy, rather than by concat nodes on the tape (at the small size those nodes and their
     VJPs cost more than a tenth of the layer's time). ``stacks``: per stacked array (W_x, b,
-    each W_s), the block shape and per block whether it is an input (else zeros)."""
+    each W_s), the block shape and per block whether it is an input (else zeros), or None
+    where the stacked array is itself the input (a cell that stores it, ``tl.nn.LSTMCell``)."""
     dtype = params["kernels"].dtype
     pos = n_states
     stacked = []
     for shape, present in stacks:
+        if present is None:  # the cell stores this stack as one tensor: it is the input
+            stacked.append(arrays[pos])
+            pos += 1
+            continue
         parts = []
         for here in present:
             parts.append(arrays[pos] if here else xp.zeros(shape, dtype))
@@ -392,7 +397,8 @@ def _stacked_vjp(xp: Any, gs: tuple[Any, ...], outs: tuple[Any, ...], xs: Any, *
     out = list(grads[:1 + n_states])
     for (shape, present), grad in zip(stacks, grads[1 + n_states:], strict=False):
         rows = shape[0]
-        out += [grad[k * rows:(k + 1) * rows] for k, here in enumerate(present) if here]
+        out += [grad] if present is None else \
+            [grad[k * rows:(k + 1) * rows] for k, here in enumerate(present) if here]
     return (*out, *grads[1 + n_states + len(stacks):])
 
 
@@ -404,12 +410,13 @@ RECURRENT_LAYER = Primitive(
 
 
 def _layer_plan(cell: Cell, kernels: Compiled
-                ) -> tuple[list[str | None], tuple[tuple[Any, tuple[bool, ...]], ...]]:
-    """Per gate block of the stacked arrays (W_x, b, each W_s, in ``_stacked_forward``'s order)
-    the name of the cell's parameter behind it (None: a zero block, for a gate that does not
-    read that argument), and the stacks' description for ``_stacked_forward``. Made once per
-    cell and kernels (a cell's gates are fixed once it is built): the walk over the gates costs
-    more than a tenth of a call at T1 B1 H1."""
+                ) -> tuple[list[tuple[str, ...]], tuple[tuple[Any, tuple[bool, ...] | None], ...]]:
+    """The node's parameter inputs, each as the names ``cell.stacked_parameters`` takes (one
+    gate block; or a whole stack, W_x, b or a W_s, where the cell stores it as one tensor:
+    ``cell.stores_stacked``), and the stacks' description for ``_stacked_forward``. A block
+    without a parameter (a gate that does not read that argument) is zeros there. Made once
+    per cell and kernels (a cell's gates are fixed once it is built): the walk over the gates
+    costs more than a tenth of a call at T1 B1 H1."""
     memo = cell.__dict__.get("_layer_plan")
     if memo is not None and memo[0] is kernels:
         return memo[1], memo[2]
@@ -433,10 +440,18 @@ def _layer_plan(cell: Cell, kernels: Compiled
                 hit = [pos for gate, pos in pairs if gate == spec.name]
                 names.append(spec.weights[hit[0]] if hit else None)
         groups.append((names, (H, H)))
-    flat = [n for names, _ in groups for n in names]
-    stacks = tuple((shape, tuple(n is not None for n in names)) for names, shape in groups)
-    object.__setattr__(cell, "_layer_plan", (kernels, flat, stacks))
-    return flat, stacks
+    fetch: list[tuple[str, ...]] = []
+    stacks: list[tuple[Any, tuple[bool, ...] | None]] = []
+    for names, shape in groups:
+        whole = [n for n in names if n is not None]
+        if len(whole) > 1 and len(whole) == len(names) and cell.stores_stacked(whole):
+            fetch.append(tuple(whole))  # the cell's own tensor (and no slices of it)
+            stacks.append((shape, None))
+        else:
+            fetch += [(n,) for n in whole]
+            stacks.append((shape, tuple(n is not None for n in names)))
+    object.__setattr__(cell, "_layer_plan", (kernels, fetch, tuple(stacks)))
+    return fetch, tuple(stacks)
 
 
 def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ...],
@@ -450,9 +465,9 @@ def run_layer(cell: Cell, kernels: Compiled, xs: Tensor, state: tuple[Tensor, ..
     g = kernels.graph
     T, B, In = xs.shape
     params = cell._parameters
-    names, stacks = _layer_plan(cell, kernels)
+    fetch, stacks = _layer_plan(cell, kernels)
     block = cell.stacked_parameters  # a cell may keep its gate blocks in its own layout
-    inputs = [block((n,)) for n in names if n is not None]
+    inputs = [block(names) for names in fetch]
     extra = [params[name] for name in g.params]
     mask = np.ones((T, B), dtype=bool) if valid is None else \
         np.arange(T)[:, None] < valid[None, :]

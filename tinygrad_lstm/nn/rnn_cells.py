@@ -139,6 +139,14 @@ class TorchLayoutCell(Cell):
         self.gates[name] = spec
         return spec
 
+    def stores_stacked(self, names: Sequence[str]) -> bool:
+        """True where ``names`` are the blocks of whole tensors in their order (all of
+        ``weight_ih``, of ``weight_hh``, or the biases b_ih + b_hh of every gate)."""
+        parts = [dict(self._where[n]) for n in names]
+        every = list(range(self.gate_count))
+        return all([p.get(attr, -1) for p in parts] in ([None], every)
+                   for attr in dict.fromkeys(a for p in parts for a in p))
+
     def stacked_parameters(self, names: Sequence[str]) -> Tensor:
         """Slices of PyTorch's tensors for the gates' blocks (the whole tensor when the names
         cover it in order), a bias being b_ih + b_hh (both get the full gradient)."""
