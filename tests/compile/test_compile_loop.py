@@ -138,14 +138,14 @@ def test_compiled_loop_matches_python_loop(name: str, recurrent_dropout: float,
 
 
 def test_saved_buffers_kept_for_a_few_shapes_only() -> None:
-    from tinygrad_lstm.compile import runner
+    from tinygrad_lstm.compile import layer
 
     rnn = tl.nn.Recurrent(tl.cells.LSTM(3, 4))
-    for steps in range(1, 3 * runner.SPARE_SHAPES):  # a new sequence length every call
+    for steps in range(1, 3 * layer.SPARE_SHAPES):  # a new sequence length every call
         out, _ = rnn(tl.Tensor(np.ones((steps, 2, 3)), requires_grad=True))
         out.sum().backward()
-    pool = runner._workspace.__dict__.get("spare", {})
-    assert 0 < len(pool) <= runner.SPARE_SHAPES
+    pool = layer._workspace.__dict__.get("spare", {})
+    assert 0 < len(pool) <= layer.SPARE_SHAPES
     assert all(len(bufs) <= 2 for bufs in pool.values())
 
 

@@ -3,8 +3,9 @@
 Trace a cell's ``step`` once (``trace``), derive its forward and backward from the primitives'
 symbolic rules (``derive``), emit one fused forward and one fused backward Numba kernel
 (``emit_numba``; CUDA source for CuPy in ``emit_cuda``), and run a whole layer as one tape node
-(``runner``). ``tl.nn.Recurrent`` uses it by default; ``compile=False`` on the module, or
-``set_enabled(False)`` / ``TINYGRAD_LSTM_COMPILE=0`` for the process, keep the tape path.
+(``runner``; its arrays' side is ``layer``). ``tl.nn.Recurrent`` uses it by default;
+``compile=False`` on the module, or ``set_enabled(False)`` / ``TINYGRAD_LSTM_COMPILE=0`` for the
+process, keep the tape path.
 
 >>> import tinygrad_lstm as tl
 >>> tl.compile.explain(tl.cells.LayerNormLSTM(3, 4)).split(":")[:2]

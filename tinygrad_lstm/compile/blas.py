@@ -16,7 +16,7 @@ The forward's GEMMs read each recurrent weight transposed, C-ordered (``transpos
 ``omatcopy``, a tiled transposing copy, where NumPy copies a transpose element by element).
 
 Where NumPy's BLAS is not an ILP64 OpenBLAS exposing these symbols (a NumPy built against MKL or
-Accelerate), ``gemm_address`` returns None and the runner keeps its Python time loop, with the
+Accelerate), ``gemm_address`` returns None and the layer keeps its Python time loop, with the
 same results.
 """
 
@@ -72,7 +72,7 @@ def _address(names: tuple[str, ...]) -> int | None:
 @cache
 def gemm_address(dtype: Any) -> int | None:
     """The address of NumPy's BLAS ``cblas_?gemm`` (ILP64) for ``dtype`` (float32 or float64),
-    or None where NumPy's BLAS does not expose one (then the runner loops in Python)."""
+    or None where NumPy's BLAS does not expose one (then the layer loops in Python)."""
     return _address(_SYMBOLS.get(np.dtype(dtype).name, ()))
 
 

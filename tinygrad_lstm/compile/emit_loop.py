@@ -1,6 +1,6 @@
 """Emit the time loop of a compiled layer as Numba code: ``run_forward`` and ``run_backward``.
 
-They do what ``runner``'s Python loop does, in one compiled call per layer and direction: per
+They do what ``layer``'s Python loop does, in one compiled call per layer and direction: per
 step forward, one GEMM per value the gates read (``blas.gemm``: NumPy's own BLAS, called by
 address) and the fused kernels; per step backward, the fused kernels and one GEMM per such value.
 At the small size (T50 B16 H64) the Python loop cost about as much as the arithmetic: two kernel

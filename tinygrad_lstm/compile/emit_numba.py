@@ -138,8 +138,8 @@ def _header(dtype: np.dtype) -> list[str]:
     p = " + x2 * (".join(f"_F({c!r})" for c in TANH32_P) + ")" * (len(TANH32_P) - 1)
     q = " + x2 * (".join(f"_F({c!r})" for c in TANH32_Q) + ")" * (len(TANH32_Q) - 1)
     lines += [
-        "    # clamped by selects, not np.minimum/np.maximum: a NaN x compares false and passes,",
-        "    # and each select is one vmaxps/vminps where NumPy's NaN rule costs three instructions",
+        "    # clamped by selects, not np.minimum/np.maximum: a NaN x compares false and",
+        "    # passes, and a select is one vmaxps/vminps where NumPy's NaN rule costs three",
         f"    x = _F({-TANH32_CLAMP!r}) if x < _F({-TANH32_CLAMP!r}) else x",
         f"    x = _F({TANH32_CLAMP!r}) if x > _F({TANH32_CLAMP!r}) else x",
         "    x2 = x * x",
