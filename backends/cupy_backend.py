@@ -84,10 +84,22 @@ def _check_device(cupy: Any) -> None:
         driver, built_for = runtime.driverGetVersion(), runtime.runtimeGetVersion()
     except runtime.CUDARuntimeError as err:
         raise BackendUnavailable(f"cupy backend: cannot query the CUDA driver: {err}") from None
-    if driver < built_for:
-        raise BackendUnavailable(
-            f"cupy backend: the NVIDIA driver is too old: it supports CUDA {driver // 1000}."
-            f"{driver % 1000 // 10}, CuPy needs CUDA {built_for // 1000}.{built_for % 1000 // 10}")
+    why = driver_too_old(driver, built_for)
+    if why:
+        raise BackendUnavailable(why)
+
+
+def driver_too_old(driver: int, runtime: int) -> str | None:
+    """Why a driver supporting CUDA ``driver`` cannot run CuPy's CUDA ``runtime`` (versions as
+    CUDA reports them, 1000 major + 10 minor), or None. Within one major version a newer
+    runtime runs on an older driver (CUDA's minor version compatibility; CuPy compiles its
+    kernels to cubin for that reason), so only the major versions are compared: a 12.4
+    driver runs a CuPy built with CUDA 12.8."""
+    if driver // 1000 >= runtime // 1000:
+        return None
+    return (f"cupy backend: the NVIDIA driver is too old: it supports CUDA {driver // 1000}."
+            f"{driver % 1000 // 10}, CuPy needs CUDA {runtime // 1000}.x (built with "
+            f"{runtime // 1000}.{runtime % 1000 // 10})")
 
 
 class CupyBackend(Backend):
@@ -124,8 +136,8 @@ class CupyBackend(Backend):
         name = names.get(np.dtype(x.dtype))
         if name is None:
             raise TypeError(f"sigmoid: the cupy kernel takes float32 or float64, got {x.dtype}")
-        x = xp.ascontiguousarray(x)
-        y = xp.empty_like(x)
+        y = xp.empty(x.shape, x.dtype)  # C-ordered, x's shape (0-d stays 0-d)
+        x = xp.ascontiguousarray(x)  # 1-d for a 0-d x, as in NumPy: the same n values
         n = x.size
         if n:
             blocks = min((n + _THREADS - 1) // _THREADS, 65535)

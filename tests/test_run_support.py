@@ -147,6 +147,19 @@ def test_cupy_without_a_driver_says_so() -> None:
         assert not cupy_backend.nvidia_driver_present()
 
 
+
+@pytest.mark.parametrize(("driver", "runtime", "ok"), [
+    (12040, 12080, True),   # a 12.4 driver, CuPy built with 12.8: minor version compatibility
+    (12080, 12040, True), (13000, 12090, True), (12000, 12000, True),
+    (11080, 12000, False), (12090, 13000, False)])
+def test_cupy_driver_check_compares_major_versions(driver: int, runtime: int, ok: bool) -> None:
+    why = cupy_backend.driver_too_old(driver, runtime)
+    assert (why is None) == ok
+    if not ok:
+        assert why.startswith("cupy backend: the NVIDIA driver is too old: it supports CUDA "
+                              f"{driver // 1000}.{driver % 1000 // 10}, CuPy needs CUDA "
+                              f"{runtime // 1000}.x")
+
 # --- the docs site -------------------------------------------------------------------------
 
 def _untracked_or_changed() -> str:

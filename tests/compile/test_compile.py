@@ -308,6 +308,26 @@ def test_checkpoints_unaffected(tmp_path) -> None:
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("name", sorted(tl.cells.available()))
+def test_trace_does_not_depend_on_where_the_parameters_live(name: str) -> None:
+    """A cell moved to another backend (here the strict one, NumPy behind CuPy's wall) traces
+    to the same graph: the traced leaves live where its parameters do. They used to be NumPy
+    arrays, so a step multiplying a state by a parameter (the peephole LSTM's) failed to trace
+    once the cell was on CuPy, and such cells silently ran on the tape there."""
+    from tinygrad_lstm.compile.trace import NotCompilable, trace
+
+    def key(cell: tl.Cell) -> str:
+        try:
+            return trace(cell).key("float64")
+        except NotCompilable as err:
+            return f"tape path: {err}"
+
+    here = tl.cells.create(name, 4, 4, dtype="float64")
+    there = tl.cells.create(name, 4, 4, dtype="float64").to("strict")
+    assert next(iter(there.parameters())).backend.name == "strict"
+    assert key(there) == key(here)
+
+
 def test_explain_says_why_not() -> None:
     text = tl.cells.explain(tl.cells.LSTM(3, 4))
     assert "compiled" in text and "saved per step" in text and "5 x H" in text

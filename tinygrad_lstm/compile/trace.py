@@ -128,7 +128,8 @@ class _TracePlan:
             raise NotCompilable(f"gate {name!r} reads one step argument twice")
         if name in self.leaves:
             raise NotCompilable(f"gate {name!r} is used twice in one step")
-        leaf = Tensor(np.zeros((TRACE_BATCH, spec.size)), dtype=cell.dtype, requires_grad=True)
+        leaf = Tensor(np.zeros((TRACE_BATCH, spec.size)), dtype=cell.dtype, requires_grad=True,
+                      backend=current[0].backend)  # where the step's arguments live
         self.leaves[name] = leaf
         return leaf
 
@@ -165,12 +166,17 @@ def trace(cell: Cell) -> Graph:
     _check_shape(cell)
     rng = np.random.default_rng(0)
     H = cell.hidden_size
-    x = Tensor(rng.standard_normal((TRACE_BATCH, cell.input_size)), dtype=cell.dtype,
-               requires_grad=True)
-    states = tuple(Tensor(rng.standard_normal((TRACE_BATCH, H)), dtype=cell.dtype,
-                          requires_grad=True) for _ in cell.state)
-    context = tuple(Tensor(rng.standard_normal((TRACE_BATCH, H)), dtype=cell.dtype,
-                           requires_grad=True) for _ in cell.context)
+    # the leaves live where the cell's parameters do (a step multiplying a state by a
+    # parameter would otherwise mix backends, and a cell moved to CuPy would not compile)
+    backend = next((p.backend for p in cell._parameters.values()), None)
+
+    def leaf(width: int) -> Tensor:
+        return Tensor(rng.standard_normal((TRACE_BATCH, width)), dtype=cell.dtype,
+                      requires_grad=True, backend=backend)
+
+    x = leaf(cell.input_size)
+    states = tuple(leaf(H) for _ in cell.state)
+    context = tuple(leaf(H) for _ in cell.context)
     z: dict[str, Tensor] = {}
     plan = _TracePlan(cell, z)
     try:
