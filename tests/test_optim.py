@@ -465,7 +465,7 @@ def test_module_cast_moves_state_buffers() -> None:
     opt.step()
     p.data, p.grad = p.data.astype(np.float64), tl.Tensor(np.ones(3), dtype=tl.float64)
     opt.step()
-    assert p.dtype == np.float64 and opt.state[id(p)]["exp_avg"].dtype == np.float64
+    assert p.dtype == np.float64 and opt.state[p]["exp_avg"].dtype == np.float64
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -522,3 +522,37 @@ def test_stepping_after_module_load_leaves_checkpoint_alone() -> None:
     opt.step()
     for k in checkpoint:
         np.testing.assert_array_equal(checkpoint[k], kept[k])
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("make", [lambda p: optim.Adam(p, lr=0.01),
+                                  lambda p: optim.SGD(p, lr=0.05, momentum=0.9)])
+def test_a_copied_model_and_optimiser_keep_training_as_the_original(how: str, make) -> None:
+    """The state is keyed by the Parameters themselves (as in PyTorch), so copying the model
+    and its optimiser together keeps Adam's moments and step count, SGD's momentum. Keyed by
+    id(param), the copy's state was silently empty: it trained as a fresh optimiser."""
+    import copy
+    import pickle
+
+    tl.manual_seed(0)
+    model = tl.nn.LSTM(2, 3)
+    opt = make(model.parameters())
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((4, 2, 2)))
+
+    def train(model, opt, steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            opt.zero_grad()
+            out, _ = model(x)
+            loss = (out * out).sum()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    train(model, opt, 3)
+    twin, twin_opt = (copy.deepcopy((model, opt)) if how == "deepcopy"
+                      else pickle.loads(pickle.dumps((model, opt))))
+    assert twin_opt.state_dict()["state"].keys() == opt.state_dict()["state"].keys() != set()
+    assert all(p in twin_opt.state for p in twin.parameters())
+    assert train(twin, twin_opt, 4) == train(model, opt, 4)

@@ -230,8 +230,8 @@ def test_rmsprop_state_round_trips_and_refuses_a_foreign_state() -> None:
     assert set(saved["state"][0]) == {"step", "square_avg", "momentum_buffer"}
     again = tl.optim.RMSprop(params, momentum=0.9)
     again.load_state_dict(saved)
-    np.testing.assert_array_equal(again.state[id(params[0])]["momentum_buffer"],
-                                  opt.state[id(params[0])]["momentum_buffer"])
+    np.testing.assert_array_equal(again.state[params[0]]["momentum_buffer"],
+                                  opt.state[params[0]]["momentum_buffer"])
     adam_state = tl.optim.Adam(params).state_dict()
     with pytest.raises(KeyError):
         again.load_state_dict(adam_state)

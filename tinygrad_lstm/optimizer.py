@@ -105,7 +105,9 @@ class Optimizer:
         name = type(self).__name__
         self.defaults = self._validate(dict(defaults))
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[int, dict[str, Any]] = {}  # id(param) -> its state
+        # param -> its state, keyed by the Parameter itself as in PyTorch (it hashes by
+        # identity): copy.deepcopy and pickle of a model with its optimiser keep the state
+        self.state: dict[Parameter, dict[str, Any]] = {}
         if isinstance(params, Module):
             raise TypeError(f"{name}: params must be an iterable of Parameters; pass "
                             "model.parameters(), not the model")
@@ -201,7 +203,7 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     g = _grad_array(owner, p)
-                    self._update(p, _writable(p), g, group, self.state.setdefault(id(p), {}))
+                    self._update(p, _writable(p), g, group, self.state.setdefault(p, {}))
                     bump_version(p, owner)  # a graph that saved p's old values is stale now
         return loss
 
@@ -224,11 +226,11 @@ class Optimizer:
             saved["params"] = list(range(index, index + len(group["params"])))
             groups.append(saved)
             for p in group["params"]:
-                if self.state.get(id(p)):
+                if self.state.get(p):
                     state[index] = {
                         k: np.array(p.backend.to_numpy(v), copy=True) if not isinstance(
                             v, numbers.Number) else v
-                        for k, v in self.state[id(p)].items()}
+                        for k, v in self.state[p].items()}
                 index += 1
         return {"state": state, "param_groups": groups}
 
@@ -260,7 +262,7 @@ class Optimizer:
             new["params"] = group["params"]
             new_groups.append(new)
         params = self._params()
-        new_state: dict[int, dict[str, Any]] = {}
+        new_state: dict[Parameter, dict[str, Any]] = {}
         for key, entry in dict(state_dict["state"]).items():
             try:
                 index = int(key)
@@ -269,7 +271,7 @@ class Optimizer:
             if not 0 <= index < len(params):
                 raise KeyError(f"{name}: state for parameter {index}, but there are "
                                f"{len(params)} parameters")
-            new_state[id(params[index])] = self._load_entry(name, index, params[index], entry)
+            new_state[params[index]] = self._load_entry(name, index, params[index], entry)
         self.param_groups[:] = new_groups
         self.state = new_state
 
