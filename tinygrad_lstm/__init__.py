@@ -17,6 +17,7 @@ from tinygrad_lstm.context import backends_available, get_backend, set_backend, 
 from tinygrad_lstm.errors import (
     BackendMismatchError,
     BackendUnavailable,
+    DataDependentError,
     DTypeError,
     GradcheckError,
     GraphFreedError,
@@ -48,7 +49,8 @@ _tensor_module.__class__ = CallableModule
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError", "DTypeError",
+    "BackendMismatchError", "BackendUnavailable", "Cell", "CheckpointError",
+    "DataDependentError", "DTypeError",
     "GradcheckError", "GraphFreedError", "PRIMITIVES", "Primitive", "ShapeError", "Tensor",
     "addmm", "backends_available", "cat", "cells", "compile", "concat", "detect_anomaly",
     "enable_grad", "float32", "float64", "from_numpy", "get_backend", "gradcheck",

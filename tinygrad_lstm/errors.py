@@ -5,8 +5,8 @@ from __future__ import annotations
 from backends.base import BackendUnavailable
 
 __all__ = [
-    "BackendMismatchError", "BackendUnavailable", "DTypeError", "GradcheckError",
-    "GraphFreedError", "ShapeError",
+    "BackendMismatchError", "BackendUnavailable", "DataDependentError", "DTypeError",
+    "GradcheckError", "GraphFreedError", "ShapeError",
 ]
 
 
@@ -28,3 +28,9 @@ class GraphFreedError(RuntimeError):
 
 class GradcheckError(RuntimeError):
     """An analytic gradient disagrees with central differences; the message says where."""
+
+
+class DataDependentError(RuntimeError):
+    """A step read its tensors' values (``numpy()``, ``item()``, ``float()``, ``tolist()``) while
+    it was traced into equations: what it does depends on its data, so no one graph stands for
+    it (the compiler then keeps the tape path, which runs it on the real values)."""

@@ -42,6 +42,7 @@ class _GradMode(threading.local):
     anomaly: bool = False  # check every primitive's output for NaN and Inf (detect_anomaly)
     trace: list[Any] | None = None  # every tensor apply() makes, in order (symbolic tracing)
     watched: bool = False  # anomaly or trace: apply() looks at neither unless this is set
+    tracing: str | None = None  # what traces a step into equations: reading values raises
 
 
 def _watch() -> None:
@@ -107,6 +108,19 @@ def detect_anomaly() -> Iterator[None]:
     finally:
         _mode.anomaly = previous
         _watch()
+
+
+@contextmanager
+def tracing(what: str) -> Iterator[None]:
+    """Within the block a step is being traced into one graph by ``what`` (the compiler):
+    ``Tensor.numpy()`` and what reads values through it raise ``DataDependentError``, as a
+    Python branch on a value would freeze the traced values' side of it."""
+    previous = _mode.tracing
+    _mode.tracing = what
+    try:
+        yield
+    finally:
+        _mode.tracing = previous
 
 
 @contextmanager

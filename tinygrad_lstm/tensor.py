@@ -24,7 +24,7 @@ import numpy as np
 from backends.base import Backend
 from tinygrad_lstm import tape
 from tinygrad_lstm.context import get_backend
-from tinygrad_lstm.errors import BackendMismatchError, DTypeError, ShapeError
+from tinygrad_lstm.errors import BackendMismatchError, DataDependentError, DTypeError, ShapeError
 from tinygrad_lstm.primitives import PRIMITIVES, Primitive
 from tinygrad_lstm.tensor_shape import ShapeMethods
 from tinygrad_lstm.tensor_torch import TorchNames, device_backend
@@ -266,6 +266,11 @@ class Tensor(ShapeMethods, TorchNames):
         saved these values for backward, and a write through the view would go unseen.
         Write through ``.data`` (untracked, as in PyTorch) or use ``.detach().numpy()``.
         """
+        if tape._mode.tracing is not None:
+            raise DataDependentError(
+                f"{tape._mode.tracing}: the step reads a tensor's values (numpy(), item(), "
+                "float() or tolist() of a tensor of shape "
+                f"{self.shape}): what it computes depends on its data")
         array = self.backend.to_numpy(self.data)
         if self.requires_grad and (array is self.data or array.base is self.data):
             array = array.view()

@@ -328,6 +328,35 @@ def test_trace_does_not_depend_on_where_the_parameters_live(name: str) -> None:
     assert key(there) == key(here)
 
 
+@pytest.mark.parametrize("read", ["numpy", "item", "float", "tolist"])
+def test_a_step_branching_on_values_keeps_the_tape_path(read: str) -> None:
+    """A Python branch on a tensor's value would be frozen by the trace (it saw one set of
+    values): reading values while tracing raises, so such a cell runs on the tape, explain
+    says why, and the symbolic printer refuses rather than print one branch."""
+    reads = {"numpy": lambda t: t.numpy().mean(), "item": lambda t: t.sum().item(),
+             "float": lambda t: float(t.sum()), "tolist": lambda t: t.tolist()[0][0]}
+
+    class Branchy(tl.Cell):
+        state = ("h",)
+
+        def step(self, x, h):
+            a = self.gate("a", h, x).tanh()
+            b = self.gate("b", h, x).sigmoid()
+            return (a if reads[read](h) >= 0 else b,)
+
+    text = tl.cells.explain(Branchy(2, 3))
+    assert "tape path" in text.splitlines()[0] and "depends on its data" in text
+    tl.manual_seed(0)
+    cell = Branchy(2, 3, dtype="float64")
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((6, 2, 2)), dtype="float64")
+    out, _ = tl.nn.Recurrent(cell)(x)
+    assert out._node.prim.name != "recurrent_layer"
+    np.testing.assert_array_equal(out.numpy(),
+                                  tl.nn.Recurrent(cell, compile=False)(x)[0].numpy())
+    with pytest.raises(tl.DataDependentError, match=r"tl.symbolic: the step reads a tensor's"):
+        tl.symbolic.equations(cell)
+
+
 def test_explain_says_why_not() -> None:
     text = tl.cells.explain(tl.cells.LSTM(3, 4))
     assert "compiled" in text and "saved per step" in text and "5 x H" in text

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_lstm.tape import enable_grad
+from tinygrad_lstm.errors import DataDependentError
+from tinygrad_lstm.tape import enable_grad, tracing
 from tinygrad_lstm.tensor import Tensor
 
 if TYPE_CHECKING:
@@ -180,10 +181,13 @@ def trace(cell: Cell) -> Graph:
     z: dict[str, Tensor] = {}
     plan = _TracePlan(cell, z)
     try:
-        with enable_grad():
+        with enable_grad(), tracing("the compiler's trace"):
             new = cell.run_step(x, states, context, strategy=plan)
     except NotCompilable:
         raise
+    except DataDependentError:  # a Python branch on a value would be frozen into the kernels
+        raise NotCompilable("its step reads its tensors' values (numpy(), item(), float() or "
+                            "tolist()): what it computes depends on its data") from None
     except Exception as err:  # a step that only runs on real data: the tape path runs it
         raise NotCompilable(f"its step did not run on traced leaves ({type(err).__name__}: "
                             f"{err})") from None

@@ -36,7 +36,7 @@ from tinygrad_lstm.symbolic.names import (  # noqa: F401 - the printer's names, 
     signed,
     split_coefficient,
 )
-from tinygrad_lstm.tape import recording
+from tinygrad_lstm.tape import recording, tracing
 from tinygrad_lstm.tensor import Tensor, zeros
 
 #: a constant array a step hands a primitive (Clockwork's tick mask), at the vector level
@@ -232,7 +232,7 @@ class _Trace:
             self.values[id(t)] = context_symbol(s)
         for name, p in cell.named_parameters():
             self.values[id(p)] = sympy.Symbol(_param_symbol(name))
-        with recording() as made:
+        with recording() as made, tracing("tl.symbolic"):  # one set of equations for all data
             self.new = cell.run_step(x, state, context, strategy=self)
         self.order = {id(t): k for k, t in enumerate(made)}
 
