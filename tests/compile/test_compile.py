@@ -357,6 +357,21 @@ def test_a_step_branching_on_values_keeps_the_tape_path(read: str) -> None:
         tl.symbolic.equations(cell)
 
 
+def test_explain_takes_modules_and_refuses_other_things() -> None:
+    text = tl.cells.explain(tl.nn.LSTM(3, 4, num_layers=2, bidirectional=True))
+    assert text.startswith("LSTM (2 layers x 2 directions of LSTMCell):\nLSTMCell: compiled")
+    assert tl.cells.explain(tl.nn.GRU(3, 4, compile=False)) == \
+        "GRU (1 layer of GRUCell): tape path: the module was built with compile=False"
+    assert "tape path: the module was built with fused=False" in \
+        tl.cells.explain(tl.nn.Recurrent(tl.cells.LSTM(3, 4), fused=False))
+    assert "LSTMCell: tape path: state 'h' has width 2" in \
+        tl.cells.explain(tl.nn.LSTM(3, 4, proj_size=2))
+    assert "its parameters live on the 'strict' backend" in \
+        tl.cells.explain(tl.cells.PeepholeLSTM(3, 4).to("strict"))
+    with pytest.raises(TypeError, match=r"explain: takes a tl.Cell or a module .* got str"):
+        tl.cells.explain("lstm")
+
+
 def test_explain_says_why_not() -> None:
     text = tl.cells.explain(tl.cells.LSTM(3, 4))
     assert "compiled" in text and "saved per step" in text and "5 x H" in text

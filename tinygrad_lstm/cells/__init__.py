@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_lstm.cells.base import Cell, GateSpec
 from tinygrad_lstm.cells.gru import GRU, MGU, MUT1, MUT2, MUT3, TorchGRU
@@ -37,6 +37,9 @@ from tinygrad_lstm.cells.registry import (
 )
 from tinygrad_lstm.cells.rnn import RNN, ClockworkRNN
 
+if TYPE_CHECKING:
+    from tinygrad_lstm.module import Module
+
 __all__ = [
     "CIFG", "GREFF_VARIANTS", "GRU", "LSTM", "MGU", "MUT1", "MUT2", "MUT3", "RNN", "Cell",
     "CellSpec", "CellSpecError", "ClockworkRNN", "DepthGatedLSTM", "GateSpec", "LayerNormLSTM",
@@ -56,9 +59,9 @@ def create(name: str, input_size: int, hidden_size: int, **options: Any) -> Cell
         raise TypeError(f"cell {name!r}: {err}") from None
 
 
-def explain(cell: Cell) -> str:
-    """Whether ``cell`` runs as compiled kernels in a sequence, or on the tape, and why
-    (``tinygrad_lstm.compile.explain``)."""
+def explain(cell: Cell | Module) -> str:
+    """Whether ``cell`` (or the cells of a module such as ``tl.nn.LSTM``) runs as compiled
+    kernels in a sequence, or on the tape, and why (``tinygrad_lstm.compile.explain``)."""
     from tinygrad_lstm.compile import explain as _explain
 
     return _explain(cell)
