@@ -447,7 +447,8 @@ def _zeros(*shape: int) -> tl.Tensor:
                  id="2d-state"),
     pytest.param(_zeros(4, B, H), ValueError, r"\(h_0, c_0\)", id="h0-only"),
     pytest.param((_zeros(4, B, H),) * 3, ValueError, r"\(h_0, c_0\)", id="three-tensors"),
-    pytest.param((np.zeros((4, B, H)), np.zeros((4, B, H))), ShapeError, "ndarray",
+    pytest.param((np.zeros((4, B, H)), np.zeros((4, B, H))), TypeError,
+                 r"^LSTM: h_0 must be a tl.Tensor of shape \(4, 3, 4\), got ndarray$",
                  id="numpy-not-tensor"),
 ])
 def test_bad_hx_lstm(hx, error: type, pattern: str) -> None:

@@ -386,9 +386,19 @@ class Cell(Module):
             check_dtype(owner, f"state {name!r}", s, self.dtype)
         return tuple(state)
 
-    def check_input(self, x: Any, where: str) -> None:
+    def check_input(self, x: Any, where: str, ndims: tuple[int, ...] = (),
+                    layout: str = "") -> None:
+        """Raise one line naming what is wrong with an input ``x``: not a tl.Tensor
+        (``TypeError``), not ``ndims``-D (``layout`` says how it should be; ``ShapeError``),
+        the wrong number of features (``ShapeError``) or dtype (``DTypeError``)."""
         if not isinstance(x, Tensor):
-            raise TypeError(f"{where}: input must be a Tensor, got {type(x).__name__}")
+            kind = type(x)
+            name = kind.__name__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+            raise TypeError(f"{where}: input must be a tl.Tensor, got {name}"
+                            + (" (wrap it: tl.Tensor(x))" if hasattr(x, "__array__") else ""))
+        if ndims and x.ndim not in ndims:
+            raise ShapeError(f"{where}: input must be {layout}, got shape {x.shape}")
         if x.shape[-1:] != (self.input_size,):
             raise ShapeError(f"{where}: input has shape {x.shape}: {x.shape[-1:] and x.shape[-1]}"
                              f" features, but {type(self).__name__} expects input_size="
@@ -399,10 +409,8 @@ class Cell(Module):
                  ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """One step: ``h, state = cell(x_t, state)``; ``state=None`` means zeros."""
         self._ensure_built()
-        self.check_input(x, type(self).__name__)
-        if x.ndim != 2:
-            raise ShapeError(f"{type(self).__name__}: one step takes x of shape (batch, "
-                             f"{self.input_size}), got {x.shape}")
+        self.check_input(x, type(self).__name__, (2,),
+                         f"one step's x of shape (batch, {self.input_size})")
         batch = x.shape[0]
         state = self.init_state(batch, x.backend) if state is None else \
             self.check_state(state, batch)

@@ -135,10 +135,8 @@ class Recurrent(Module):
     def forward(self, x: Tensor, state: Any = None,
                 lengths: Any = None) -> tuple[Tensor, State]:
         first = self.cells[0]
-        first.check_input(x, type(self).__name__)
-        if x.ndim != 3:
-            layout = "(B, T, features)" if self.batch_first else "(T, B, features)"
-            raise ShapeError(f"Recurrent: input must be 3-D {layout}, got shape {x.shape}")
+        layout = "(B, T, features)" if self.batch_first else "(T, B, features)"
+        first.check_input(x, type(self).__name__, (3,), f"3-D {layout}")
         if self.batch_first:
             x = x.transpose(1, 0, 2)
         steps, batch = x.shape[0], x.shape[1]

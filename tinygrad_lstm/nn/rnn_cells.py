@@ -36,7 +36,6 @@ from tinygrad_lstm import random as tl_random
 from tinygrad_lstm.cells.base import Cell, GateSpec
 from tinygrad_lstm.cells.plan import StepPlan
 from tinygrad_lstm.checks import check_int
-from tinygrad_lstm.errors import ShapeError
 from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.tensor import Tensor, concat, zeros
 
@@ -178,10 +177,8 @@ class TorchLayoutCell(Cell):
     def _one_step(self, x: Any, hx: Any) -> tuple[Tensor, ...]:
         owner = type(self).__name__
         self._ensure_built()
-        self.check_input(x, owner)
-        if x.ndim not in (1, 2):
-            raise ShapeError(f"{owner}: input must be (batch, {self.input_size}) or "
-                             f"({self.input_size},), got {x.shape}")
+        self.check_input(x, owner, (1, 2),
+                         f"(batch, {self.input_size}) or ({self.input_size},)")
         unbatched = x.ndim == 1
         if unbatched:
             x = x.reshape(1, self.input_size)

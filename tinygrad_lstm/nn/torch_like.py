@@ -132,8 +132,11 @@ class _TorchShaped(Recurrent):
         count = self.num_layers * self.directions
         for name, p in zip(names, parts, strict=True):
             want = (count, batch, cell.state_size(name))
-            if not isinstance(p, Tensor) or p.shape != want:
-                got = p.shape if isinstance(p, Tensor) else type(p).__name__
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: {name}_0 must be a tl.Tensor of shape "
+                                f"{want}, got {type(p).__name__}")
+            if p.shape != want:
+                got = p.shape
                 raise ShapeError(f"{type(self).__name__}: {name}_0 must have shape "
                                  f"(num_layers * directions, batch, {name} size) = {want}, "
                                  f"got {got}")
@@ -154,7 +157,7 @@ class _TorchShaped(Recurrent):
             raise TypeError(f"{owner}: packed sequences are a padded batch and lengths= here: "
                             "padded, lengths = tl.nn.pad_sequence(seqs); "
                             f"{owner.lower()}(padded, lengths=lengths)")
-        self.cells[0].check_input(x, owner)
+        self.cells[0].check_input(x, owner, (2, 3), "3-D (or 2-D unbatched)")
         unbatched = x.ndim == 2
         if unbatched:  # PyTorch's (L, H_in): one sequence, and state (D * num_layers, H)
             if lengths is not None:
@@ -168,8 +171,6 @@ class _TorchShaped(Recurrent):
                 parts = tuple(p.reshape(p.shape[0], 1, p.shape[1])
                               if isinstance(p, Tensor) and p.ndim == 2 else p for p in parts)
                 hx = parts if isinstance(hx, tuple | list) else parts[0]
-        elif x.ndim != 3:
-            raise ShapeError(f"{owner}: input must be 3-D (or 2-D unbatched), got {x.shape}")
         state = None
         if hx is not None:
             state = self._split_state(hx, x.shape[0 if self.batch_first else 1])
