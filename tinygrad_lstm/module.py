@@ -18,6 +18,7 @@ import numpy as np
 
 from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.tensor import Tensor
+from tinygrad_lstm.versions import bump_version
 
 
 class Parameter(Tensor):
@@ -115,9 +116,15 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``None``, or zeros in place if
+        ``set_to_none=False`` (PyTorch's ``Module.zero_grad``)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+                bump_version(p.grad, f"{type(self).__name__}.zero_grad")
 
     def double(self) -> Module:
         """Cast to float64 (``to("float64")``), as PyTorch's ``Module.double``."""

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -478,3 +480,23 @@ def test_fresh_module_load_torch_layout() -> None:
     gru = tl.nn.GRU(IN, H, dtype="float64")  # the usual import path: a new module, torch weights
     gru.load_state_dict(sd, layout="torch")
     assert np.array_equal(gru.state_dict(layout="torch")["weight_ih_l0"], sd["weight_ih_l0"])
+
+
+def test_module_zero_grad_as_pytorch() -> None:
+    m = tl.nn.LSTM(2, 3)
+    m(tl.Tensor(np.ones((2, 1, 2))))[0].sum().backward()
+    grad = m.weight_ih_l0.grad
+    m.zero_grad(set_to_none=False)  # zeros in place, the same tensors
+    assert m.weight_ih_l0.grad is grad and not grad.numpy().any()
+    m.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+
+
+@pytest.mark.parametrize("module", ["LSTM", "GRU", "RNN"])
+def test_dropout_with_one_layer_warns_as_pytorch(module: str) -> None:
+    with pytest.warns(UserWarning, match=r"non-zero dropout expects num_layers greater than 1, "
+                                         r"but got dropout=0.5 and num_layers=1"):
+        getattr(tl.nn, module)(2, 3, dropout=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(tl.nn, module)(2, 3, dropout=0.5, num_layers=2)
