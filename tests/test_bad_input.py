@@ -23,6 +23,15 @@ def x3() -> tl.Tensor:
     return tl.Tensor(np.zeros((5, 2, 3)))
 
 
+class GrowingCell(tl.Cell):
+    """A user's mistake: the step returns a wider state than it got."""
+
+    state = ("h",)
+
+    def step(self, x: tl.Tensor, h: tl.Tensor) -> tuple[tl.Tensor]:
+        return (tl.concat([h, self.gate("a", h, x).tanh()], axis=-1),)
+
+
 def lstm_runner() -> tl.nn.Recurrent:
     return tl.nn.Recurrent(tl.cells.LSTM(3, 4))
 
@@ -78,6 +87,9 @@ CASES = [
      ValueError, r"^LSTMCell: input must be \(batch, 3\) or \(3,\), got shape \(1, 2, 3\)$"),
     ("nn.LSTM(4-D x)", lambda: tl.nn.LSTM(4, 5)(tl.Tensor(np.zeros((5, 3, 4, 1)))), ValueError,
      r"^LSTM: input must be 3-D \(or 2-D unbatched\), got shape \(5, 3, 4, 1\)$"),
+    ("step grows its state", lambda: tl.nn.Recurrent(GrowingCell(2, 4))(
+        tl.Tensor(np.ones((5, 2, 2)))), ValueError,
+     r"^GrowingCell.step returned state 'h' as \(1, 8\); it came in as \(1, 4\)"),
     ("cells.create(option)", lambda: tl.cells.create("lstm", 3, 4, colour="red"), TypeError,
      r"^cell 'lstm': .*unexpected keyword argument 'colour'"),
     ("cells.create(name)", lambda: tl.cells.create("elman", 3, 4), ValueError,

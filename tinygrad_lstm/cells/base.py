@@ -365,6 +365,12 @@ class Cell(Module):
             got = len(new) if isinstance(new, tuple | list) else type(new).__name__
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "
                             f"{len(self.state)} tensors {self.state}")
+        for name, before, after in zip(self.state, state, new, strict=True):
+            if not isinstance(after, Tensor) or after.shape != before.shape:
+                got = after.shape if isinstance(after, Tensor) else type(after).__name__
+                raise ShapeError(f"{type(self).__name__}.step returned state {name!r} as "
+                                 f"{got}; it came in as {before.shape} (a step keeps each "
+                                 "state's shape)")
         return tuple(new)
 
     def check_state(self, state: Sequence[Any], batch: int, where: str | None = None
