@@ -106,6 +106,9 @@ CASES = [
      r"^Recurrent: lengths must have one entry per sequence \(2\)"),
     ("rnn(lengths=[0, 5])", lambda: lstm_runner()(x3(), lengths=[0, 5]), ValueError,
      r"^Recurrent: lengths\[0\] = 0: every sequence needs at least one step"),
+    ("rnn(state=PyTorch's stacked hx)", lambda: tl.nn.Recurrent(tl.cells.LSTM(3, 4), num_layers=2)(
+        x3(), state=(tl.Tensor(np.zeros((2, 2, 4))), tl.Tensor(np.zeros((2, 2, 4))))), ValueError,
+     r"^Recurrent: state is one tuple per layer and direction, \[\(h, c\), \.\.\.\] of \(B, H\)"),
     ("rnn(state=Tensor)", lambda: lstm_runner()(x3(), state=tl.Tensor(np.zeros((2, 4)))),
      ValueError, r"^Recurrent: state must be a list of 1 tuples"),
     ("rnn(2-D x)", lambda: lstm_runner()(tl.Tensor(np.zeros((5, 3)))), ValueError,

@@ -118,6 +118,12 @@ class Recurrent(Module):
         count = self.num_layers * self.directions
         if state is None:  # zeros on the input's backend
             return [c.init_state(batch, backend) for c in self.cells]
+        stacked = isinstance(state, tuple | list) and len(state) > 0 and \
+            all(isinstance(s, Tensor) and s.ndim == 3 for s in state)
+        if stacked:  # PyTorch's (num_layers * directions, B, H) per state
+            raise ValueError("Recurrent: state is one tuple per layer and direction, [(h, c), "
+                             "...] of (B, H) tensors; got 3-D tensors (PyTorch's stacked form: "
+                             "tl.nn.LSTM / GRU / RNN take that as hx)")
         if count == 1 and isinstance(state, tuple) and all(isinstance(s, Tensor) for s in state):
             state = [state]
         if not isinstance(state, list | tuple) or len(state) != count:
