@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,12 @@ from tinygrad_lstm.errors import DTypeError, ShapeError
 from tinygrad_lstm.tensor import Tensor
 from tinygrad_lstm.versions import bump_version
 
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` did not match, as PyTorch returns it."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 class Parameter(Tensor):
     """A tensor a module learns: ``requires_grad=True`` and found by ``Module.parameters()``."""
@@ -186,12 +192,13 @@ class Module:
         return {name: np.array(p.numpy(), copy=True) for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True,
-                        layout: str = "native") -> None:
+                        layout: str = "native") -> IncompatibleKeys:
         """Copy values into the parameters, checking names, shapes and dtypes first.
 
         Nothing is changed unless every entry fits: a failed load leaves the module as it was.
         ``layout="torch"`` reads PyTorch's keys at any depth (``tinygrad_lstm.nn.torch_layout``).
-        """
+        Returns ``(missing_keys, unexpected_keys)`` as PyTorch does (both empty when
+        ``strict``: a mismatch raises ``KeyError`` there)."""
         if layout != "native":
             from tinygrad_lstm.nn.torch_layout import from_torch_state_dict
             state = from_torch_state_dict(self, state, layout)
@@ -223,6 +230,7 @@ class Module:
         for name, array in staged.items():
             p = own[name]
             p.data = p.backend.xp.array(array, dtype=p.dtype)  # a copy: never the caller's
+        return IncompatibleKeys(missing, extra)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)

@@ -500,3 +500,15 @@ def test_dropout_with_one_layer_warns_as_pytorch(module: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         getattr(tl.nn, module)(2, 3, dropout=0.5, num_layers=2)
+
+
+def test_load_state_dict_returns_the_unmatched_keys_as_pytorch() -> None:
+    m = tl.nn.LSTM(2, 3)
+    state = m.state_dict()
+    assert m.load_state_dict(state) == ([], [])
+    state["extra"] = np.zeros(1)
+    del state["bias_hh_l0"]
+    keys = m.load_state_dict(state, strict=False)
+    assert keys.missing_keys == ["bias_hh_l0"] and keys.unexpected_keys == ["extra"]
+    r = tl.nn.Recurrent(tl.cells.LSTM(2, 3))
+    assert r.load_state_dict({}, strict=False).missing_keys == sorted(r.state_dict())

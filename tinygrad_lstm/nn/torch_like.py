@@ -30,7 +30,7 @@ import numpy as np
 from tinygrad_lstm.cells.base import Cell
 from tinygrad_lstm.checks import check_dtype, check_int
 from tinygrad_lstm.errors import DTypeError, ShapeError
-from tinygrad_lstm.module import Parameter
+from tinygrad_lstm.module import IncompatibleKeys, Parameter
 from tinygrad_lstm.nn.recurrent import Recurrent
 from tinygrad_lstm.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, device_backend
 from tinygrad_lstm.tensor import Tensor, stack
@@ -193,7 +193,7 @@ class _TorchShaped(Recurrent):
         return super().state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True,
-                        layout: str = "native") -> None:
+                        layout: str = "native") -> IncompatibleKeys:
         """Load PyTorch's keys (checked before any change; ``layout`` may be either)."""
         check_layout("load_state_dict", layout)
         shapes = {name: p.shape for name, p in self.named_parameters()}
@@ -213,7 +213,7 @@ class _TorchShaped(Recurrent):
             if array.dtype.kind != "f":
                 raise DTypeError(f"load_state_dict: {key!r} has dtype {array.dtype}, expected "
                                  "floats")
-        super().load_state_dict(state, strict=strict)
+        return super().load_state_dict(state, strict=strict)
 
 
 class LSTM(_TorchShaped):
