@@ -149,14 +149,24 @@ class Module:
         ``BackendUnavailable`` (with the reason) where CuPy cannot run."""
         return self.to("cuda")
 
-    def to(self, target: Any) -> Module:
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Module:
         """Move (or cast) every parameter in place, keeping the Parameter objects.
 
-        ``target`` is a backend name (``"numpy"``, ``"cupy"``), a PyTorch device name
-        (``"cpu"``, ``"cuda"``) or a dtype. A cast also sets the ``dtype`` of every sub-module
-        that has one (the cells, which make their zero states and their clones in it), so later
-        outputs have the new dtype.
+        Each target, positional or ``device=`` / ``dtype=`` as in PyTorch
+        (``m.to("cuda", torch.float64)``), is a backend name (``"numpy"``, ``"cupy"``), a
+        PyTorch device (``"cpu"``, ``"cuda"``) or a dtype (NumPy's, PyTorch's or a name). A cast
+        also sets the ``dtype`` of every sub-module that has one (the cells, which make their
+        zero states and their clones in it), so later outputs have the new dtype. Raises
+        ``ValueError`` for a target that is neither, ``TypeError`` when none is given.
         """
+        targets = [t for t in (*args, device, dtype) if t is not None]
+        if not targets:
+            raise TypeError(f"{type(self).__name__}.to: give a backend, a device or a dtype")
+        for target in targets:
+            self._to_one(target)
+        return self
+
+    def _to_one(self, target: Any) -> None:
         import backends
         from tinygrad_lstm.tensor import Backend, _as_dtype
         from tinygrad_lstm.tensor_torch import device_backend
@@ -180,7 +190,6 @@ class Module:
         for p in self.parameters():
             moved = p.to(target)
             p.data, p.backend, p.grad = moved.data, moved.backend, None
-        return self
 
     def state_dict(self, layout: str = "native") -> dict[str, np.ndarray]:
         """Every parameter as a NumPy copy, keyed by its dotted name; ``layout="torch"`` writes

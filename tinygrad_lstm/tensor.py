@@ -43,6 +43,8 @@ _NEG, _EXP, _LOG, _SIGMOID, _TANH, _RELU = (
 
 
 def _as_dtype(dtype: Any, op: str = "Tensor") -> np.dtype:
+    if type(dtype).__module__ == "torch":  # PyTorch's dtype objects: torch.float64
+        dtype = str(dtype).removeprefix("torch.")
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -322,25 +324,6 @@ class Tensor(ShapeMethods, TorchNames):
                                "use .detach()")
         self.requires_grad = bool(flag)
         return self
-
-    def to(self, target: str | Backend | Any) -> Tensor:
-        """This tensor on another backend (``"numpy"``, ``"cupy"``) or dtype; differentiable."""
-        import backends
-
-        target = device_backend(target)  # PyTorch's "cpu" / "cuda"
-        if isinstance(target, str) and target in backends.names() or isinstance(target, Backend):
-            dst = target if isinstance(target, Backend) else backends.get(target)
-            if dst is self.backend:
-                return self
-            out = Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
-            return tape.record(out, TRANSFER, (self,), {"src": self.backend, "dst": dst},
-                               [self.data], self.requires_grad)
-        try:
-            dt = _as_dtype(target, "to")
-        except DTypeError:
-            raise ValueError(f"to: {target!r} is neither a backend ({', '.join(backends.names())})"
-                             " nor a dtype (float32, float64)") from None
-        return self if dt == self.dtype else apply(_P["astype"], self, dtype=dt)
 
     # --- arithmetic: each operator is one primitive ------------------------------------------
     def __add__(self, other: Any) -> Tensor:

@@ -122,6 +122,40 @@ class TorchNames:
 
     __slots__ = ()
 
+    # --- where it lives ---------------------------------------------------------------------
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
+        """This tensor on another backend (``"numpy"``, ``"cupy"``, or PyTorch's ``"cpu"`` /
+        ``"cuda"``) or in another dtype, each target positional or ``device=`` / ``dtype=`` as
+        in PyTorch; differentiable. Raises ``ValueError`` for a target that is neither."""
+        targets = [t for t in (*args, device, dtype) if t is not None]
+        if not targets:
+            raise TypeError("to: give a backend, a device or a dtype")
+        out = self
+        for target in targets:
+            out = out._to_one(target)
+        return out
+
+    def _to_one(self, target: Any) -> Tensor:
+        import backends
+        from backends.base import Backend
+        from tinygrad_lstm import tape
+
+        t = _t()
+        target = device_backend(target)  # PyTorch's "cpu" / "cuda"
+        if isinstance(target, str) and target in backends.names() or isinstance(target, Backend):
+            dst = target if isinstance(target, Backend) else backends.get(target)
+            if dst is self.backend:
+                return self
+            out = t.Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
+            return tape.record(out, t.TRANSFER, (self,), {"src": self.backend, "dst": dst},
+                               [self.data], self.requires_grad)
+        try:
+            dt = t._as_dtype(target, "to")
+        except DTypeError:
+            raise ValueError(f"to: {target!r} is neither a backend ({', '.join(backends.names())})"
+                             " nor a dtype (float32, float64)") from None
+        return self if dt == self.dtype else t.apply(t._P["astype"], self, dtype=dt)
+
     # --- what it is --------------------------------------------------------------------------
     def size(self, dim: int | None = None) -> Any:
         """The shape (a tuple), or the length of one dim, as ``torch.Tensor.size``."""

@@ -512,3 +512,24 @@ def test_load_state_dict_returns_the_unmatched_keys_as_pytorch() -> None:
     assert keys.missing_keys == ["bias_hh_l0"] and keys.unexpected_keys == ["extra"]
     r = tl.nn.Recurrent(tl.cells.LSTM(2, 3))
     assert r.load_state_dict({}, strict=False).missing_keys == sorted(r.state_dict())
+
+
+def test_to_takes_pytorch_forms() -> None:
+    """m.to(dtype), m.to(device, dtype), m.to(device=, dtype=), the same Parameters after."""
+    m = tl.nn.LSTM(2, 3)
+    params = list(m.parameters())
+    assert m.to("cpu", "float64") is m and m.weight_ih_l0.dtype == np.float64
+    m.to(device="cpu", dtype=np.float32)
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    assert all(a is b for a, b in zip(m.parameters(), params, strict=True))
+    t = tl.Tensor(np.ones(2)).to("cpu", dtype="float64")
+    assert t.dtype == np.float64
+    with pytest.raises(TypeError, match=r"^LSTM.to: give a backend, a device or a dtype$"):
+        m.to()
+    with pytest.raises(ValueError, match=r"^LSTM.to: 'gpu0' is neither a backend"):
+        m.to("gpu0")
+    torch = pytest.importorskip("torch")
+    m.to(torch.float64)
+    assert m.weight_hh_l0.dtype == np.float64
+    assert tl.nn.GRU(2, 3, dtype=torch.float64).weight_hh_l0.dtype == np.float64
+    assert tl.Tensor(np.ones(2)).to(dtype=torch.float64).dtype == np.float64
