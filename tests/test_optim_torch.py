@@ -85,6 +85,45 @@ def test_adagrad_follows_torch(options: dict[str, Any]) -> None:
               lambda ps: torch.optim.Adagrad(ps, lr=0.1, **options))
 
 
+ADAM = [("Adam", {"amsgrad": True}), ("Adam", {"amsgrad": True, "weight_decay": 0.05}),
+        ("AdamW", {"amsgrad": True}), ("AdamW", {"amsgrad": True, "betas": (0.8, 0.9)})]
+
+
+@pytest.mark.parametrize(("name", "options"), ADAM, ids=[f"{n}{o}" for n, o in ADAM])
+def test_amsgrad_follows_torch(name: str, options: dict[str, Any]) -> None:
+    _run_both(lambda ps: getattr(tl.optim, name)(ps, lr=0.05, **options),
+              lambda ps: getattr(torch.optim, name)(ps, lr=0.05, **options), steps=40)
+
+
+def test_amsgrad_state_saves_and_loads_and_old_states_load_as_off() -> None:
+    params, loss, _, _ = _problem()
+    opt = tl.optim.Adam(params, lr=0.05, amsgrad=True)
+    for _ in range(3):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    saved = opt.state_dict()
+    assert set(saved["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    again = tl.optim.Adam(params, amsgrad=True)
+    again.load_state_dict(saved)
+    np.testing.assert_array_equal(again.state[params[0]]["max_exp_avg_sq"],
+                                  opt.state[params[0]]["max_exp_avg_sq"])
+    older = tl.optim.Adam(params).state_dict()  # as saved before amsgrad existed
+    del older["param_groups"][0]["amsgrad"]
+    plain = tl.optim.Adam(params, amsgrad=True)
+    plain.load_state_dict(older)
+    assert plain.param_groups[0]["amsgrad"] is False
+    with pytest.raises(TypeError, match=r"^Adam: amsgrad must be True or False, got 1$"):
+        tl.optim.Adam(params, amsgrad=1)
+
+
+def test_sgd_and_adam_default_lr_as_torch() -> None:
+    _run_both(lambda ps: tl.optim.SGD(ps, momentum=0.9),
+              lambda ps: torch.optim.SGD(ps, momentum=0.9), steps=60)
+    assert tl.optim.SGD([tl.nn.Parameter(np.ones(1))]).param_groups[0]["lr"] == \
+        torch.optim.SGD([torch.ones(1, requires_grad=True)]).param_groups[0]["lr"]
+
+
 def test_sgd_takes_momentum_positionally_in_torchs_order() -> None:
     _run_both(lambda ps: tl.optim.SGD(ps, 0.1, 0.9, 0.1, 0.01),
               lambda ps: torch.optim.SGD(ps, 0.1, 0.9, 0.1, 0.01))

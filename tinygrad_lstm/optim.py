@@ -24,6 +24,7 @@ Optimiser and scheduler state round-trips through ``state_dict()`` / ``load_stat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from tinygrad_lstm.lr_schedules import (
 from tinygrad_lstm.module import Parameter
 from tinygrad_lstm.optim_adaptive import Adagrad, RMSprop, clip_grad_value_
 from tinygrad_lstm.optim_lbfgs import LBFGS
-from tinygrad_lstm.optimizer import Optimizer, _fit
+from tinygrad_lstm.optimizer import Optimizer, _fit, _load_state
 from tinygrad_lstm.tape import no_grad
 from tinygrad_lstm.tensor import Tensor
 from tinygrad_lstm.versions import bump_version
@@ -81,7 +82,7 @@ class SGD(Optimizer):
 
     _state_keys = frozenset({"momentum_buffer"})
 
-    def __init__(self, params: Any, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:  # PyTorch's order
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "nesterov": nesterov, "weight_decay": weight_decay})
@@ -128,6 +129,9 @@ class Adam(Optimizer):
         v = beta2 * v + (1 - beta2) * g * g
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
+    ``amsgrad=True`` (Reddi et al. 2018, "On the Convergence of Adam and Beyond") divides by
+    the running maximum of v instead (``v_max = max(v_max, v)``), as PyTorch does.
+
     >>> import numpy as np, tinygrad_lstm as tl
     >>> from tinygrad_lstm import optim
     >>> w = tl.nn.Parameter(np.array([1.0, -1.0]))
@@ -138,12 +142,13 @@ class Adam(Optimizer):
     """
 
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+    _added_defaults = {"amsgrad": False}  # a state saved before amsgrad existed loads as off
     _decoupled = False
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay})
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
 
     def _validate(self, group: dict[str, Any]) -> dict[str, Any]:
         group = super()._validate(group)
@@ -157,7 +162,13 @@ class Adam(Optimizer):
         group["betas"] = tuple(checked)
         group["eps"] = check_real(name, "eps", group["eps"], 0.0)
         group["weight_decay"] = check_real(name, "weight_decay", group["weight_decay"], 0.0)
+        if not isinstance(group.setdefault("amsgrad", False), bool):
+            raise TypeError(f"{name}: amsgrad must be True or False, got {group['amsgrad']!r}")
         return group
+
+    def _load_entry(self, name: str, index: int, p: Parameter,
+                    entry: Mapping[str, Any]) -> dict[str, Any]:
+        return _load_state(name, index, p, entry, set(self._state_keys), {"max_exp_avg_sq"})
 
     def _update(self, p: Parameter, data: Any, g: Any, group: dict[str, Any],
                 state: dict[str, Any]) -> None:
@@ -184,6 +195,14 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         step_size = lr / bias_correction1
+        if group["amsgrad"]:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = v.copy()  # max(0, v): v >= 0
+            else:
+                v_max = _fit(p, v_max)
+                xp.maximum(v_max, v, out=v_max)
+            state["max_exp_avg_sq"] = v = v_max
         denom = xp.sqrt(v) / bias_correction2_sqrt
         denom += eps
         data += -step_size * m / denom
@@ -207,8 +226,9 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
 
 # --- gradient clipping -----------------------------------------------------------------------

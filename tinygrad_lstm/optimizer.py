@@ -100,6 +100,8 @@ class Optimizer:
     """
 
     _state_keys: frozenset[str] = frozenset()
+    #: hyper-parameters added after states were saved: their value in an older state
+    _added_defaults: dict[str, Any] = {}
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -253,7 +255,8 @@ class Optimizer:
             if n_saved != len(group["params"]):
                 raise ValueError(f"{name}: group {i} has {n_saved} parameters in the state, "
                                  f"{len(group['params'])} here")
-            hyper = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            hyper = {**self._added_defaults,
+                     **{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}}
             missing = sorted(set(self.defaults) - set(hyper))
             if missing:
                 raise KeyError(f"{name}: group {i} lacks hyper-parameters {missing} (a state "
