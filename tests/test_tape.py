@@ -235,3 +235,13 @@ def test_fresh_gradients_are_added_into_in_place_without_leaking() -> None:
     assert a.grad.data.base is b.grad.data.base  # no copies: the blocks of the VJP's array
     a.grad.data[:] = 0.0  # a leaf's gradient is its own: writing it leaves b's alone
     np.testing.assert_array_equal(b.grad.numpy(), [10.0, 10.0])
+
+
+def test_a_parameters_gradient_is_a_plain_tensor() -> None:
+    """As in PyTorch: p.grad is a Tensor, not a Parameter (a Parameter is what a module
+    learns; a gradient assigned to a module attribute must not become one)."""
+    p = tl.nn.Parameter(np.ones(3))
+    (p * p).sum().backward()
+    (p * p).sum().backward()  # accumulated: still a plain Tensor
+    assert type(p.grad) is tl.Tensor
+    np.testing.assert_array_equal(p.grad.numpy(), [4.0, 4.0, 4.0])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -337,10 +338,11 @@ def backward(root: Tensor, gradient: Any, retain_graph: bool = False) -> None:
     if not retain_graph:
         for node in done:
             node.parents = node.args = None
+    wrap = sys.modules["tinygrad_lstm.tensor"].Tensor._wrap  # imports this module
     for leaf in leaves:
         g = cot.leaf(leaf)
         if g is None:
             continue
         if leaf.grad is not None:
             g = as_array(leaf.grad.data + g)
-        leaf.grad = type(leaf)._wrap(g, leaf.backend)
+        leaf.grad = wrap(g, leaf.backend)  # a plain Tensor, as in PyTorch (not a Parameter)
