@@ -446,3 +446,13 @@ def test_a_cell_returning_the_wrong_state_is_named() -> None:
     with pytest.raises(TypeError, match=r"^Forgetful.step returned 1; expected a tuple of 2 "
                                         r"tensors \('h', 'c'\)"):
         tl.symbolic.equations(Forgetful(3, 4))
+
+
+@pytest.mark.parametrize("name", sorted(tl.cells.available()))
+def test_equations_do_not_depend_on_where_the_parameters_live(name: str) -> None:
+    """A cell moved to another backend (the strict one: NumPy behind CuPy's wall) prints the
+    same equations: the printer's traced leaves live where the parameters do. They used to be
+    made on the default backend, so no cell on CuPy could print its equations."""
+    here = tl.cells.create(name, 4, 4, dtype="float64")
+    there = tl.cells.create(name, 4, 4, dtype="float64").to("strict")
+    assert str(tl.symbolic.equations(there)) == str(tl.symbolic.equations(here))

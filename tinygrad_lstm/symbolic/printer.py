@@ -220,11 +220,16 @@ class _Trace:
         self.values: dict[int, Any] = {}
         self.gates: dict[int, Any] = {}
         batch = 1
-        x = zeros((batch, cell.input_size), dtype=cell.dtype, requires_grad=True)
-        state = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype, requires_grad=True)
-                      for s in cell.state)
+        # the leaves live where the cell's parameters do (a step multiplying a state by a
+        # parameter, the peephole LSTM's, would otherwise mix backends)
+        backend = next((p.backend for p in cell._parameters.values()), None)
+        x = zeros((batch, cell.input_size), dtype=cell.dtype, requires_grad=True,
+                  backend=backend)
+        state = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype, requires_grad=True,
+                            backend=backend) for s in cell.state)
         context = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype,
-                              requires_grad=True) for s in cell.context.values())
+                              requires_grad=True, backend=backend)
+                        for s in cell.context.values())
         self.values[id(x)] = sympy.Symbol("x_{t}")
         for s, t in zip(cell.state, state, strict=True):
             self.values[id(t)] = _name(STATE_SYMBOLS.get(s, s), "t-1")
