@@ -32,6 +32,15 @@ class GrowingCell(tl.Cell):
         return (tl.concat([h, self.gate("a", h, x).tanh()], axis=-1),)
 
 
+class ArrayStateCell(tl.Cell):
+    """A user's mistake: the step returns a NumPy array as its state."""
+
+    state = ("h",)
+
+    def step(self, x: tl.Tensor, h: tl.Tensor) -> tuple[object]:
+        return (self.gate("a", h, x).tanh().detach().numpy(),)
+
+
 def lstm_runner() -> tl.nn.Recurrent:
     return tl.nn.Recurrent(tl.cells.LSTM(3, 4))
 
@@ -87,6 +96,9 @@ CASES = [
      ValueError, r"^LSTMCell: input must be \(batch, 3\) or \(3,\), got shape \(1, 2, 3\)$"),
     ("nn.LSTM(4-D x)", lambda: tl.nn.LSTM(4, 5)(tl.Tensor(np.zeros((5, 3, 4, 1)))), ValueError,
      r"^LSTM: input must be 3-D \(or 2-D unbatched\), got shape \(5, 3, 4, 1\)$"),
+    ("step returns an array", lambda: tl.nn.Recurrent(ArrayStateCell(2, 4))(
+        tl.Tensor(np.ones((5, 2, 2)))), TypeError,
+     r"^ArrayStateCell.step returned state 'h' as ndarray; a step returns tl.Tensors$"),
     ("step grows its state", lambda: tl.nn.Recurrent(GrowingCell(2, 4))(
         tl.Tensor(np.ones((5, 2, 2)))), ValueError,
      r"^GrowingCell.step returned state 'h' as \(1, 8\); it came in as \(1, 4\)"),

@@ -120,8 +120,10 @@ def test_amsgrad_state_saves_and_loads_and_old_states_load_as_off() -> None:
 def test_sgd_and_adam_default_lr_as_torch() -> None:
     _run_both(lambda ps: tl.optim.SGD(ps, momentum=0.9),
               lambda ps: torch.optim.SGD(ps, momentum=0.9), steps=60)
-    assert tl.optim.SGD([tl.nn.Parameter(np.ones(1))]).param_groups[0]["lr"] == \
-        torch.optim.SGD([torch.ones(1, requires_grad=True)]).param_groups[0]["lr"]
+    _run_both(lambda ps: tl.optim.Adam(ps), lambda ps: torch.optim.Adam(ps), steps=60)
+    for name in ("SGD", "Adam", "AdamW"):
+        assert getattr(tl.optim, name)([tl.nn.Parameter(np.ones(1))]).param_groups[0]["lr"] == \
+            getattr(torch.optim, name)([torch.ones(1, requires_grad=True)]).param_groups[0]["lr"]
 
 
 def test_sgd_takes_momentum_positionally_in_torchs_order() -> None:

@@ -31,6 +31,7 @@ class GradcheckError(RuntimeError):
 
 
 class DataDependentError(RuntimeError):
-    """A step read its tensors' values (``numpy()``, ``item()``, ``float()``, ``tolist()``) while
-    it was traced into equations: what it does depends on its data, so no one graph stands for
-    it (the compiler then keeps the tape path, which runs it on the real values)."""
+    """A step read the values of a tensor that depends on its inputs or parameters
+    (``numpy()``, ``item()``, ``float()``, ``tolist()``, printing it) while it was traced into
+    equations: what it does depends on its data, so no one graph stands for it (the compiler
+    then keeps the tape path, which runs it on the real values). Constants may be read."""

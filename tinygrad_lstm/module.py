@@ -156,40 +156,21 @@ class Module:
         (``m.to("cuda", torch.float64)``), is a backend name (``"numpy"``, ``"cupy"``), a
         PyTorch device (``"cpu"``, ``"cuda"``) or a dtype (NumPy's, PyTorch's or a name). A cast
         also sets the ``dtype`` of every sub-module that has one (the cells, which make their
-        zero states and their clones in it), so later outputs have the new dtype. Raises
-        ``ValueError`` for a target that is neither, ``TypeError`` when none is given.
+        zero states and their clones in it), so later outputs have the new dtype. All targets
+        are checked before anything moves (``tensor_torch.to_targets`` says what raises).
         """
-        targets = [t for t in (*args, device, dtype) if t is not None]
-        if not targets:
-            raise TypeError(f"{type(self).__name__}.to: give a backend, a device or a dtype")
-        for target in targets:
-            self._to_one(target)
-        return self
+        from tinygrad_lstm.tensor_torch import to_targets
 
-    def _to_one(self, target: Any) -> None:
-        import backends
-        from tinygrad_lstm.tensor import Backend, _as_dtype
-        from tinygrad_lstm.tensor_torch import device_backend
-
-        target = device_backend(target)
-
-        is_backend = isinstance(target, Backend) or isinstance(target, str) and \
-            target in backends.names()
-        dtype = None
-        if not is_backend:
-            try:
-                dtype = _as_dtype(target, "to")
-            except DTypeError:
-                raise ValueError(f"{type(self).__name__}.to: {target!r} is neither a backend "
-                                 f"({', '.join(backends.names())}) nor a dtype (float32, "
-                                 "float64)") from None
-        if dtype is not None:
+        backend, dt = to_targets(f"{type(self).__name__}.to", args, device, dtype)
+        if dt is not None:
             for _, m in self.named_modules():
                 if "dtype" in m.__dict__:
-                    object.__setattr__(m, "dtype", dtype)
+                    object.__setattr__(m, "dtype", dt)
         for p in self.parameters():
-            moved = p.to(target)
+            moved = p if backend is None else p._to_one(backend)
+            moved = moved if dt is None else moved._to_one(dt)
             p.data, p.backend, p.grad = moved.data, moved.backend, None
+        return self
 
     def state_dict(self, layout: str = "native") -> dict[str, np.ndarray]:
         """Every parameter as a NumPy copy, keyed by its dotted name; ``layout="torch"`` writes
@@ -210,7 +191,7 @@ class Module:
         ``strict``: a mismatch raises ``KeyError`` there)."""
         if layout != "native":
             from tinygrad_lstm.nn.torch_layout import from_torch_state_dict
-            state = from_torch_state_dict(self, state, layout)
+            state = from_torch_state_dict(self, state, layout, strict)
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))

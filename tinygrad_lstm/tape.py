@@ -113,9 +113,10 @@ def detect_anomaly() -> Iterator[None]:
 
 @contextmanager
 def tracing(what: str) -> Iterator[None]:
-    """Within the block a step is being traced into one graph by ``what`` (the compiler):
-    ``Tensor.numpy()`` and what reads values through it raise ``DataDependentError``, as a
-    Python branch on a value would freeze the traced values' side of it."""
+    """Within the block a step is being traced into one graph by ``what`` (the compiler, the
+    symbolic printer): ``Tensor.numpy()`` of a tensor that requires grad (one that depends on
+    the traced inputs or the parameters), and what reads values through it, raise
+    ``DataDependentError``: a Python branch on such a value would be frozen into the graph."""
     previous = _mode.tracing
     _mode.tracing = what
     try:

@@ -268,11 +268,11 @@ class Tensor(ShapeMethods, TorchNames):
         saved these values for backward, and a write through the view would go unseen.
         Write through ``.data`` (untracked, as in PyTorch) or use ``.detach().numpy()``.
         """
-        if tape._mode.tracing is not None:
+        if tape._mode.tracing is not None and self.requires_grad:  # (a constant may be read)
             raise DataDependentError(
-                f"{tape._mode.tracing}: the step reads a tensor's values (numpy(), item(), "
-                "float() or tolist() of a tensor of shape "
-                f"{self.shape}): what it computes depends on its data")
+                f"{tape._mode.tracing}: the step reads the values of a tensor of shape "
+                f"{self.shape} that depends on its inputs or parameters (numpy(), item(), "
+                "float(), tolist() or printing it): what it computes depends on its data")
         array = self.backend.to_numpy(self.data)
         if self.requires_grad and (array is self.data or array.base is self.data):
             array = array.view()

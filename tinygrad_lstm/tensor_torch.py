@@ -117,6 +117,41 @@ def index_array(op: str, index: Any, like: Tensor, size: int) -> Any:
     return array
 
 
+def to_targets(owner: str, args: Sequence[Any], device: Any = None, dtype: Any = None
+               ) -> tuple[Any, Any]:
+    """PyTorch's ``to(...)`` arguments as (a backend or None, a NumPy dtype or None), all
+    resolved before anything moves: ``ValueError`` for one that is neither a backend nor a
+    dtype, ``TypeError`` for two different backends or two different dtypes, or for none,
+    ``BackendUnavailable`` for a backend that cannot run here."""
+    import backends
+    from backends.base import Backend
+
+    found_backend = found_dtype = None
+    for target in (*args, device, dtype):
+        if target is None:
+            continue
+        target = device_backend(target)  # PyTorch's "cpu" / "cuda" / torch.device
+        if isinstance(target, Backend) or isinstance(target, str) and target in backends.names():
+            backend = target if isinstance(target, Backend) else backends.get(target)
+            if found_backend is not None and backend is not found_backend:
+                raise TypeError(f"{owner}: two backends given, {found_backend.name!r} and "
+                                f"{backend.name!r}")
+            found_backend = backend
+            continue
+        try:
+            dt = _t()._as_dtype(target, "to")
+        except DTypeError:
+            raise ValueError(f"{owner}: {target!r} is neither a backend "
+                             f"({', '.join(backends.names())}) nor a dtype (float32, "
+                             "float64)") from None
+        if found_dtype is not None and dt != found_dtype:
+            raise TypeError(f"{owner}: two dtypes given, {found_dtype} and {dt}")
+        found_dtype = dt
+    if found_backend is None and found_dtype is None:
+        raise TypeError(f"{owner}: give a backend, a device or a dtype")
+    return found_backend, found_dtype
+
+
 class TorchNames:
     """PyTorch's method names, mixed into ``Tensor``. See the module docstring."""
 
@@ -125,36 +160,25 @@ class TorchNames:
     # --- where it lives ---------------------------------------------------------------------
     def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
         """This tensor on another backend (``"numpy"``, ``"cupy"``, or PyTorch's ``"cpu"`` /
-        ``"cuda"``) or in another dtype, each target positional or ``device=`` / ``dtype=`` as
-        in PyTorch; differentiable. Raises ``ValueError`` for a target that is neither."""
-        targets = [t for t in (*args, device, dtype) if t is not None]
-        if not targets:
-            raise TypeError("to: give a backend, a device or a dtype")
-        out = self
-        for target in targets:
-            out = out._to_one(target)
-        return out
+        ``"cuda"``) and/or in another dtype, given positionally or as ``device=`` / ``dtype=``
+        as in PyTorch; differentiable. Raises as ``to_targets`` says."""
+        backend, dt = to_targets("to", args, device, dtype)
+        out = self if backend is None else self._to_one(backend)
+        return out if dt is None else out._to_one(dt)
 
     def _to_one(self, target: Any) -> Tensor:
-        import backends
+        """This tensor on ``target``, a Backend or a NumPy dtype (``to_targets`` resolved it)."""
         from backends.base import Backend
         from tinygrad_lstm import tape
 
         t = _t()
-        target = device_backend(target)  # PyTorch's "cpu" / "cuda"
-        if isinstance(target, str) and target in backends.names() or isinstance(target, Backend):
-            dst = target if isinstance(target, Backend) else backends.get(target)
-            if dst is self.backend:
+        if isinstance(target, Backend):
+            if target is self.backend:
                 return self
-            out = t.Tensor._wrap(dst.asarray(self.backend.to_numpy(self.data)), dst)
-            return tape.record(out, t.TRANSFER, (self,), {"src": self.backend, "dst": dst},
+            out = t.Tensor._wrap(target.asarray(self.backend.to_numpy(self.data)), target)
+            return tape.record(out, t.TRANSFER, (self,), {"src": self.backend, "dst": target},
                                [self.data], self.requires_grad)
-        try:
-            dt = t._as_dtype(target, "to")
-        except DTypeError:
-            raise ValueError(f"to: {target!r} is neither a backend ({', '.join(backends.names())})"
-                             " nor a dtype (float32, float64)") from None
-        return self if dt == self.dtype else t.apply(t._P["astype"], self, dtype=dt)
+        return self if target == self.dtype else t.apply(t._P["astype"], self, dtype=target)
 
     # --- what it is --------------------------------------------------------------------------
     def size(self, dim: int | None = None) -> Any:

@@ -353,8 +353,26 @@ def test_a_step_branching_on_values_keeps_the_tape_path(read: str) -> None:
     assert out._node.prim.name != "recurrent_layer"
     np.testing.assert_array_equal(out.numpy(),
                                   tl.nn.Recurrent(cell, compile=False)(x)[0].numpy())
-    with pytest.raises(tl.DataDependentError, match=r"tl.symbolic: the step reads a tensor's"):
+    with pytest.raises(tl.DataDependentError, match=r"^tl.symbolic: the step reads the values "
+                                                    r"of a tensor of shape \(.*\) that depends"):
         tl.symbolic.equations(cell)
+
+
+def test_a_step_reading_a_constant_still_compiles() -> None:
+    """Only tensors that depend on the inputs or parameters count as data: a constant tensor
+    read with float() is the same number at every step."""
+    class Scaled(tl.Cell):
+        state = ("h",)
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.scale = tl.Tensor([0.5])
+
+        def step(self, x, h):
+            return (self.gate("a", h, x).tanh() * float(self.scale),)
+
+    assert "compiled" in tl.cells.explain(Scaled(2, 3)).splitlines()[0]
+    assert "0.5" in str(tl.symbolic.equations(Scaled(2, 3)))
 
 
 def test_explain_takes_modules_and_refuses_other_things() -> None:

@@ -48,19 +48,25 @@ def built(tmp_path_factory) -> object:
 
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", [*sorted(COMPILED), "two-runs"])
+@pytest.mark.parametrize("name", [*sorted(COMPILED), "two-runs", "nn.LSTMCell", "nn.GRUCell"])
 def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, built,
                                           monkeypatch) -> None:
-    # input = hidden: MUT1 reads x_t itself; "two-runs": dW_x and dx in two GEMMs each
-    cell = _TwoRuns(4, 4, dtype=dtype) if name == "two-runs" else \
-        tl.cells.create(name, 4, 4, dtype=dtype)
+    # input = hidden: MUT1 reads x_t itself; "two-runs": dW_x and dx in two GEMMs each;
+    # tl.nn's cells: PyTorch's stacked tensors go into the node whole
+    if name == "two-runs":
+        cell = _TwoRuns(4, 4, dtype=dtype)
+    elif name.startswith("nn."):
+        cell = getattr(tl.nn, name[3:])(4, 4, dtype=dtype)
+    else:
+        cell = tl.cells.create(name, 4, 4, dtype=dtype)
     monkeypatch.setattr(kernels, "_by_key", {})  # the CPU stand-ins never reach the real cache
     monkeypatch.setattr(emit_cuda, "load", loader(built))
     try:
         cuda = kernels.compile_graph(trace(cell), cell.dtype, backend="cupy")
     except kernels.NotCompilable as err:
         pytest.skip(f"not emitted for CUDA: {err}")
-    nodes = _layer_inputs(cell, reverse=name in ("lstm", "gru", "depth-gated-lstm"),
+    nodes = _layer_inputs(cell, reverse=name in ("lstm", "gru", "depth-gated-lstm",
+                                                 "nn.LSTMCell"),
                           dropout=dropout, monkeypatch=monkeypatch)
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
     for arrays, params in nodes:
@@ -79,6 +85,8 @@ def test_cuda_kernels_match_numba_kernels(name: str, dtype: str, dropout: bool, 
             assert (a is None) == (b is None), k
             if a is not None:
                 np.testing.assert_allclose(a, b, err_msg=f"gradient {k}", **tol)
+    if name.startswith("nn."):  # weight_ih at least went in whole: no stack is rebuilt
+        assert all(p["stacks"][0][1] is None for _, p in nodes)
     # a cell reading the layer below: both nodes, the lower one handing its c upwards
     assert [p["seqs"] for _, p in nodes] == ([(1,), (1,), (), ()] if cell.context else
                                             [()] * len(nodes))

@@ -495,8 +495,9 @@ def test_module_zero_grad_as_pytorch() -> None:
 @pytest.mark.parametrize("module", ["LSTM", "GRU", "RNN"])
 def test_dropout_with_one_layer_warns_as_pytorch(module: str) -> None:
     with pytest.warns(UserWarning, match=r"non-zero dropout expects num_layers greater than 1, "
-                                         r"but got dropout=0.5 and num_layers=1"):
+                                         r"but got dropout=0.5 and num_layers=1") as caught:
         getattr(tl.nn, module)(2, 3, dropout=0.5)
+    assert caught[0].filename == __file__  # the user's line, not the library's
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         getattr(tl.nn, module)(2, 3, dropout=0.5, num_layers=2)
@@ -527,9 +528,30 @@ def test_to_takes_pytorch_forms() -> None:
     with pytest.raises(TypeError, match=r"^LSTM.to: give a backend, a device or a dtype$"):
         m.to()
     with pytest.raises(ValueError, match=r"^LSTM.to: 'gpu0' is neither a backend"):
-        m.to("gpu0")
+        m.to("float64", "gpu0")
+    assert m.weight_ih_l0.dtype == np.float32  # every target is checked before anything moves
+    with pytest.raises(TypeError, match=r"^LSTM.to: two dtypes given, float32 and float64$"):
+        m.to("float32", dtype="float64")
+    with pytest.raises(TypeError, match=r"^to: two dtypes given"):
+        tl.Tensor([1.0]).to("float32", "float64")
     torch = pytest.importorskip("torch")
     m.to(torch.float64)
     assert m.weight_hh_l0.dtype == np.float64
     assert tl.nn.GRU(2, 3, dtype=torch.float64).weight_hh_l0.dtype == np.float64
     assert tl.Tensor(np.ones(2)).to(dtype=torch.float64).dtype == np.float64
+
+
+def test_non_strict_torch_layout_load_reports_what_it_left_out() -> None:
+    """strict=False with layout='torch': a missing PyTorch key is not an error; the native
+    parameters it feeds are left as they were (a bias is never set to half of its sum) and
+    returned as missing."""
+    tl.manual_seed(0)
+    rnn = tl.nn.Recurrent(tl.cells.LSTM(2, 3))
+    state = {k: v + 1.0 for k, v in rnn.state_dict(layout="torch").items()}
+    del state["bias_hh_l0"]
+    before = {n: p.numpy().copy() for n, p in rnn.named_parameters()}
+    keys = rnn.load_state_dict(state, strict=False, layout="torch")
+    assert keys.missing_keys == ["l0.b_C", "l0.b_f", "l0.b_i", "l0.b_o"]
+    for name, p in rnn.named_parameters():
+        changed = not np.array_equal(p.numpy(), before[name])
+        assert changed == (".b_" not in name), name

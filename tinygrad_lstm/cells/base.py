@@ -366,8 +366,11 @@ class Cell(Module):
             raise TypeError(f"{type(self).__name__}.step returned {got}; expected a tuple of "
                             f"{len(self.state)} tensors {self.state}")
         for name, before, after in zip(self.state, state, new, strict=True):
-            if not isinstance(after, Tensor) or after.shape != before.shape:
-                got = after.shape if isinstance(after, Tensor) else type(after).__name__
+            if not isinstance(after, Tensor):
+                raise TypeError(f"{type(self).__name__}.step returned state {name!r} as "
+                                f"{type(after).__name__}; a step returns tl.Tensors")
+            if after.shape != before.shape:
+                got = after.shape
                 raise ShapeError(f"{type(self).__name__}.step returned state {name!r} as "
                                  f"{got}; it came in as {before.shape} (a step keeps each "
                                  "state's shape)")

@@ -186,8 +186,9 @@ def trace(cell: Cell) -> Graph:
     except NotCompilable:
         raise
     except DataDependentError:  # a Python branch on a value would be frozen into the kernels
-        raise NotCompilable("its step reads its tensors' values (numpy(), item(), float() or "
-                            "tolist()): what it computes depends on its data") from None
+        raise NotCompilable("its step reads the values of a tensor that depends on its "
+                            "inputs or parameters (numpy(), item(), float(), tolist() or "
+                            "printing it): what it computes depends on its data") from None
     except Exception as err:  # a step that only runs on real data: the tape path runs it
         raise NotCompilable(f"its step did not run on traced leaves ({type(err).__name__}: "
                             f"{err})") from None

@@ -93,15 +93,18 @@ def _array(key: str, value: Any) -> np.ndarray:
 
 
 def from_torch_state_dict(module: Module, state: Mapping[str, Any],
-                          layout: str) -> dict[str, Any]:
+                          layout: str, strict: bool = True) -> dict[str, Any]:
     """``state`` with PyTorch's keys of the zoo's cells turned into native ones (biases added);
     every other key is kept as it is. Raises KeyError naming the missing PyTorch keys (and the
-    shapes expected), ShapeError for a misshaped one, DTypeError for integers."""
+    shapes expected) when ``strict``, else leaves out every native parameter a missing key
+    feeds (a bias is never loaded as half of its sum); ShapeError for a misshaped key,
+    DTypeError for integers."""
     _check("load_state_dict", layout)
     paths = _native_paths(module)
     native: dict[str, Any] = {}
     used: set[str] = set()
     missing: list[str] = []
+    unfed: set[str] = set()  # native parameters a missing key feeds
     for prefix, cell, suffix in _units(module):
         params = dict(cell.named_parameters())
         for kind, names in zip(KINDS, ZOO[type(cell)], strict=True):
@@ -111,6 +114,7 @@ def from_torch_state_dict(module: Module, state: Mapping[str, Any],
             want = (sum(params[n].shape[0] for n in names), *params[names[0]].shape[1:])
             if key not in state:
                 missing.append(f"{key!r} {want}")
+                unfed.update(paths[id(cell)] + n for n in names)
                 continue
             used.add(key)
             array = _array(key, state[key])
@@ -123,9 +127,11 @@ def from_torch_state_dict(module: Module, state: Mapping[str, Any],
                 # a bias PyTorch keeps in two (b_ih + b_hh) is their sum here
                 native[full] = native[full] + part if full in native else \
                     part.astype(np.float64)
-    if missing:
+    if missing and strict:
         raise KeyError(f"load_state_dict(layout='torch'): {type(module).__name__}: missing "
                        f"keys [{', '.join(missing)}]")
+    for full in unfed:
+        native.pop(full, None)
     for key, value in state.items():
         if key not in used:
             native[key] = value

@@ -21,6 +21,7 @@ the native names are PyTorch's.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -64,9 +65,12 @@ class _TorchShaped(Recurrent):
         check_int(owner, "hidden_size", hidden_size)
         runner = {k: options.pop(k) for k in RUNNER_OPTIONS if k in options}
         if dropout and num_layers == 1:  # PyTorch's warning, in its words
+            frame, level = sys._getframe(1), 2  # point at the user's line, past our __init__s
+            while frame is not None and frame.f_code.co_filename == __file__:
+                frame, level = frame.f_back, level + 1
             warnings.warn(f"{owner}: dropout option adds dropout after all but last recurrent "
                           f"layer, so non-zero dropout expects num_layers greater than 1, but "
-                          f"got dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+                          f"got dropout={dropout} and num_layers={num_layers}", stacklevel=level)
         backend = device_backend(owner, device)
         if dtype is not None:
             options["dtype"] = dtype
