@@ -27,6 +27,7 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+
 class Parameter(Tensor):
     """A tensor a module learns: ``requires_grad=True`` and found by ``Module.parameters()``."""
 
