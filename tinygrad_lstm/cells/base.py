@@ -224,6 +224,11 @@ class Cell(GateParameters, Module):
         blocks = [self._parameters[n] for n in names]
         return blocks[0] if len(blocks) == 1 else concat(blocks, axis=0)
 
+    def _parameter_backend(self) -> Any:
+        """The Backend the cell's parameters live on (None before it has any): where a tracer
+        of its step (the compiler's, the symbolic printer's) makes its leaves."""
+        return next((p.backend for p in self._parameters.values()), None)
+
     def stores_stacked(self, names: Sequence[str]) -> bool:
         """Whether ``stacked_parameters(names)`` is a tensor the cell stores (at most a sum of
         such tensors), not made from blocks: the compiled layer then takes it as it is, and its
@@ -296,9 +301,8 @@ class Cell(GateParameters, Module):
                 raise TypeError(f"{type(self).__name__}.step returned state {name!r} as "
                                 f"{type(after).__name__}; a step returns tl.Tensors")
             if after.shape != before.shape:
-                got = after.shape
                 raise ShapeError(f"{type(self).__name__}.step returned state {name!r} as "
-                                 f"{got}; it came in as {before.shape} (a step keeps each "
+                                 f"{after.shape}; it came in as {before.shape} (a step keeps each "
                                  "state's shape)")
         return tuple(new)
 

@@ -35,7 +35,8 @@ def explain(cell: Cell | Module) -> str:
                         f"tl.nn.LSTM, ...), got {type(cell).__name__}")
     name = type(cell).__name__
     cell._ensure_built()
-    backend = next((p.backend.name for p in cell._parameters.values()), "numpy")
+    where = cell._parameter_backend()
+    backend = "numpy" if where is None else where.name
     if backend not in ("numpy", "cupy"):
         return (f"{name}: tape path: its parameters live on the {backend!r} backend; the "
                 "compiler emits kernels for 'numpy' and 'cupy'")

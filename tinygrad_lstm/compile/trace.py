@@ -169,7 +169,7 @@ def trace(cell: Cell) -> Graph:
     H = cell.hidden_size
     # the leaves live where the cell's parameters do (a step multiplying a state by a
     # parameter would otherwise mix backends, and a cell moved to CuPy would not compile)
-    backend = next((p.backend for p in cell._parameters.values()), None)
+    backend = cell._parameter_backend()
 
     def leaf(width: int) -> Tensor:
         return Tensor(rng.standard_normal((TRACE_BATCH, width)), dtype=cell.dtype,

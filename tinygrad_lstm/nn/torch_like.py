@@ -145,10 +145,9 @@ class _TorchShaped(Recurrent):
                 raise TypeError(f"{type(self).__name__}: {name}_0 must be a tl.Tensor of shape "
                                 f"{want}, got {type(p).__name__}")
             if p.shape != want:
-                got = p.shape
                 raise ShapeError(f"{type(self).__name__}: {name}_0 must have shape "
                                  f"(num_layers * directions, batch, {name} size) = {want}, "
-                                 f"got {got}")
+                                 f"got {p.shape}")
             check_dtype(type(self).__name__, f"{name}_0", p, self.cells[0].dtype)
         return [tuple(p[k] for p in parts) for k in range(count)]
 

@@ -222,7 +222,7 @@ class _Trace:
         batch = 1
         # the leaves live where the cell's parameters do (a step multiplying a state by a
         # parameter, the peephole LSTM's, would otherwise mix backends)
-        backend = next((p.backend for p in cell._parameters.values()), None)
+        backend = cell._parameter_backend()
         x = zeros((batch, cell.input_size), dtype=cell.dtype, requires_grad=True,
                   backend=backend)
         state = tuple(zeros((batch, cell.state_size(s)), dtype=cell.dtype, requires_grad=True,
